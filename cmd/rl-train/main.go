@@ -1,0 +1,16 @@
+// Command rl-train is evarl's command-line interface: environments, data collection,
+// pretraining, EVA, fine-tuning, evaluation and rendering, each a subcommand driven by
+// flags and a YAML config.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "rl-train:", err)
+		os.Exit(1)
+	}
+}

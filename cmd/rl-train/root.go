@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/evarl/evarl/internal/config"
+)
+
+// app holds what every subcommand shares: the logger, the config path and the output
+// streams (replaced in tests).
+type app struct {
+	log        *logrus.Logger
+	configPath string
+	logFormat  string
+	logLevel   string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// subcommands are added by each subcommand's file in an init function, so that adding
+// a subcommand touches only its own file.
+var subcommands []func(*app) *cobra.Command
+
+// run builds the command tree and executes it with args; main only calls this.
+func run(args []string) error {
+	return runWith(args, os.Stdout, os.Stderr)
+}
+
+func runWith(args []string, stdout, stderr io.Writer) error {
+	a := &app{log: logrus.New(), stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "rl-train",
+		Short:         "Fine-tune Decision Transformer policies with EVA-initialised LoRA adapters",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLogging()
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "", "YAML config file")
+	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	builders := append([]func(*app) *cobra.Command(nil), subcommands...)
+	cmds := make([]*cobra.Command, len(builders))
+	for i, b := range builders {
+		cmds[i] = b(a)
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
+	root.AddCommand(cmds...)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return root.ExecuteContext(ctx)
+}
+
+func (a *app) setupLogging() error {
+	a.log.SetOutput(a.stderr)
+	switch a.logFormat {
+	case "text":
+		a.log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	case "json":
+		a.log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", a.logFormat)
+	}
+	lvl, err := logrus.ParseLevel(a.logLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+	}
+	a.log.SetLevel(lvl)
+	return nil
+}
+
+// loadConfig fills dst from the --config file when one was given (dst keeps its
+// defaults for keys the file does not set; unknown keys are errors naming the key and
+// the file). It reports whether a file was read.
+func (a *app) loadConfig(dst any) (bool, error) {
+	if a.configPath == "" {
+		return false, nil
+	}
+	if err := config.Load(a.configPath, dst); err != nil {
+		return false, err
+	}
+	return true, nil
+}
