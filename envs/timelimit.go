@@ -12,8 +12,19 @@ type TimeLimit struct {
 	running  bool
 }
 
+// Horizoned is implemented by environments whose reward depends on the time limit,
+// such as the gridworld's 1 − 0.9·t/T (Minigrid's reward). NewTimeLimit passes them
+// the limit it enforces, so that the reward and the truncation always agree, also
+// when max_episode_steps overrides the registered limit.
+type Horizoned interface {
+	SetHorizon(maxSteps int)
+}
+
 // NewTimeLimit wraps env so that it truncates after maxSteps steps.
 func NewTimeLimit(env Env, maxSteps int) *TimeLimit {
+	if h, ok := As[Horizoned](env); ok {
+		h.SetHorizon(maxSteps)
+	}
 	return &TimeLimit{env: env, maxSteps: maxSteps}
 }
 

@@ -19,8 +19,12 @@ type Episode struct {
 	Options envs.Options
 	// TaskID names the task within its family (envs.Task.ID); may be empty.
 	TaskID string
-	// Seed is the seed passed to Reset at the start of the episode.
+	// Seed is the seed passed to Reset at the start of the episode; envs.NoSeed when
+	// the environment continued its random stream (an automatic reset).
 	Seed int64
+	// Source says what chose the actions, e.g. "expert noise=0.25" or a checkpoint
+	// name, so that mixed datasets can be analysed by origin; may be empty.
+	Source string
 
 	// ObsDim and ActDim are the flattened observation and action sizes.
 	ObsDim, ActDim int
@@ -34,6 +38,11 @@ type Episode struct {
 	// Terminated and Truncated describe how the episode ended (both false when it was
 	// cut off by the recorder, e.g. at the end of a collection budget).
 	Terminated, Truncated bool
+	// Success reports that the environment signalled success (envs.Info.Success) on
+	// some step or, for environments without that notion, that the return reached
+	// the registered reward threshold (see Recorder), so that summaries and
+	// evaluations report success rates without re-deriving them.
+	Success bool
 
 	// StateDim and States optionally hold the environment's full internal state
 	// (envs.Stateful) before each step and after the last one (Len()+1 rows), so that

@@ -3,3 +3,8 @@
 //
 //	import _ "github.com/evarl/evarl/envs/all"
 package all
+
+import (
+	_ "github.com/evarl/evarl/envs/classic"   // the five classic-control environments and their task sets
+	_ "github.com/evarl/evarl/envs/gridworld" // GridWorld-v0 and the gridworld task sets
+)

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	_ "github.com/evarl/evarl/envs/all" // register every environment
+	"github.com/evarl/evarl/render"
+	"github.com/evarl/evarl/replay"
+)
+
+func init() { subcommands = append(subcommands, newRenderCmd) }
+
+// renderFlags are the options shared by `render` and `watch`.
+type renderFlags struct {
+	episodes  []int   // episode indexes in the file; empty means all
+	fps       float64 // frames per second
+	scale     float64 // output pixels per native pixel
+	noOverlay bool    // hide the step/reward/return text
+}
+
+func (f *renderFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntSliceVar(&f.episodes, "episodes", nil, "episode indexes in the file, e.g. 0,3 (default: all)")
+	fl.Float64Var(&f.fps, "fps", 30, "frames per second (at most 50 in a GIF)")
+	fl.Float64Var(&f.scale, "scale", 1, "size factor: 2 draws CartPole at 1200×800")
+	fl.BoolVar(&f.noOverlay, "no-overlay", false, "do not print step, reward and return on the frames")
+}
+
+func newRenderCmd(a *app) *cobra.Command {
+	var (
+		flags renderFlags
+		out   string
+	)
+	cmd := &cobra.Command{
+		Use:   "render REPLAY_FILE --out OUT",
+		Short: "Draw recorded episodes as an animated GIF (--out x.gif) or a directory of PNG frames",
+		Long: `Draw episodes of a replay file (a dataset or an evaluation recording).
+
+Frames come from the episode's recorded environment states when present, else from
+its observations where they determine the state (classic control), else by rebuilding
+the environment from the episode's id and options and replaying its actions from its
+seed (gridworld). --out ending in .gif writes one animated GIF with the selected
+episodes one after another; any other --out is a new directory of PNG frames named
+episodeEEE_stepSSSSS.png. Output appears only when complete.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("render: --out is required (a .gif file or a directory for PNG frames)")
+			}
+			return a.renderReplay(cmd.Context(), args[0], out, flags)
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().StringVar(&out, "out", "", "output: a .gif file, or a directory for PNG frames")
+	return cmd
+}
+
+// selectEpisodes opens path and returns the chosen episodes (all when idx is empty),
+// with their indexes in the file.
+func selectEpisodes(path string, idx []int) ([]*replay.Episode, []int, error) {
+	ds, err := replay.Open(path, replay.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read replay file: %w", err)
+	}
+	n := len(ds.Episodes)
+	if len(idx) == 0 {
+		idx = make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	eps := make([]*replay.Episode, len(idx))
+	for k, i := range idx {
+		if i < 0 || i >= n {
+			return nil, nil, fmt.Errorf("--episodes: episode %d does not exist: %s holds %d episodes (indexes 0 to %d)", i, path, n, n-1)
+		}
+		eps[k] = ds.Episodes[i]
+	}
+	return eps, idx, nil
+}
+
+// prepareFrames builds the frame sources of the episodes and the palette that holds
+// all their scenes' colours.
+func prepareFrames(eps []*replay.Episode, idx []int, scale float64) ([]*render.EpisodeFrames, *render.Palette, error) {
+	sources := make([]*render.EpisodeFrames, len(eps))
+	colors := []color.RGBA{}
+	for k, ep := range eps {
+		ef, err := render.NewEpisodeFrames(ep, scale)
+		if err != nil {
+			return nil, nil, fmt.Errorf("episode %d: %w", idx[k], err)
+		}
+		sources[k] = ef
+		colors = append(colors, ef.Scene.Colors()...)
+	}
+	colors = append(colors, render.OverlayColor, render.OverlayBackground)
+	return sources, render.NewPalette(colors...), nil
+}
+
+func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags) (err error) {
+	start := time.Now()
+	eps, idx, err := selectEpisodes(path, fl.episodes)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	sources, pal, err := prepareFrames(eps, idx, fl.scale)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	isGIF := strings.EqualFold(filepath.Ext(out), ".gif")
+	var sink render.Sink
+	size := sources[0].Scene.Size()
+	if isGIF {
+		for k, s := range sources {
+			if s.Scene.Size() != size {
+				return fmt.Errorf("render: episode %d draws at %v but episode %d at %v: one GIF needs one size; render them separately",
+					idx[k], s.Scene.Size(), idx[0], size)
+			}
+		}
+		g, err := render.CreateGIF(out, size, pal, fl.fps)
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		sink = g
+	} else {
+		d, err := render.CreatePNGDir(out)
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		sink = d
+	}
+	defer func() {
+		if err != nil {
+			sink.Abort()
+		}
+	}()
+	var ov *render.Overlay
+	if !fl.noOverlay {
+		ov = render.NewOverlay()
+	}
+	frames := 0
+	for k, src := range sources {
+		img := image.NewRGBA(image.Rectangle{Max: src.Scene.Size()})
+		ep := idx[k]
+		err := src.Play(ctx, img, ov, func(img *image.RGBA, step int) error {
+			frames++
+			return sink.WriteFrame(img, ep, step)
+		})
+		if err != nil {
+			return fmt.Errorf("render: episode %d: %w", ep, err)
+		}
+		a.log.WithFields(map[string]any{"episode": ep, "env": eps[k].EnvID, "steps": eps[k].Len(), "return": eps[k].Return(), "source": src.Source}).Debug("episode drawn")
+	}
+	if err := sink.Close(); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	a.log.WithFields(map[string]any{
+		"out": out, "episodes": len(eps), "frames": frames, "elapsed": elapsed.Round(time.Millisecond),
+		"frames_per_s": fmt.Sprintf("%.0f", float64(frames)/elapsed.Seconds()),
+	}).Info("rendered")
+	fmt.Fprintf(a.stdout, "wrote %s: %d frames of %d episodes\n", out, frames, len(eps))
+	return nil
+}

@@ -1,0 +1,163 @@
+package eva
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/nn"
+)
+
+// Forward runs the base model on the next minibatch of the activation source, e.g.
+// a policy.Batch of rollout or dataset windows, so that the target layers' input
+// observers see it. It returns io.EOF when the source is exhausted. Passing the
+// padding mask to the layers (for a Decision Transformer: the per-step mask
+// expanded to its 3 tokens per step, which policy.Model.Forward does) is what lets
+// the capture drop padding rows.
+type Forward func(ctx context.Context) error
+
+// observer collects one layer's real (unmasked) input rows during a forward pass.
+type observer struct {
+	on   bool
+	data []float32
+	n, d int
+}
+
+// Observe implements nn.Observer: it copies the rows whose mask entry is true.
+func (o *observer) Observe(x []float32, n, in int, mask []bool) {
+	if !o.on {
+		return
+	}
+	o.d = in
+	for r := 0; r < n; r++ {
+		if mask != nil && !mask[r] {
+			continue
+		}
+		o.data = append(o.data, x[r*in:(r+1)*in]...)
+		o.n++
+	}
+}
+
+// Targets lists the layers of base that cfg adapts with a non-zero rank, with their
+// nominal ranks: the layers an EVA pass for that LoRA config must cover.
+func Targets(base lora.Base, cfg lora.Config) ([]Layer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var out []Layer
+	for _, l := range base.Linears() {
+		if cfg.Targets(l.Name) && cfg.RankFor(l.Name) > 0 {
+			out = append(out, Layer{Name: l.Name, Rank: cfg.RankFor(l.Name), DIn: l.In})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("eva: the LoRA config's target_modules %v / target_regex %q select no linear layer of the model", cfg.TargetModules, cfg.TargetRegex)
+	}
+	return out, nil
+}
+
+// Compute runs the EVA pass on base: it hooks an input observer onto every target
+// layer of loraCfg, calls forward once per minibatch until every layer's components
+// have converged (or cfg.MaxBatches is reached), and returns the state, stamped with
+// the base model's fingerprint. Adapters already attached to the targets are
+// switched off for the pass, so the activations are the base model's; the caller
+// runs forward in evaluation mode (no dropout). Hooks and adapters are restored
+// before Compute returns. log receives a line as each layer converges and a summary.
+func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Config, forward Forward, log logrus.FieldLogger) (*State, error) {
+	layers, err := Targets(base, loraCfg)
+	if err != nil {
+		return nil, err
+	}
+	if forward == nil {
+		return nil, fmt.Errorf("eva: no activation source")
+	}
+	pass, err := NewPass(cfg, layers, log)
+	if err != nil {
+		return nil, err
+	}
+	log = pass.log
+	byName := map[string]*nn.Linear{}
+	for _, l := range base.Linears() {
+		byName[l.Name] = l
+	}
+	obs := make([]*observer, len(layers))
+	for i, t := range layers {
+		l := byName[t.Name]
+		if l.Observer != nil {
+			return nil, fmt.Errorf("eva: layer %s already has an input observer", l.Name)
+		}
+		obs[i] = &observer{}
+		prevAdapter := l.Adapter
+		l.Observer, l.Adapter = obs[i], nil
+		defer func() { l.Observer, l.Adapter = nil, prevAdapter }()
+	}
+	start := time.Now()
+	state, err := pass.Run(ctx, func(want []bool) ([]Rows, error) {
+		for i, o := range obs {
+			o.on, o.data, o.n = want[i], o.data[:0], 0
+		}
+		if err := forward(ctx); err != nil {
+			return nil, err
+		}
+		rows := make([]Rows, len(obs))
+		for i, o := range obs {
+			if want[i] {
+				rows[i] = Rows{Data: o.data, N: o.n, D: layers[i].DIn}
+			}
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	state.Fingerprint = lora.Fingerprint(base.Params())
+	log.WithFields(logrus.Fields{"minibatches": state.Batches, "layers": len(state.Layers), "seconds": math.Round(time.Since(start).Seconds()*1000) / 1000}).
+		Info("eva: pass done")
+	return state, nil
+}
+
+// Apply attaches LoRA adapters initialised from the EVA state: lora_A = the state's
+// components (whitened if the state's config says so), lora_B = 0, ranks as
+// redistributed (a rank-0 layer gets no adapter) and, with adjust_scaling_factors,
+// alpha scaled with the rank so that each layer keeps the scale its nominal rank
+// gave it. The resolved ranks and alphas go into the config's rank and alpha
+// patterns, so a saved adapter records them as PEFT does. The state must come from
+// this base model (fingerprint) and cover exactly the config's target layers.
+func Apply(base lora.Base, loraCfg lora.Config, state *State, opt lora.Options) (*lora.Model, error) {
+	layers, err := Targets(base, loraCfg)
+	if err != nil {
+		return nil, err
+	}
+	if state.Fingerprint != "" {
+		if fp := lora.Fingerprint(base.Params()); fp != state.Fingerprint {
+			return nil, fmt.Errorf("eva: the EVA state was computed on another base model (%.19s…, this one is %.19s…)", state.Fingerprint, fp)
+		}
+	}
+	if len(layers) != len(state.Layers) {
+		return nil, fmt.Errorf("eva: the EVA state covers %d layers, the LoRA config targets %d; compute the state with the same target_modules and rank_pattern", len(state.Layers), len(layers))
+	}
+	cfg := loraCfg
+	cfg.Init = lora.InitEVA
+	// Every target gets its own entries (the user's patterns are already resolved
+	// into the nominal ranks and alphas), keyed by the escaped layer name.
+	cfg.RankPattern = map[string]int{}
+	cfg.AlphaPattern = map[string]float64{}
+	opt.EvaA = map[string][]float32{}
+	for i, t := range layers {
+		ls := &state.Layers[i]
+		if ls.Name != t.Name || ls.NominalRank != t.Rank || ls.DIn != t.DIn {
+			return nil, fmt.Errorf("eva: state layer %d is %s (r %d, in %d); the LoRA config needs %s (r %d, in %d)", i, ls.Name, ls.NominalRank, ls.DIn, t.Name, t.Rank, t.DIn)
+		}
+		cfg.RankPattern[regexp.QuoteMeta(t.Name)] = ls.Rank
+		cfg.AlphaPattern[regexp.QuoteMeta(t.Name)] = ls.ScaledAlpha(loraCfg.AlphaFor(t.Name), state.Config.AdjustScalingFactors, loraCfg.UseRSLoRA)
+		if ls.Rank > 0 {
+			opt.EvaA[t.Name] = ls.LoraA(state.Config.Whiten)
+		}
+	}
+	return lora.Apply(base, cfg, opt)
+}

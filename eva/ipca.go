@@ -1,0 +1,226 @@
+package eva
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack"
+	"gonum.org/v1/gonum/lapack/lapack64"
+)
+
+// IPCA is incremental principal component analysis over a stream of row batches, the
+// algorithm of scikit-learn's IncrementalPCA (Ross et al. 2008, with the mean and
+// variance update of Chan, Golub and LeVeque 1982) as PEFT adapts it for EVA
+// (peft/utils/incremental_pca.py). It keeps only K components, so memory is
+// O(K·D) however many rows stream through.
+//
+// All statistics are float64; batches arrive as float32 rows.
+type IPCA struct {
+	K int // number of components kept (n_components)
+	D int // number of features (columns)
+
+	// Seen is the number of rows folded in so far.
+	Seen int
+	// Mean and Var are the running column mean and population variance (length D).
+	Mean, Var []float64
+	// Components holds the K right-singular vectors as rows (K×D, row-major), unit
+	// norm, in order of decreasing variance, each with its largest-magnitude entry
+	// positive. Nil before the first update.
+	Components []float64
+	// Singular holds the K singular values of the centred data seen so far.
+	Singular []float64
+	// ExplainedVariance is Singular² / (Seen − 1).
+	ExplainedVariance []float64
+	// ExplainedVarianceRatio is Singular² / (Σ Var · Seen): the share of the total
+	// input variance each component explains.
+	ExplainedVarianceRatio []float64
+
+	// buffers reused across updates
+	stack, vt, work []float64
+	s               []float64
+	batchMean       []float64
+}
+
+// NewIPCA returns an empty IPCA keeping k components of d-dimensional rows. k must be
+// in [1, d]: a programming error otherwise (callers validate user input first).
+func NewIPCA(k, d int) *IPCA {
+	if k < 1 || k > d {
+		panic(fmt.Sprintf("eva: IPCA with %d components of %d features: want 1 ≤ k ≤ d", k, d))
+	}
+	return &IPCA{K: k, D: d, Mean: make([]float64, d), Var: make([]float64, d)}
+}
+
+// Fitted reports whether at least one batch has been folded in.
+func (p *IPCA) Fitted() bool { return p.Components != nil }
+
+// PartialFit folds n rows of x (n×D, row-major float32) into the estimate. A batch
+// with fewer than K rows cannot be fitted (PEFT skips it too): PartialFit then
+// leaves the state unchanged and returns false. Non-finite values are an error (the
+// state is left unchanged).
+func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
+	d := p.D
+	if len(x) != n*d {
+		panic(fmt.Sprintf("eva: IPCA batch of %d values for %d rows of %d features", len(x), n, d))
+	}
+	if n < p.K {
+		return false, nil
+	}
+	for i, v := range x {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return false, fmt.Errorf("eva: activation row %d column %d is %v; want finite values", i/d, i%d, v)
+		}
+	}
+	first := !p.Fitted()
+
+	// Running mean and variance (Chan et al.), exactly as sklearn's
+	// _incremental_mean_and_var: sums in float64, population variance.
+	if p.batchMean == nil {
+		p.batchMean = make([]float64, d)
+	}
+	bm := p.batchMean
+	clear(bm)
+	for i := 0; i < n; i++ {
+		row := x[i*d : (i+1)*d]
+		for j, v := range row {
+			bm[j] += float64(v)
+		}
+	}
+	// bm holds the new column sums for now.
+	nNew := float64(n)
+	nOld := float64(p.Seen)
+	nTot := nOld + nNew
+	newVar := make([]float64, d)
+	for j := 0; j < d; j++ {
+		t := bm[j] / nNew
+		var sum, sq float64
+		for i := 0; i < n; i++ {
+			v := float64(x[i*d+j]) - t
+			sum += v
+			sq += v * v
+		}
+		newVar[j] = sq - sum*sum/nNew // unnormalised variance of the batch
+	}
+	lastMean := append([]float64(nil), p.Mean...)
+	for j := 0; j < d; j++ {
+		lastSum := p.Mean[j] * nOld
+		newSum := bm[j]
+		if first {
+			p.Var[j] = newVar[j] / nTot
+		} else {
+			lastUnnorm := p.Var[j] * nOld
+			ratio := nOld / nNew
+			diff := lastSum/ratio - newSum
+			p.Var[j] = (lastUnnorm + newVar[j] + ratio/nTot*diff*diff) / nTot
+		}
+		p.Mean[j] = (lastSum + newSum) / nTot
+		bm[j] = newSum / nNew // now the batch mean
+	}
+
+	// The matrix to decompose: the centred batch, and after the first batch the
+	// previous components scaled by their singular values above it and the mean
+	// correction row below it.
+	k := 0
+	if !first {
+		k = p.K
+	}
+	rows := k + n
+	if !first {
+		rows++
+	}
+	if cap(p.stack) < rows*d {
+		p.stack = make([]float64, rows*d)
+	}
+	a := p.stack[:rows*d]
+	for i := 0; i < k; i++ {
+		s := p.Singular[i]
+		src := p.Components[i*d : (i+1)*d]
+		dst := a[i*d : (i+1)*d]
+		for j, v := range src {
+			dst[j] = s * v
+		}
+	}
+	for i := 0; i < n; i++ {
+		src := x[i*d : (i+1)*d]
+		dst := a[(k+i)*d : (k+i+1)*d]
+		for j, v := range src {
+			dst[j] = float64(v) - bm[j]
+		}
+	}
+	if !first {
+		f := math.Sqrt(nOld / nTot * nNew)
+		dst := a[(k+n)*d : (k+n+1)*d]
+		for j := range dst {
+			dst[j] = f * (lastMean[j] - bm[j])
+		}
+	}
+
+	m := min(rows, d)
+	if cap(p.vt) < m*d {
+		p.vt = make([]float64, m*d)
+		p.s = make([]float64, m)
+	}
+	vt, s := p.vt[:m*d], p.s[:m]
+	if !svdVt(rows, d, a, s, vt, &p.work) {
+		return false, fmt.Errorf("eva: SVD of a %d×%d matrix did not converge", rows, d)
+	}
+
+	// Sign convention: the largest-magnitude entry of each right-singular vector is
+	// positive (sklearn's svd_flip with u_based_decision=False; the first maximum wins).
+	for i := 0; i < m; i++ {
+		row := vt[i*d : (i+1)*d]
+		best := 0
+		for j, v := range row {
+			if math.Abs(v) > math.Abs(row[best]) {
+				best = j
+			}
+		}
+		if row[best] < 0 {
+			for j := range row {
+				row[j] = -row[j]
+			}
+		}
+	}
+
+	var total float64
+	for _, v := range p.Var {
+		total += v * nTot
+	}
+	if p.Components == nil {
+		p.Components = make([]float64, p.K*d)
+		p.Singular = make([]float64, p.K)
+		p.ExplainedVariance = make([]float64, p.K)
+		p.ExplainedVarianceRatio = make([]float64, p.K)
+	}
+	copy(p.Components, vt[:p.K*d])
+	for i := 0; i < p.K; i++ {
+		sv := s[i]
+		p.Singular[i] = sv
+		p.ExplainedVariance[i] = sv * sv / (nTot - 1)
+		if total > 0 {
+			p.ExplainedVarianceRatio[i] = sv * sv / total
+		} else {
+			p.ExplainedVarianceRatio[i] = 0
+		}
+	}
+	p.Seen += n
+	return true, nil
+}
+
+// svdVt computes the singular values s (descending) and the thin right-singular
+// vectors vt (min(m,n)×n, rows) of the m×n row-major matrix a with LAPACK's dgesvd
+// (gonum's pure-Go implementation); a is overwritten. work is grown as needed and
+// kept for the next call. It reports false when the QR iteration did not converge.
+func svdVt(m, n int, a, s, vt []float64, work *[]float64) bool {
+	k := min(m, n)
+	A := blas64.General{Rows: m, Cols: n, Stride: n, Data: a}
+	U := blas64.General{Rows: 1, Cols: 1, Stride: 1, Data: []float64{0}}
+	VT := blas64.General{Rows: k, Cols: n, Stride: n, Data: vt}
+	query := []float64{0}
+	lapack64.Gesvd(lapack.SVDNone, lapack.SVDStore, A, U, VT, s, query, -1)
+	lwork := int(query[0])
+	if cap(*work) < lwork {
+		*work = make([]float64, lwork)
+	}
+	return lapack64.Gesvd(lapack.SVDNone, lapack.SVDStore, A, U, VT, s, (*work)[:lwork], lwork)
+}

@@ -1,0 +1,232 @@
+package eva
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// lowRankData draws n rows of d features: a latent Gaussian with the given standard
+// deviations mixed by a random d_lat×d matrix, plus isotropic noise and an offset,
+// so the spectrum has well-separated leading directions and a non-zero mean.
+func lowRankData(rng *rand.Rand, n, d int, std []float64, noise float64) []float32 {
+	m := make([]float64, len(std)*d)
+	for i := range m {
+		m[i] = rng.NormFloat64() / math.Sqrt(float64(d))
+	}
+	offset := make([]float64, d)
+	for j := range offset {
+		offset[j] = 3 * rng.NormFloat64()
+	}
+	x := make([]float32, n*d)
+	for i := 0; i < n; i++ {
+		for l, s := range std {
+			z := s * rng.NormFloat64()
+			for j := 0; j < d; j++ {
+				x[i*d+j] += float32(z * m[l*d+j])
+			}
+		}
+		for j := 0; j < d; j++ {
+			x[i*d+j] += float32(offset[j] + noise*rng.NormFloat64())
+		}
+	}
+	return x
+}
+
+// batchPCA is the reference: centre all rows in float64 and take a full SVD with
+// gonum's LAPACK (mat.SVD), then apply the same sign convention. It returns the
+// components (rows), explained-variance ratios, mean and population variance.
+func batchPCA(t *testing.T, x []float32, n, d int) (comps [][]float64, ratios, mean, variance []float64) {
+	t.Helper()
+	mean = make([]float64, d)
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			mean[j] += float64(x[i*d+j])
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(n)
+	}
+	a := mat.NewDense(n, d, nil)
+	variance = make([]float64, d)
+	var total float64
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			v := float64(x[i*d+j]) - mean[j]
+			a.Set(i, j, v)
+			variance[j] += v * v / float64(n)
+			total += v * v
+		}
+	}
+	var svd mat.SVD
+	if !svd.Factorize(a, mat.SVDFull) {
+		t.Fatal("reference SVD failed")
+	}
+	s := svd.Values(nil)
+	var v mat.Dense
+	svd.VTo(&v)
+	for c := 0; c < d; c++ {
+		col := mat.Col(nil, c, &v)
+		best := 0
+		for j := range col {
+			if math.Abs(col[j]) > math.Abs(col[best]) {
+				best = j
+			}
+		}
+		if col[best] < 0 {
+			for j := range col {
+				col[j] = -col[j]
+			}
+		}
+		comps = append(comps, col)
+		ratios = append(ratios, s[c]*s[c]/total)
+	}
+	return comps, ratios, mean, variance
+}
+
+func fitIPCA(t *testing.T, x []float32, n, d, k, batch int) *IPCA {
+	t.Helper()
+	p := NewIPCA(k, d)
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
+		if _, err := p.PartialFit(x[start*d:end*d], end-start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+var spectrum = []float64{6, 5, 4, 3.2, 2.5, 2, 1.5, 1.2}
+
+func TestIPCAMatchesBatchSVD(t *testing.T) {
+	const n, d, k, top = 2400, 24, 8, 4
+	for _, noise := range []float64{0.05, 0.5} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		x := lowRankData(rng, n, d, spectrum, noise)
+		t.Logf("noise %v", noise)
+		checkIPCAAgainstBatch(t, x, n, d, k, top)
+	}
+}
+
+func checkIPCAAgainstBatch(t *testing.T, x []float32, n, d, k, top int) {
+	refC, refR, refMean, refVar := batchPCA(t, x, n, d)
+	for _, batch := range []int{60, 200, 800, n} {
+		p := fitIPCA(t, x, n, d, k, batch)
+		if p.Seen != n {
+			t.Fatalf("batch %d: Seen = %d, want %d", batch, p.Seen, n)
+		}
+		for j := 0; j < d; j++ {
+			if math.Abs(p.Mean[j]-refMean[j]) > 1e-9*(1+math.Abs(refMean[j])) {
+				t.Errorf("batch %d: mean[%d] = %v, want %v", batch, j, p.Mean[j], refMean[j])
+			}
+			if math.Abs(p.Var[j]-refVar[j]) > 1e-9*(1+refVar[j]) {
+				t.Errorf("batch %d: var[%d] = %v, want %v", batch, j, p.Var[j], refVar[j])
+			}
+		}
+		var sumGot, sumWant float64
+		minCos, maxDiff := 1.0, 0.0
+		for c := 0; c < top; c++ {
+			got := p.Components[c*d : (c+1)*d]
+			cs := cosine(got, refC[c])
+			minCos = min(minCos, cs)
+			maxDiff = max(maxDiff, math.Abs(p.ExplainedVarianceRatio[c]-refR[c]))
+			if cs < 0.999 {
+				t.Errorf("batch %d: component %d: cos = %.6f with the batch SVD, want ≥ 0.999 (signed)", batch, c, cs)
+			}
+			if diff := math.Abs(p.ExplainedVarianceRatio[c] - refR[c]); diff > 1e-4 {
+				t.Errorf("batch %d: ratio[%d] = %.6f, want %.6f (diff %.2g > 1e-4)", batch, c, p.ExplainedVarianceRatio[c], refR[c], diff)
+			}
+			sumGot += p.ExplainedVarianceRatio[c]
+			sumWant += refR[c]
+		}
+		t.Logf("batch %4d: top-%d components min cos %.9f, max ratio diff %.2g", batch, top, minCos, maxDiff)
+		if math.Abs(sumGot-sumWant) > 1e-3 {
+			t.Errorf("batch %d: ratio sum %.6f, want %.6f", batch, sumGot, sumWant)
+		}
+		wantEV := p.Singular[0] * p.Singular[0] / float64(n-1)
+		if math.Abs(p.ExplainedVariance[0]-wantEV) > 1e-12*wantEV {
+			t.Errorf("batch %d: explained variance %v, want S²/(N−1) = %v", batch, p.ExplainedVariance[0], wantEV)
+		}
+	}
+}
+
+func TestIPCAOrderIndependence(t *testing.T) {
+	const n, d, k = 2400, 24, 8
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := lowRankData(rng, n, d, spectrum, 0.05)
+	a := fitIPCA(t, x, n, d, k, 100)
+	perm := rng.Perm(n)
+	y := make([]float32, len(x))
+	for i, p := range perm {
+		copy(y[i*d:(i+1)*d], x[p*d:(p+1)*d])
+	}
+	b := fitIPCA(t, y, n, d, k, 300)
+	for c := 0; c < 4; c++ {
+		cs := cosine(a.Components[c*d:(c+1)*d], b.Components[c*d:(c+1)*d])
+		if cs < 0.999 {
+			t.Errorf("component %d: cos %.6f between row orders/batch sizes, want ≥ 0.999", c, cs)
+		}
+		if diff := math.Abs(a.ExplainedVarianceRatio[c] - b.ExplainedVarianceRatio[c]); diff > 1e-4 {
+			t.Errorf("ratio %d differs by %.2g", c, diff)
+		}
+	}
+}
+
+func TestIPCASignConventionAndOrthonormality(t *testing.T) {
+	const n, d, k = 500, 12, 6
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := lowRankData(rng, n, d, spectrum[:5], 0.1)
+	p := fitIPCA(t, x, n, d, k, 50)
+	for c := 0; c < k; c++ {
+		row := p.Components[c*d : (c+1)*d]
+		best := 0
+		for j := range row {
+			if math.Abs(row[j]) > math.Abs(row[best]) {
+				best = j
+			}
+		}
+		if row[best] <= 0 {
+			t.Errorf("component %d: largest-magnitude entry %v is not positive", c, row[best])
+		}
+		for e := 0; e <= c; e++ {
+			var dot float64
+			for j := 0; j < d; j++ {
+				dot += row[j] * p.Components[e*d+j]
+			}
+			want := 0.0
+			if e == c {
+				want = 1
+			}
+			if math.Abs(dot-want) > 1e-9 {
+				t.Errorf("⟨v%d, v%d⟩ = %v, want %v", c, e, dot, want)
+			}
+		}
+		if c > 0 && p.Singular[c] > p.Singular[c-1] {
+			t.Errorf("singular values not descending at %d: %v", c, p.Singular)
+		}
+	}
+}
+
+func TestIPCASkipsSmallBatchAndRejectsNonFinite(t *testing.T) {
+	const d, k = 6, 4
+	p := NewIPCA(k, d)
+	x := make([]float32, 3*d)
+	fitted, err := p.PartialFit(x, 3)
+	if fitted || err != nil || p.Fitted() || p.Seen != 0 {
+		t.Fatalf("3 rows < 4 components: fitted %v, err %v, Seen %d; want skipped, no error, no state", fitted, err, p.Seen)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	y := lowRankData(rng, 10, d, []float64{2, 1}, 0.1)
+	if ok, err := p.PartialFit(y, 10); !ok || err != nil {
+		t.Fatalf("10 rows: fitted %v, err %v", ok, err)
+	}
+	y[7] = float32(math.NaN())
+	if _, err := p.PartialFit(y, 10); err == nil {
+		t.Fatal("NaN activation: no error")
+	}
+	if p.Seen != 10 {
+		t.Fatalf("after the rejected batch Seen = %d, want 10 (unchanged)", p.Seen)
+	}
+}

@@ -1,0 +1,351 @@
+package eva
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Layer names one target layer of the pass and its nominal LoRA rank.
+type Layer struct {
+	// Name is the layer's name in the model, e.g. "blocks.0.attn.q".
+	Name string
+	// Rank is the layer's nominal LoRA rank r (the config's r or its rank pattern).
+	Rank int
+	// DIn is the width of the layer's input (the columns of its activation rows).
+	DIn int
+}
+
+// Rows is one minibatch of a layer's input: N rows of D float32 values, row-major,
+// padding rows already dropped.
+type Rows struct {
+	Data []float32
+	N, D int
+}
+
+// Pass is one EVA computation: an incremental PCA per distinct layer input, fed one
+// minibatch at a time, with ranks redistributed after every minibatch and layers
+// dropping out as they converge. It does not know about models: a capture (see
+// capture.go) or a test hands it the rows.
+type Pass struct {
+	cfg    Config
+	layers []Layer
+	log    logrus.FieldLogger
+
+	grouped bool
+	owner   []int   // owner[i]: the layer whose PCA layer i uses (i for owners)
+	nComp   []int   // round(r_i·rho)
+	pcas    []*IPCA // per owner, nil for shared layers
+	conv    [][]bool
+	ranks   []int
+	used    []int // minibatches folded into each owner's PCA
+	skipped []int // minibatches an owner skipped for having too few rows
+	done    []bool
+	batches int
+}
+
+// NewPass checks the config and the layers and returns a pass ready for its first
+// minibatch. log receives a line as each layer converges (nil: no logging).
+func NewPass(cfg Config, layers []Layer, log logrus.FieldLogger) (*Pass, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(layers) == 0 {
+		return nil, errors.New("eva: no target layers")
+	}
+	if log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		log = l
+	}
+	p := &Pass{cfg: cfg, layers: append([]Layer(nil), layers...), log: log}
+	seen := map[string]bool{}
+	for i, l := range layers {
+		if seen[l.Name] {
+			return nil, fmt.Errorf("eva: layer %q listed twice", l.Name)
+		}
+		seen[l.Name] = true
+		if l.Rank <= 0 {
+			return nil, fmt.Errorf("eva: layer %q: r = %d: want > 0", l.Name, l.Rank)
+		}
+		k := cfg.MaxComponents(l.Rank)
+		if k > l.DIn {
+			return nil, fmt.Errorf("eva: layer %q: round(r·rho) = %d components exceed its input width %d; lower r or rho", l.Name, k, l.DIn)
+		}
+		p.nComp = append(p.nComp, k)
+		p.owner = append(p.owner, i)
+		p.ranks = append(p.ranks, k) // as PEFT: every layer starts at its maximum
+	}
+	n := len(layers)
+	p.pcas = make([]*IPCA, n)
+	p.conv = make([][]bool, n)
+	p.used = make([]int, n)
+	p.skipped = make([]int, n)
+	p.done = make([]bool, n)
+	return p, nil
+}
+
+// Layers returns the target layers in the order Step expects their rows.
+func (p *Pass) Layers() []Layer { return p.layers }
+
+// Batches is the number of minibatches consumed so far.
+func (p *Pass) Batches() int { return p.batches }
+
+// Wants reports, per layer, whether the next Step needs its rows: every layer on the
+// first minibatch (to detect shared inputs), afterwards the owners of PCAs that have
+// not converged. A capture may skip copying the others.
+func (p *Pass) Wants() []bool {
+	w := make([]bool, len(p.layers))
+	for i := range w {
+		w[i] = !p.grouped || (p.owner[i] == i && !p.converged(i))
+	}
+	return w
+}
+
+// needed is the number of leading components of owner o that must converge: the
+// largest rank in its group.
+func (p *Pass) needed(o int) int {
+	r := 0
+	for i, oi := range p.owner {
+		if oi == o {
+			r = max(r, p.ranks[i])
+		}
+	}
+	return r
+}
+
+// converged reports whether layer i's PCA has converged for the rank it now holds.
+func (p *Pass) converged(i int) bool {
+	o := p.owner[i]
+	need := p.needed(o)
+	if need == 0 {
+		return true
+	}
+	c := p.conv[o]
+	if c == nil {
+		return false
+	}
+	for _, ok := range c[:need] {
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Done reports whether every layer has converged for its current rank.
+func (p *Pass) Done() bool {
+	if p.batches == 0 {
+		return false
+	}
+	for i := range p.layers {
+		if !p.converged(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// Step folds one minibatch into the pass. rows[i] is layer i's input (see Layers);
+// layers Wants marks false may be left empty. On the first minibatch, layers with
+// exactly equal rows are grouped: the first owns the PCA, the others use it.
+func (p *Pass) Step(rows []Rows) error {
+	if len(rows) != len(p.layers) {
+		return fmt.Errorf("eva: step with rows for %d layers; the pass has %d", len(rows), len(p.layers))
+	}
+	want := p.Wants()
+	for i, r := range rows {
+		if !want[i] {
+			continue
+		}
+		l := p.layers[i]
+		if r.D != l.DIn || len(r.Data) != r.N*r.D {
+			return fmt.Errorf("eva: layer %q: %d values as %d rows of %d; want rows of %d", l.Name, len(r.Data), r.N, r.D, l.DIn)
+		}
+	}
+	if !p.grouped {
+		p.group(rows)
+	}
+	for o, pca := range p.pcas {
+		if pca == nil || !want[o] {
+			continue
+		}
+		var prev []float64
+		if pca.Fitted() {
+			prev = append(prev, pca.Components...)
+		}
+		fitted, err := pca.PartialFit(rows[o].Data, rows[o].N)
+		if err != nil {
+			return fmt.Errorf("eva: layer %q, minibatch %d: %w", p.layers[o].Name, p.batches+1, err)
+		}
+		if !fitted {
+			p.skipped[o]++
+			p.log.WithFields(logrus.Fields{"layer": p.layers[o].Name, "rows": rows[o].N, "components": pca.K}).
+				Debug("eva: minibatch skipped: fewer rows than components")
+			continue
+		}
+		p.used[o]++
+		if prev == nil {
+			continue // after the first update nothing is converged
+		}
+		for j := range p.conv[o] {
+			p.conv[o][j] = cosine(pca.Components[j*pca.D:(j+1)*pca.D], prev[j*pca.D:(j+1)*pca.D]) >= p.cfg.Tau
+		}
+	}
+	p.batches++
+	if p.allFitted() {
+		ratios := make([][]float64, len(p.layers))
+		for i, o := range p.owner {
+			ratios[i] = p.pcas[o].ExplainedVarianceRatio
+		}
+		p.ranks = redistribute(ratios, p.nComp, p.budget(), p.owner)
+	}
+	nConv := 0
+	for i, l := range p.layers {
+		c := p.converged(i)
+		if c {
+			nConv++
+		}
+		if c && !p.done[i] {
+			p.log.WithFields(logrus.Fields{"layer": l.Name, "rank": p.ranks[i], "minibatch": p.batches}).Info("eva: layer converged")
+		}
+		p.done[i] = c
+	}
+	p.log.WithFields(logrus.Fields{"minibatch": p.batches, "converged": nConv, "layers": len(p.layers)}).Debug("eva: minibatch done")
+	return nil
+}
+
+// group detects layers with exactly equal inputs and creates one PCA per owner.
+func (p *Pass) group(rows []Rows) {
+	for i := range p.layers {
+		for j := 0; j < i; j++ {
+			if p.owner[j] == j && equalRows(rows[i], rows[j]) {
+				p.owner[i] = j
+				break
+			}
+		}
+	}
+	for o := range p.layers {
+		if p.owner[o] != o {
+			continue
+		}
+		k := 0
+		for i, oi := range p.owner {
+			if oi == o {
+				k = max(k, p.nComp[i])
+			}
+		}
+		p.pcas[o] = NewIPCA(k, p.layers[o].DIn)
+		p.conv[o] = make([]bool, k)
+	}
+	p.grouped = true
+}
+
+func equalRows(a, b Rows) bool {
+	if a.N != b.N || a.D != b.D {
+		return false
+	}
+	for i, v := range a.Data {
+		if math.Float32bits(v) != math.Float32bits(b.Data[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pass) allFitted() bool {
+	for _, pca := range p.pcas {
+		if pca != nil && !pca.Fitted() {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pass) budget() int {
+	b := 0
+	for _, l := range p.layers {
+		b += l.Rank
+	}
+	return b
+}
+
+func cosine(a, b []float64) float64 {
+	var ab, aa, bb float64
+	for i := range a {
+		ab += a[i] * b[i]
+		aa += a[i] * a[i]
+		bb += b[i] * b[i]
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}
+
+// unconverged lists the layers that have not converged, with how far they got.
+func (p *Pass) unconverged() []string {
+	var out []string
+	for i, l := range p.layers {
+		if p.converged(i) {
+			continue
+		}
+		o := p.owner[i]
+		n := 0
+		for _, ok := range p.conv[o][:p.needed(o)] {
+			if ok {
+				n++
+			}
+		}
+		out = append(out, fmt.Sprintf("%s (%d/%d components converged)", l.Name, n, p.needed(o)))
+	}
+	return out
+}
+
+// Run feeds minibatches from next until every layer converges and returns the
+// state. next receives Wants() and returns the rows of the next minibatch, or io.EOF
+// when the source is exhausted. When Config.MaxBatches minibatches (or the whole
+// source) did not suffice, Run fails naming the layers that did not converge,
+// unless Config.AcceptUnconverged is set.
+func (p *Pass) Run(ctx context.Context, next func(want []bool) ([]Rows, error)) (*State, error) {
+	for !p.Done() {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, err)
+		}
+		if p.batches >= p.cfg.MaxBatches {
+			return p.finishUnconverged(fmt.Sprintf("max_batches = %d minibatches consumed", p.cfg.MaxBatches))
+		}
+		rows, err := next(p.Wants())
+		if errors.Is(err, io.EOF) {
+			if p.batches == 0 {
+				return nil, errors.New("eva: the data source gave no minibatches")
+			}
+			return p.finishUnconverged(fmt.Sprintf("the data source ended after %d minibatches", p.batches))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("eva: minibatch %d: %w", p.batches+1, err)
+		}
+		if err := p.Step(rows); err != nil {
+			return nil, err
+		}
+	}
+	return p.State()
+}
+
+func (p *Pass) finishUnconverged(why string) (*State, error) {
+	bad := p.unconverged()
+	if !p.allFitted() {
+		return nil, fmt.Errorf("eva: %s and some layers never had a minibatch with as many rows as components: %s", why, strings.Join(bad, ", "))
+	}
+	if !p.cfg.AcceptUnconverged {
+		return nil, fmt.Errorf("eva: %s before these layers converged at tau = %v: %s; raise max_batches, lower tau, or set accept_unconverged",
+			why, p.cfg.Tau, strings.Join(bad, ", "))
+	}
+	p.log.WithFields(logrus.Fields{"layers": strings.Join(bad, ", ")}).Warn("eva: " + why + "; using unconverged components")
+	return p.State()
+}

@@ -1,0 +1,345 @@
+package eva
+
+import (
+	"context"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(*Config)
+		field string // "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"rho 1", func(c *Config) { c.Rho = 1 }, ""},
+		{"rho below 1", func(c *Config) { c.Rho = 0.5 }, "rho"},
+		{"rho NaN", func(c *Config) { c.Rho = math.NaN() }, "rho"},
+		{"tau negative", func(c *Config) { c.Tau = -0.1 }, "tau"},
+		{"tau above 1", func(c *Config) { c.Tau = 1.5 }, "tau"},
+		{"tau 0 and 1 allowed", func(c *Config) { c.Tau = 1 }, ""},
+		{"no batches", func(c *Config) { c.MaxBatches = 0 }, "max_batches"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.edit(&c)
+			err := c.Validate()
+			switch {
+			case tt.field == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)):
+				t.Fatalf("error %v, want one naming %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestNewPassRejectsBadLayers(t *testing.T) {
+	tests := []struct {
+		name   string
+		layers []Layer
+		want   string
+	}{
+		{"none", nil, "no target layers"},
+		{"r zero", []Layer{{"a", 0, 8}}, `"a": r = 0`},
+		{"r negative", []Layer{{"a", -2, 8}}, `"a": r = -2`},
+		{"too many components", []Layer{{"a", 5, 8}}, "exceed its input width 8"},
+		{"duplicate", []Layer{{"a", 1, 8}, {"a", 1, 8}}, "twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewPass(DefaultConfig(), tt.layers, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// fakeModel produces a synthetic "model" with four target layers: q, k and v read
+// the same input (as after a shared LayerNorm), o reads another one.
+type fakeModel struct {
+	rng      *rand.Rand
+	d, rows  int
+	mixA     []float64
+	mixB     []float64
+	stdA     []float64
+	stdB     []float64
+	batches  int
+	maxBatch int // 0: unlimited
+}
+
+func newFakeModel(seed uint64, d, rows int) *fakeModel {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	f := &fakeModel{rng: rand.New(rand.NewPCG(seed, 100)), d: d, rows: rows,
+		stdA: []float64{5, 4, 3, 2, 1.5, 1, 0.8, 0.6}, stdB: []float64{3, 1, 0.5, 0.3, 0.2, 0.1, 0.05, 0.02}}
+	f.mixA = make([]float64, len(f.stdA)*d)
+	f.mixB = make([]float64, len(f.stdB)*d)
+	for i := range f.mixA {
+		f.mixA[i] = rng.NormFloat64() / math.Sqrt(float64(d))
+	}
+	for i := range f.mixB {
+		f.mixB[i] = rng.NormFloat64() / math.Sqrt(float64(d))
+	}
+	return f
+}
+
+func (f *fakeModel) sample(std, mix []float64) []float32 {
+	x := make([]float32, f.rows*f.d)
+	for i := 0; i < f.rows; i++ {
+		for l, s := range std {
+			z := s * f.rng.NormFloat64()
+			for j := 0; j < f.d; j++ {
+				x[i*f.d+j] += float32(z * mix[l*f.d+j])
+			}
+		}
+		for j := 0; j < f.d; j++ {
+			x[i*f.d+j] += float32(0.01 * f.rng.NormFloat64())
+		}
+	}
+	return x
+}
+
+func (f *fakeModel) layers(r int) []Layer {
+	return []Layer{{"attn.q", r, f.d}, {"attn.k", r, f.d}, {"attn.v", r, f.d}, {"attn.o", r, f.d}}
+}
+
+func (f *fakeModel) next(want []bool) ([]Rows, error) {
+	if f.maxBatch > 0 && f.batches == f.maxBatch {
+		return nil, io.EOF
+	}
+	f.batches++
+	a := f.sample(f.stdA, f.mixA)
+	b := f.sample(f.stdB, f.mixB)
+	rows := make([]Rows, 4)
+	for i := 0; i < 3; i++ {
+		rows[i] = Rows{Data: a, N: f.rows, D: f.d}
+	}
+	rows[3] = Rows{Data: b, N: f.rows, D: f.d}
+	return rows, nil
+}
+
+func TestPassSharedInputsAndRanks(t *testing.T) {
+	for _, rho := range []float64{1, 2} {
+		f := newFakeModel(1, 16, 256)
+		cfg := DefaultConfig()
+		cfg.Rho = rho
+		p, err := NewPass(cfg, f.layers(4), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.Run(context.Background(), f.next)
+		if err != nil {
+			t.Fatalf("rho %v: %v", rho, err)
+		}
+		owners := []string{"", "attn.q", "attn.q", ""}
+		total := 0
+		for i, l := range s.Layers {
+			if l.Owner != owners[i] {
+				t.Errorf("rho %v: %s owner %q, want %q", rho, l.Name, l.Owner, owners[i])
+			}
+			if !l.Converged {
+				t.Errorf("rho %v: %s not converged", rho, l.Name)
+			}
+			if rho == 1 && l.Rank != 4 {
+				t.Errorf("rho 1: %s rank %d, want 4", l.Name, l.Rank)
+			}
+			if l.Rank > l.NComponents {
+				t.Errorf("%s rank %d > n_components %d", l.Name, l.Rank, l.NComponents)
+			}
+			total += l.Rank
+		}
+		if total != 16 {
+			t.Errorf("rho %v: ranks sum to %d, want the budget 16", rho, total)
+		}
+		// o's input has one dominant direction and little else: with rho 2 the
+		// q/k/v group, whose variance is spread, takes rank from o, and q (the
+		// owner) holds the group's largest rank.
+		if rho == 2 {
+			q, k, v, o := s.Layers[0].Rank, s.Layers[1].Rank, s.Layers[2].Rank, s.Layers[3].Rank
+			if o >= 4 || q < k || q < v {
+				t.Errorf("rho 2: ranks q,k,v,o = %d,%d,%d,%d; want o < 4 and q ≥ k, v", q, k, v, o)
+			}
+		}
+		t.Logf("rho %v: %d minibatches; ranks %d %d %d %d", rho, s.Batches, s.Layers[0].Rank, s.Layers[1].Rank, s.Layers[2].Rank, s.Layers[3].Rank)
+	}
+}
+
+func TestPassEmptySource(t *testing.T) {
+	f := newFakeModel(2, 16, 64)
+	p, err := NewPass(DefaultConfig(), f.layers(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Run(context.Background(), func([]bool) ([]Rows, error) { return nil, io.EOF })
+	if err == nil || !strings.Contains(err.Error(), "no minibatches") {
+		t.Fatalf("error %v, want one saying the source gave no minibatches", err)
+	}
+}
+
+func TestPassBatchCap(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Tau = 1 // successive estimates never agree exactly
+	cfg.MaxBatches = 4
+	f := newFakeModel(3, 16, 64)
+	p, _ := NewPass(cfg, f.layers(2), nil)
+	_, err := p.Run(context.Background(), f.next)
+	if err == nil || !strings.Contains(err.Error(), "max_batches = 4") || !strings.Contains(err.Error(), "attn.o (") {
+		t.Fatalf("error %v, want one naming max_batches and the unconverged layers", err)
+	}
+	if p.Batches() != 4 {
+		t.Fatalf("consumed %d minibatches, want 4", p.Batches())
+	}
+
+	cfg.AcceptUnconverged = true
+	f = newFakeModel(3, 16, 64)
+	p, _ = NewPass(cfg, f.layers(2), nil)
+	s, err := p.Run(context.Background(), f.next)
+	if err != nil {
+		t.Fatalf("accept_unconverged: %v", err)
+	}
+	for _, l := range s.Layers {
+		if l.Converged {
+			t.Errorf("%s reported converged at tau 1", l.Name)
+		}
+	}
+
+	// A finite source that ends early fails the same way.
+	cfg.AcceptUnconverged = false
+	cfg.MaxBatches = 100
+	f = newFakeModel(3, 16, 64)
+	f.maxBatch = 3
+	p, _ = NewPass(cfg, f.layers(2), nil)
+	if _, err := p.Run(context.Background(), f.next); err == nil || !strings.Contains(err.Error(), "ended after 3 minibatches") {
+		t.Fatalf("error %v, want the source's end named", err)
+	}
+}
+
+// Small minibatches are skipped and counted, and the cap counts them too.
+func TestPassSkipsSmallBatches(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBatches = 3
+	p, _ := NewPass(cfg, []Layer{{"a", 4, 16}}, nil)
+	_, err := p.Run(context.Background(), func([]bool) ([]Rows, error) {
+		return []Rows{{Data: make([]float32, 5*16), N: 5, D: 16}}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "never had a minibatch") {
+		t.Fatalf("error %v, want one about too few rows", err)
+	}
+	if p.skipped[0] != 3 {
+		t.Fatalf("skipped %d, want 3", p.skipped[0])
+	}
+}
+
+// PEFT's test_eva_state_dict_consistency: the components found on shuffled data are
+// close (mean |cos| > 0.75 at tau 0.99). Here two different streams of the same
+// distribution are compared.
+func TestPassComponentsStableAcrossShuffles(t *testing.T) {
+	var states []*State
+	for seed := uint64(10); seed < 13; seed++ {
+		f := newFakeModel(7, 16, 128)
+		f.rng = rand.New(rand.NewPCG(seed, 1))
+		p, _ := NewPass(DefaultConfig(), f.layers(4), nil)
+		s, err := p.Run(context.Background(), f.next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, s)
+	}
+	for i := 1; i < len(states); i++ {
+		for li, l := range states[0].Layers {
+			m := states[i].Layers[li]
+			k := min(l.Rank, m.Rank)
+			if k == 0 {
+				continue
+			}
+			var sum float64
+			for c := 0; c < k; c++ {
+				sum += math.Abs(cosine(l.Components[c*l.DIn:(c+1)*l.DIn], m.Components[c*l.DIn:(c+1)*l.DIn]))
+			}
+			if mean := sum / float64(k); mean <= 0.75 {
+				t.Errorf("stream %d, %s: mean |cos| %.3f over %d components, want > 0.75", i, l.Name, mean, k)
+			}
+		}
+	}
+}
+
+func TestStateSaveLoadAndInit(t *testing.T) {
+	f := newFakeModel(4, 16, 256)
+	cfg := DefaultConfig()
+	cfg.Whiten = true
+	p, _ := NewPass(cfg, f.layers(4), nil)
+	s, err := p.Run(context.Background(), f.next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Fingerprint = "sha256:abc"
+	path := filepath.Join(t.TempDir(), "eva_state.safetensors")
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Fingerprint != s.Fingerprint || got.Batches != s.Batches || got.Config != s.Config {
+		t.Fatalf("loaded header %+v, want %+v", got, s)
+	}
+	for i, want := range s.Layers {
+		l := got.Layers[i]
+		if l.Name != want.Name || l.Owner != want.Owner || l.Rank != want.Rank || l.Batches != want.Batches || l.Converged != want.Converged {
+			t.Errorf("layer %d: loaded %+v, want %+v", i, l, want)
+		}
+		a, b := l.LoraA(true), want.LoraA(true)
+		if len(a) != want.Rank*want.DIn {
+			t.Fatalf("%s: lora_A has %d values, want %d×%d", l.Name, len(a), want.Rank, want.DIn)
+		}
+		for j := range a {
+			if a[j] != b[j] {
+				t.Fatalf("%s: lora_A[%d] = %v after load, want %v", l.Name, j, a[j], b[j])
+			}
+		}
+		// whiten: row j is component j / √S_j
+		for j := 0; j < l.Rank; j++ {
+			wantV := float32(want.Components[j*l.DIn] / math.Sqrt(want.Singular[j]))
+			if a[j*l.DIn] != wantV {
+				t.Errorf("%s: whitened lora_A[%d,0] = %v, want %v", l.Name, j, a[j*l.DIn], wantV)
+			}
+		}
+		share := l.ExplainedShare()
+		if share <= 0 || share > 1 {
+			t.Errorf("%s: explained share %v outside (0, 1]", l.Name, share)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "not_a_state.safetensors")
+	if err := (&State{}).Save(bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(bad); err == nil {
+		t.Fatal("loading a state with an invalid config: no error")
+	}
+}
+
+func TestScaledAlphaKeepsScale(t *testing.T) {
+	for _, tt := range []struct{ r, r2 int }{{8, 8}, {8, 3}, {8, 16}, {4, 1}} {
+		l := LayerState{NominalRank: tt.r, Rank: tt.r2}
+		alpha := 16.0
+		a := l.ScaledAlpha(alpha, true, false)
+		if got, want := a/float64(tt.r2), alpha/float64(tt.r); math.Abs(got-want) > 1e-12 {
+			t.Errorf("r %d→%d: alpha'/r' = %v, want alpha/r = %v", tt.r, tt.r2, got, want)
+		}
+		a = l.ScaledAlpha(alpha, true, true)
+		if got, want := a/math.Sqrt(float64(tt.r2)), alpha/math.Sqrt(float64(tt.r)); math.Abs(got-want) > 1e-12 {
+			t.Errorf("rslora r %d→%d: alpha'/√r' = %v, want %v", tt.r, tt.r2, got, want)
+		}
+		if a := l.ScaledAlpha(alpha, false, false); a != alpha {
+			t.Errorf("adjust off: alpha %v, want %v", a, alpha)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package lora
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/evarl/evarl/internal/safetensors"
+)
+
+// File names inside an adapter directory, as PEFT's save_pretrained writes them.
+const (
+	ConfigFile  = "adapter_config.json"
+	WeightsFile = "adapter_model.safetensors"
+	// TensorPrefix starts every tensor name, as in PEFT files
+	// ("base_model.model.blocks.0.attn.q.lora_A.weight").
+	TensorPrefix = "base_model.model."
+)
+
+// fileConfig is adapter_config.json: PEFT's LoraConfig fields that matter here, plus
+// evarl's base_model_fingerprint. Unknown PEFT fields in a file are ignored.
+type fileConfig struct {
+	PeftType        string             `json:"peft_type"`
+	TaskType        *string            `json:"task_type"`
+	BaseModel       string             `json:"base_model_name_or_path"`
+	R               int                `json:"r"`
+	LoraAlpha       float64            `json:"lora_alpha"`
+	LoraDropout     float64            `json:"lora_dropout"`
+	TargetModules   json.RawMessage    `json:"target_modules"`
+	RankPattern     map[string]int     `json:"rank_pattern"`
+	AlphaPattern    map[string]float64 `json:"alpha_pattern"`
+	UseRSLoRA       bool               `json:"use_rslora"`
+	InitLoraWeights json.RawMessage    `json:"init_lora_weights"`
+	Bias            string             `json:"bias"`
+	FanInFanOut     bool               `json:"fan_in_fan_out"`
+	UseDora         bool               `json:"use_dora"`
+	ModulesToSave   []string           `json:"modules_to_save"`
+	InferenceMode   bool               `json:"inference_mode"`
+	Fingerprint     string             `json:"base_model_fingerprint,omitempty"`
+}
+
+// Save writes the adapters to dir as PEFT does: adapter_config.json and
+// adapter_model.safetensors (F32 tensors "base_model.model.<layer>.lora_A.weight"
+// (r, in) and "….lora_B.weight" (out, r)). The config is written resolved: the
+// adapted layers by full name in target_modules and per-layer rank and alpha where
+// they differ from r and alpha, so the file reads the same in PEFT. baseName goes
+// into base_model_name_or_path.
+//
+// PiSSA and OLoRA adapters are saved converted (PEFT's
+// path_initial_model_for_weight_conversion): their base weight holds the residual
+// W − scale·B₀A₀, so the file stores A' = [A; A₀], B' = [B, −B₀] with rank 2r and
+// alpha doubled (×√2 under rsLoRA), an ordinary adapter for the unmodified base.
+// Both files are written to temporary names and renamed.
+func (m *Model) Save(dir, baseName string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	if len(m.Adapters) == 0 {
+		return fmt.Errorf("lora: save %s: no adapters (every target layer has rank 0)", dir)
+	}
+	cfg := m.Config
+	fc := fileConfig{
+		PeftType: "LORA", BaseModel: baseName, R: cfg.R, LoraAlpha: cfg.Alpha, LoraDropout: cfg.Dropout,
+		RankPattern: map[string]int{}, AlphaPattern: map[string]float64{}, UseRSLoRA: cfg.UseRSLoRA,
+		Bias: "none", InferenceMode: true, Fingerprint: m.fingerprint,
+	}
+	initName := cfg.Init
+	f := &safetensors.File{Metadata: map[string]string{"format": "pt"}}
+	var targets []string
+	for _, a := range m.Adapters {
+		name := a.Layer.Name
+		targets = append(targets, name)
+		r, alpha := a.R, a.Alpha
+		A, B := a.A.Data, a.B.Data
+		if ini, ok := m.initial[name]; ok {
+			A, B = convertResidual(a, ini[0], ini[1])
+			r *= 2
+			if cfg.UseRSLoRA {
+				alpha *= math.Sqrt2
+			} else {
+				alpha *= 2
+			}
+			initName = InitRandom
+		}
+		if r != cfg.R {
+			fc.RankPattern[name] = r
+		}
+		if alpha != cfg.Alpha {
+			fc.AlphaPattern[name] = alpha
+		}
+		ta, err := safetensors.NewFloat32(TensorPrefix+name+".lora_A.weight", []int{r, a.Layer.In}, A)
+		if err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+		tb, err := safetensors.NewFloat32(TensorPrefix+name+".lora_B.weight", []int{a.Layer.Out, r}, B)
+		if err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+		if err := f.Add(ta, tb); err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+	}
+	fc.TargetModules, _ = json.Marshal(targets)
+	if initName == InitRandom {
+		fc.InitLoraWeights = json.RawMessage("true")
+	} else {
+		fc.InitLoraWeights, _ = json.Marshal(initName)
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), f); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	js, err := json.MarshalIndent(fc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	js = append(js, '\n')
+	err = safetensors.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+		_, err := w.Write(js)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	return nil
+}
+
+// convertResidual returns A' = [A; A0] (2r, in) and B' = [B, −B0] (out, 2r), so that
+// B'A' = BA − B0A0.
+func convertResidual(a *Adapter, a0, b0 []float32) (A, B []float32) {
+	r, out := a.R, a.Layer.Out
+	A = append(append([]float32(nil), a.A.Data...), a0...)
+	B = make([]float32, out*2*r)
+	for o := 0; o < out; o++ {
+		copy(B[o*2*r:o*2*r+r], a.B.Data[o*r:(o+1)*r])
+		for j := 0; j < r; j++ {
+			B[o*2*r+r+j] = -b0[o*r+j]
+		}
+	}
+	return A, B
+}
+
+// ReadConfig reads dir/adapter_config.json into a Config (init is "random" unless the
+// file names another method) and returns the recorded base-model fingerprint.
+func ReadConfig(dir string) (Config, string, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, "", fmt.Errorf("lora: %w", err)
+	}
+	var fc fileConfig
+	if err := json.Unmarshal(data, &fc); err != nil {
+		return Config{}, "", fmt.Errorf("lora: %s: %w", path, err)
+	}
+	switch {
+	case fc.PeftType != "LORA":
+		return Config{}, "", fmt.Errorf("lora: %s: peft_type %q: want \"LORA\"", path, fc.PeftType)
+	case fc.UseDora:
+		return Config{}, "", fmt.Errorf("lora: %s: use_dora = true: DoRA adapters are not supported", path)
+	case fc.FanInFanOut:
+		return Config{}, "", fmt.Errorf("lora: %s: fan_in_fan_out = true: want false (weights stored (out, in))", path)
+	case fc.Bias != "" && fc.Bias != "none":
+		return Config{}, "", fmt.Errorf("lora: %s: bias %q: only \"none\" is supported", path, fc.Bias)
+	case len(fc.ModulesToSave) > 0:
+		return Config{}, "", fmt.Errorf("lora: %s: modules_to_save %v: not supported", path, fc.ModulesToSave)
+	}
+	cfg := Config{R: fc.R, Alpha: fc.LoraAlpha, Dropout: fc.LoraDropout, RankPattern: fc.RankPattern,
+		AlphaPattern: fc.AlphaPattern, UseRSLoRA: fc.UseRSLoRA, Init: InitRandom}
+	tm := bytes.TrimSpace(fc.TargetModules)
+	switch {
+	case len(tm) > 0 && tm[0] == '"':
+		if err := json.Unmarshal(tm, &cfg.TargetRegex); err != nil {
+			return Config{}, "", fmt.Errorf("lora: %s: target_modules: %w", path, err)
+		}
+	case len(tm) > 0 && tm[0] == '[':
+		if err := json.Unmarshal(tm, &cfg.TargetModules); err != nil {
+			return Config{}, "", fmt.Errorf("lora: %s: target_modules: %w", path, err)
+		}
+	default:
+		return Config{}, "", fmt.Errorf("lora: %s: target_modules %s: want a list of names or a regular expression", path, tm)
+	}
+	var initName string
+	if json.Unmarshal(fc.InitLoraWeights, &initName) == nil {
+		cfg.Init = initName
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, "", fmt.Errorf("lora: %s: %w", path, err)
+	}
+	return cfg, fc.Fingerprint, nil
+}
+
+// Load attaches the adapters saved in dir to base. The base must be the model they
+// were trained on (same fingerprint, when the file records one) and every tensor must
+// be present with the shape the config implies; any mismatch is an error naming the
+// file and tensor, and leaves base untouched. opt.Rng seeds dropout when the config
+// has dropout.
+func Load(dir string, base Base, opt Options) (*Model, error) {
+	cfg, fp, err := ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fp != "" {
+		if got := Fingerprint(base.Params()); got != fp {
+			return nil, fmt.Errorf("lora: %s was trained on base model %s, but this model is %s: load the checkpoint the adapter was made for",
+				dir, short(fp), short(got))
+		}
+	}
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %w", err)
+	}
+	m, err := attach(base, cfg, opt.Rng)
+	if err != nil {
+		return nil, fmt.Errorf("lora: %s: %w", dir, err)
+	}
+	used := map[string]bool{}
+	for _, a := range m.Adapters {
+		for _, p := range []struct {
+			suffix string
+			shape  []int
+			dst    []float32
+		}{
+			{".lora_A.weight", []int{a.R, a.Layer.In}, a.A.Data},
+			{".lora_B.weight", []int{a.Layer.Out, a.R}, a.B.Data},
+		} {
+			name := TensorPrefix + a.Layer.Name + p.suffix
+			t, ok := f.Get(name)
+			if !ok {
+				m.rollback()
+				return nil, fmt.Errorf("lora: %s: tensor %q missing", path, name)
+			}
+			if !equalShape(t.Shape, p.shape) {
+				m.rollback()
+				return nil, fmt.Errorf("lora: %s: tensor %q has shape %v; the config and the base layer (in %d, out %d, r %d) need %v",
+					path, name, t.Shape, a.Layer.In, a.Layer.Out, a.R, p.shape)
+			}
+			if err := t.Float32Into(p.dst); err != nil {
+				m.rollback()
+				return nil, fmt.Errorf("lora: %s: tensor %q: %w", path, name, err)
+			}
+			for i, v := range p.dst {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					m.rollback()
+					return nil, fmt.Errorf("lora: %s: tensor %q element %d is %v", path, name, i, v)
+				}
+			}
+			used[name] = true
+		}
+	}
+	var extra []string
+	for _, n := range f.Names() {
+		if !used[n] {
+			extra = append(extra, n)
+		}
+	}
+	if len(extra) > 0 {
+		m.rollback()
+		sort.Strings(extra)
+		return nil, fmt.Errorf("lora: %s: tensors %s match no adapter of this config and model", path, strings.Join(extra, ", "))
+	}
+	return m, nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func short(fp string) string {
+	if len(fp) > 19 {
+		return fp[:19] + "…"
+	}
+	return fp
+}

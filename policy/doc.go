@@ -1,0 +1,50 @@
+// Package policy is evarl's Decision Transformer (Chen et al. 2021): the model built
+// from package nn's layers, its three action heads, batched acting, and checkpoints.
+//
+// # Data flow
+//
+// A Batch holds B windows of K steps, left-padded, in raw units (returns-to-go as
+// accumulated, states as observed, actions as taken). Model.Forward scales returns by
+// Config.ReturnScale, normalises states with the statistics set by SetStateNorm,
+// maps continuous actions to [-1, 1], embeds each step as three tokens (return,
+// state, action) plus a learned timestep embedding, and runs Layers pre-LN GPT blocks
+// over the 3K tokens with a causal mask that also excludes padding keys. The action
+// of step t is read from the state token sₜ:
+//
+//	categorical    N logits, softmax cross-entropy (discrete actions)
+//	deterministic  tanh of A outputs, MSE against the action in [-1, 1]
+//	gaussian       A means and A bounded log-σ of a tanh-squashed Gaussian; loss =
+//	               −log-likelihood − λ·entropy (one reparameterised sample), as the
+//	               Online Decision Transformer; the trainer supplies and learns λ
+//
+// Training is Forward, Loss, Params().ZeroGrad(), Backward, then an nn optimizer.
+// Acting (Model.Act) runs the same forward pass without dropout on the recent
+// context of each environment of a vector env and returns greedy or sampled actions
+// in environment units; its documentation explains why it uses no key/value cache.
+//
+// # Buffers and ownership
+//
+// A Model owns every activation buffer. They are sized on the first Forward for a
+// given number of step rows (B·K) and only grow, so after the first step neither a
+// training step nor Act allocates. The model is not safe for concurrent use, and
+// Forward of one batch must be followed by Loss and Backward of the same batch
+// before the next Forward (Act is a Forward).
+//
+// # Names
+//
+// Parameters are named as the layers: "embed_timestep.weight", "embed_return",
+// "embed_state", "embed_action" (a Linear for continuous actions, an embedding table
+// for discrete ones), "embed_ln", "blocks.{i}.ln1", "blocks.{i}.attn.{q,k,v,o}",
+// "blocks.{i}.ln2", "blocks.{i}.mlp.{fc,proj}", "ln_f", "head", each with ".weight"
+// and, where present, ".bias". Model.Linears lists the Linear layers by these names
+// for lora and eva to attach adapters and observers to.
+//
+// # Checkpoints
+//
+// A checkpoint is a directory with model.safetensors (every parameter, F32) and
+// config.json (format and version, the Config, state statistics); see Save and
+// Load. Differences from the reference PyTorch code: dropout is applied to the
+// embeddings and to each block's two residual branches, not to the attention
+// probabilities (nn's attention has no dropout), and timesteps past
+// MaxEpisodeLen−1 share the last timestep embedding instead of failing.
+package policy

@@ -1,0 +1,232 @@
+package policy
+
+import "github.com/evarl/evarl/nn"
+
+// Dimension legend: B windows, K steps per window, T = 3K tokens, C channels,
+// S state size, A action width, O head outputs, N = B·T token rows, R = B·K step rows.
+
+// buffers holds every activation of a forward pass and the scratch of the backward
+// pass, sized for R step rows; grown (never shrunk) when a larger batch arrives.
+type buffers struct {
+	rows int // R the buffers hold
+
+	// Inputs after the model's transformations.
+	rtg    []float32 // (R, 1) return-to-go / scale
+	st     []float32 // (R, S) normalised states
+	act    []float32 // (R, A) continuous actions in [-1, 1]
+	actIdx []int     // (R) discrete actions
+	tIdx   []int     // (R) clipped timesteps
+	stepOK []bool    // (R) step mask
+	tokOK  []bool    // (N) token mask
+
+	eR, eS, eA, eT []float32 // (R, C) embeddings
+	tok            []float32 // (N, C) interleaved token sums
+	ln0            []float32 // (N, C) embed_ln output
+	layers         []layerBuf
+	xs             []float32 // (R, C) residual stream at the state tokens
+	hs             []float32 // (R, C) ln_f(xs)
+	out            []float32 // (R, O) head output
+	pred           []float32 // (R, A) tanh(out) (deterministic head)
+	mu, logStd     []float32 // (R, A) Gaussian head
+	eps            []float32 // (R, A) entropy-sample noise
+	logp, ent      []float32 // (R) Gaussian log-likelihood and entropy sample
+	dlogp, dent    []float32 // (R)
+	dmu, dlogStd   []float32 // (R, A)
+	targets        []int     // (R) alias of actIdx for cross-entropy
+
+	// Backward scratch.
+	dout, dhs, dxs []float32 // (R, O), (R, C), (R, C)
+	dres           []float32 // (N, C) gradient of the residual stream
+	dtmp, dln      []float32 // (N, C)
+	dfc, dact      []float32 // (N, 4C)
+	dtok           []float32 // (N, C)
+	deR, deS, deA  []float32 // (R, C)
+	deT            []float32 // (R, C)
+	scratch        []float32 // (N, C) branch outputs before the residual add
+}
+
+// layerBuf holds one block's activations.
+type layerBuf struct {
+	xin  []float32 // (N, C) block input: the previous block's xout, or the embeddings
+	ln1  []float32 // (N, C)
+	xmid []float32 // (N, C) after the attention branch
+	ln2  []float32 // (N, C)
+	fc   []float32 // (N, 4C) pre-activation
+	act  []float32 // (N, 4C) post-activation
+	xout []float32 // (N, C) block output
+}
+
+func (m *Model) ensure(rows int) *buffers {
+	if m.buf != nil && m.buf.rows >= rows {
+		return m.buf
+	}
+	C, S, A, O := m.cfg.EmbedDim, m.cfg.StateDim, m.cfg.Action.Width(), m.headOut
+	R, N := rows, rows*tokensPerStep
+	f := func(n int) []float32 { return make([]float32, n) }
+	b := &buffers{
+		rows: rows,
+		rtg:  f(R), st: f(R * S), act: f(R * A), actIdx: make([]int, R), tIdx: make([]int, R),
+		stepOK: make([]bool, R), tokOK: make([]bool, N),
+		eR: f(R * C), eS: f(R * C), eA: f(R * C), eT: f(R * C),
+		tok: f(N * C), ln0: f(N * C),
+		xs: f(R * C), hs: f(R * C), out: f(R * O), pred: f(R * A),
+		mu: f(R * A), logStd: f(R * A), eps: f(R * A), logp: f(R), ent: f(R), dlogp: f(R), dent: f(R),
+		dmu: f(R * A), dlogStd: f(R * A),
+		dout: f(R * O), dhs: f(R * C), dxs: f(R * C),
+		dres: f(N * C), dtmp: f(N * C), dln: f(N * C), dfc: f(N * 4 * C), dact: f(N * 4 * C),
+		dtok: f(N * C), deR: f(R * C), deS: f(R * C), deA: f(R * C), deT: f(R * C), scratch: f(N * C),
+	}
+	xin := f(N * C)
+	for range m.blocks {
+		lb := layerBuf{
+			xin: xin, ln1: f(N * C), xmid: f(N * C), ln2: f(N * C),
+			fc: f(N * 4 * C), act: f(N * 4 * C), xout: f(N * C),
+		}
+		b.layers = append(b.layers, lb)
+		xin = lb.xout // the next block reads this block's output in place
+	}
+	m.buf = b
+	return b
+}
+
+// Forward runs the model on a batch, keeping what Backward needs, and leaves the
+// head's outputs for Loss and for acting. Dropout is active in training mode. It
+// returns an error when the batch does not fit the configuration.
+func (m *Model) Forward(bt *Batch) error {
+	if err := bt.check(m.cfg, false); err != nil {
+		return err
+	}
+	m.forward(bt, false)
+	return nil
+}
+
+// forward runs the model; acting means the action of each window's last step is
+// unknown and treated as zero.
+func (m *Model) forward(bt *Batch, acting bool) {
+	cfg := m.cfg
+	B, K := bt.B, bt.K
+	T, C, S, A := tokensPerStep*K, cfg.EmbedDim, cfg.StateDim, cfg.Action.Width()
+	R, N := B*K, B*T
+	buf := m.ensure(R)
+
+	// Inputs: scale returns, normalise states and actions, clip timesteps. Padding
+	// steps become zeros, and so does the current action when acting, so that
+	// nothing in them (not even a NaN) can reach a real token: a masked key still
+	// multiplies its zero attention weight with its value.
+	inv := float32(1 / cfg.ReturnScale)
+	for i := 0; i < R; i++ {
+		ok := bt.Mask[i]
+		buf.stepOK[i] = ok
+		for j := 0; j < tokensPerStep; j++ {
+			buf.tokOK[tokensPerStep*i+j] = ok
+		}
+		st, raw := buf.st[i*S:(i+1)*S], bt.States[i*S:(i+1)*S]
+		if !ok {
+			buf.rtg[i], buf.tIdx[i], buf.actIdx[i] = 0, 0, 0
+			clear(st)
+			clear(buf.act[i*A : (i+1)*A])
+			continue
+		}
+		buf.rtg[i] = bt.Returns[i] * inv
+		buf.tIdx[i] = min(max(bt.Timesteps[i], 0), cfg.MaxEpisodeLen-1)
+		for d := range st {
+			st[d] = (raw[d] - m.stateMean[d]) / m.stateStd[d]
+		}
+		if acting && i%K == K-1 {
+			buf.actIdx[i] = 0
+			clear(buf.act[i*A : (i+1)*A])
+			continue
+		}
+		if cfg.Action.IsDiscrete() {
+			buf.actIdx[i] = int(bt.Actions[i])
+		} else {
+			lo, hi := cfg.Action.Low, cfg.Action.High
+			for d := 0; d < A; d++ {
+				buf.act[i*A+d] = 2*(bt.Actions[i*A+d]-lo[d])/(hi[d]-lo[d]) - 1
+			}
+		}
+	}
+	stepOK, tokOK := buf.stepOK[:R], buf.tokOK[:N]
+	m.fwdB, m.fwdK, m.lossDone = B, K, false
+
+	// Embeddings: each token is its own embedding plus its step's timestep embedding.
+	m.embedTime.Forward(buf.tIdx[:R], buf.eT)
+	m.embedReturn.Forward(buf.rtg, buf.eR, R, stepOK)
+	m.embedState.Forward(buf.st, buf.eS, R, stepOK)
+	if m.embedActIdx != nil {
+		m.embedActIdx.Forward(buf.actIdx[:R], buf.eA)
+	} else {
+		m.embedAction.Forward(buf.act, buf.eA, R, stepOK)
+	}
+	for i := 0; i < R; i++ {
+		te := buf.eT[i*C : (i+1)*C]
+		for j, e := range [tokensPerStep][]float32{buf.eR, buf.eS, buf.eA} {
+			dst := buf.tok[(tokensPerStep*i+j)*C : (tokensPerStep*i+j+1)*C]
+			for c, v := range e[i*C : (i+1)*C] {
+				dst[c] = v + te[c]
+			}
+		}
+	}
+	m.embedLN.Forward(buf.tok, buf.ln0, N)
+	x := buf.layers[0].xin
+	m.embedDrop.Forward(buf.ln0[:N*C], x[:N*C])
+
+	for l, blk := range m.blocks {
+		lb := &buf.layers[l]
+		// x += drop(attn(ln1(x)))
+		blk.ln1.Forward(lb.xin, lb.ln1, N)
+		blk.attn.Forward(lb.ln1, buf.scratch, B, T, tokOK)
+		blk.attnDrop.Forward(buf.scratch[:N*C], buf.scratch[:N*C])
+		addInto(lb.xmid[:N*C], lb.xin[:N*C], buf.scratch[:N*C])
+		// x += drop(proj(act(fc(ln2(x)))))
+		blk.ln2.Forward(lb.xmid, lb.ln2, N)
+		blk.fc.Forward(lb.ln2, lb.fc, N, tokOK)
+		if cfg.Activation == ActGELU {
+			nn.GELUForward(lb.fc[:N*4*C], lb.act[:N*4*C])
+		} else {
+			nn.ReLUForward(lb.fc[:N*4*C], lb.act[:N*4*C])
+		}
+		blk.proj.Forward(lb.act, buf.scratch, N, tokOK)
+		blk.mlpDrop.Forward(buf.scratch[:N*C], buf.scratch[:N*C])
+		addInto(lb.xout[:N*C], lb.xmid[:N*C], buf.scratch[:N*C])
+	}
+
+	// ln_f and the head only at the state tokens: LayerNorm is per row, so this is
+	// exact and skips two thirds of the rows.
+	last := buf.layers[len(buf.layers)-1].xout
+	for i := 0; i < R; i++ {
+		r := tokensPerStep*i + 1
+		copy(buf.xs[i*C:(i+1)*C], last[r*C:(r+1)*C])
+	}
+	m.lnF.Forward(buf.xs, buf.hs, R)
+	m.head.Forward(buf.hs, buf.out, R, stepOK)
+	m.headForward(R)
+}
+
+// headForward turns the head's raw outputs into the per-head quantities: tanh for
+// the deterministic head, μ and bounded log σ for the Gaussian head.
+func (m *Model) headForward(R int) {
+	buf, A := m.buf, m.cfg.Action.Width()
+	switch m.cfg.Head {
+	case HeadDeterministic:
+		for i, v := range buf.out[:R*A] {
+			buf.pred[i] = tanh32(v)
+		}
+	case HeadGaussian:
+		for r := 0; r < R; r++ {
+			row := buf.out[r*2*A : (r+1)*2*A]
+			copy(buf.mu[r*A:(r+1)*A], row[:A])
+			for d, raw := range row[A:] {
+				buf.logStd[r*A+d] = logStdMin + 0.5*(logStdMax-logStdMin)*(tanh32(raw)+1)
+			}
+		}
+	}
+}
+
+// addInto writes a + b into dst.
+func addInto(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}

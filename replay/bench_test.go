@@ -1,0 +1,101 @@
+package replay
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// benchEpisodes makes 1000 episodes of 1000 steps (1M transitions) with
+// CartPole-sized observations (4) and one action value.
+func benchEpisodes() []*Episode {
+	rng := rand.New(rand.NewPCG(1, 1))
+	eps := make([]*Episode, 1000)
+	for i := range eps {
+		eps[i] = randomEpisode(rng, "bench", 1000, 4, 1, 0)
+	}
+	return eps
+}
+
+// BenchmarkOpen loads a 1M-transition file; MB/s is the file's size over the time.
+func BenchmarkOpen(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.evds")
+	w, err := Create(path, &WriteOptions{SyncEvery: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, ep := range benchEpisodes() {
+		if err := w.Write(ep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		ds, err := Open(path, Options{})
+		if err != nil || ds.Transitions() != 1_000_000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWrite writes the same 1M transitions (one fsync at Close).
+func BenchmarkWrite(b *testing.B) {
+	eps := benchEpisodes()
+	dir := b.TempDir()
+	var size int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		path := filepath.Join(dir, "w"+string(rune('a'+i%26))+".evds")
+		os.Remove(path)
+		w, err := Create(path, &WriteOptions{SyncEvery: 1 << 30})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ep := range eps {
+			if err := w.Write(ep); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if size == 0 {
+			st, _ := os.Stat(path)
+			size = st.Size()
+			b.SetBytes(size)
+		}
+	}
+}
+
+// BenchmarkSample fills a DT batch (B=64, K=20) from 1M transitions.
+func BenchmarkSample(b *testing.B) {
+	eps := benchEpisodes()
+	norm, err := ComputeNormStats(eps, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSampler(eps, SamplerConfig{ReturnScale: 100, MaxTimestep: 999}, norm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	batch := NewBatch(64, 20, 4, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := s.Sample(rng, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package replay
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+)
+
+// Buffer is the trajectory-level replay buffer of the Online Decision Transformer
+// (Zheng et al. 2022): it holds whole episodes, up to a capacity counted in episodes,
+// starts from offline data and then replaces its oldest episode with each new one.
+//
+// Returns-to-go are computed from the stored rewards, so every stored trajectory is
+// conditioned on the return it actually achieved — ODT's hindsight relabelling comes
+// for free. Windows are sampled exactly as by Sampler (same code).
+type Buffer struct {
+	w        windows
+	capacity int
+	next     int // slot of the oldest episode once the buffer is full
+	dirty    bool
+}
+
+// NewBuffer makes a buffer of the given capacity and fills it from initial (usually a
+// dataset's episodes). When initial holds more episodes than fit, the ones with the
+// highest returns are kept, as ODT does; they are stored in increasing order of
+// return, so the worst of them are the first to be replaced by online episodes.
+// The buffer aliases the episodes; do not modify them.
+func NewBuffer(capacity int, initial []*Episode, cfg SamplerConfig, norm NormStats) (*Buffer, error) {
+	if capacity <= 0 {
+		return nil, fmt.Errorf("replay: buffer capacity %d: want a positive number of episodes", capacity)
+	}
+	b := &Buffer{capacity: capacity}
+	if err := b.w.init(cfg, norm); err != nil {
+		return nil, err
+	}
+	order := make([]int, len(initial))
+	returns := make([]float64, len(initial))
+	for i, ep := range initial {
+		if err := b.w.accept(ep); err != nil {
+			return nil, fmt.Errorf("replay: buffer: episode %d: %w", i, err)
+		}
+		order[i] = i
+		returns[i] = ep.Return()
+	}
+	sort.SliceStable(order, func(i, j int) bool { return returns[order[i]] < returns[order[j]] })
+	if len(order) > capacity {
+		order = order[len(order)-capacity:]
+	}
+	for _, i := range order {
+		b.w.trajs = append(b.w.trajs, newTrajectory(initial[i], cfg.ReturnScale))
+	}
+	b.dirty = true
+	return b, nil
+}
+
+// Add stores ep, replacing the oldest episode when the buffer is full.
+func (b *Buffer) Add(ep *Episode) error {
+	if err := b.w.accept(ep); err != nil {
+		return fmt.Errorf("replay: buffer: %w", err)
+	}
+	tr := newTrajectory(ep, b.w.cfg.ReturnScale)
+	if len(b.w.trajs) < b.capacity {
+		b.w.trajs = append(b.w.trajs, tr)
+	} else {
+		b.w.trajs[b.next] = tr
+		b.next = (b.next + 1) % b.capacity
+	}
+	b.dirty = true
+	return nil
+}
+
+// Sample fills batch with windows drawn as Sampler.Sample draws them (trajectories in
+// proportion to their length). It does not allocate unless episodes were added since
+// the last call and the length index must grow.
+func (b *Buffer) Sample(rng *rand.Rand, batch *Batch) error {
+	if b.dirty {
+		b.w.reindex()
+		b.dirty = false
+	}
+	if err := b.w.sample(rng, batch); err != nil {
+		return fmt.Errorf("replay: buffer (%d episodes): %w", len(b.w.trajs), err)
+	}
+	return nil
+}
+
+// Len is the number of episodes held.
+func (b *Buffer) Len() int { return len(b.w.trajs) }
+
+// Capacity is the most episodes the buffer holds.
+func (b *Buffer) Capacity() int { return b.capacity }
+
+// Episodes returns the stored episodes from oldest to newest.
+func (b *Buffer) Episodes() []*Episode {
+	out := make([]*Episode, 0, len(b.w.trajs))
+	for i := range b.w.trajs {
+		out = append(out, b.w.trajs[(b.next+i)%len(b.w.trajs)].ep)
+	}
+	return out
+}
+
+// Transitions is the number of steps held.
+func (b *Buffer) Transitions() int {
+	n := 0
+	for _, tr := range b.w.trajs {
+		n += tr.ep.Len()
+	}
+	return n
+}
