@@ -30,6 +30,9 @@ type EvalConfig struct {
 	// Record keeps every episode (with environment states) in the results, for replay
 	// files and rendering.
 	Record bool `yaml:"-"`
+	// References, by task id, give normalised scores (see ComputeReferences); tasks
+	// without one get NaN.
+	References map[string]Reference `yaml:"-"`
 }
 
 // DefaultEvalConfig evaluates 20 greedy episodes per task on 10 environments.
@@ -85,7 +88,9 @@ type EvalResult struct {
 }
 
 // Evaluate runs the policy on each task at each target return and summarises the
-// episodes. It stops early, with ctx's error, when ctx is cancelled.
+// episodes, one result per task and target in that order. All episodes of all tasks
+// share one pool of NumEnvs environments acted on in one batch, so a slow task does
+// not hold up the others. It stops early, with ctx's error, when ctx is cancelled.
 func Evaluate(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg EvalConfig, rng *rand.Rand) ([]EvalResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -96,123 +101,144 @@ func Evaluate(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg E
 	if !cfg.Greedy && rng == nil {
 		return nil, fmt.Errorf("eval: sampled actions need a random source")
 	}
-	var out []EvalResult
+	// One job per episode; results[r] collects task r/len(Targets), target r%len(Targets).
+	results := make([]EvalResult, 0, len(tasks)*len(cfg.Targets))
+	var jobs []evalJob
 	for _, task := range tasks {
 		for _, target := range cfg.Targets {
-			res, err := evaluateTask(ctx, model, task, target, cfg, rng)
-			if err != nil {
-				return out, err
+			r := len(results)
+			results = append(results, EvalResult{TaskID: task.ID, EnvID: task.EnvID, Target: target,
+				Returns: make([]float64, cfg.Episodes), Lengths: make([]int, cfg.Episodes), Successes: make([]bool, cfg.Episodes)})
+			if cfg.Record {
+				results[r].Episodes = make([]*replay.Episode, cfg.Episodes)
 			}
-			out = append(out, res)
+			for j := 0; j < cfg.Episodes; j++ {
+				jobs = append(jobs, evalJob{task: task, result: r, episode: j})
+			}
 		}
 	}
-	return out, nil
+	if err := runEvalJobs(ctx, model, jobs, results, cfg, rng); err != nil {
+		return nil, err
+	}
+	for i := range results {
+		summarize(&results[i])
+		if ref, ok := cfg.References[results[i].TaskID]; ok {
+			results[i].Normalized = ref.Normalize(results[i].Mean)
+		}
+	}
+	return results, nil
 }
 
-// evalSlot is one environment of an evaluation and the episode it is running.
+// evalJob is one episode to run: episode j of a task at the target of results[result].
+type evalJob struct {
+	task    envs.Task
+	result  int
+	episode int
+}
+
+// evalSlot is one environment of the pool and the job it is running.
 type evalSlot struct {
+	job     int // index into jobs, −1 when idle
 	env     envs.Env
+	envTask string // the task env was made for, reused while jobs stay on it
 	rec     *replay.Recorder
-	episode int // index of the running episode, −1 when the slot is idle
 	ret     float64
 	steps   int
 	success bool
 }
 
-func evaluateTask(ctx context.Context, model *policy.Model, task envs.Task, target float64, cfg EvalConfig, rng *rand.Rand) (EvalResult, error) {
-	n := min(cfg.NumEnvs, cfg.Episodes)
-	res := EvalResult{TaskID: task.ID, EnvID: task.EnvID, Target: target,
-		Returns: make([]float64, cfg.Episodes), Lengths: make([]int, cfg.Episodes), Successes: make([]bool, cfg.Episodes)}
-	if cfg.Record {
-		res.Episodes = make([]*replay.Episode, cfg.Episodes)
-	}
+func runEvalJobs(ctx context.Context, model *policy.Model, jobs []evalJob, results []EvalResult, cfg EvalConfig, rng *rand.Rand) error {
+	n := min(cfg.NumEnvs, len(jobs))
 	actor, err := NewActor(model, n)
 	if err != nil {
-		return res, err
+		return err
 	}
 	slots := make([]*evalSlot, n)
-	next := 0 // the next episode to start
+	next := 0
 	start := func(i int) error {
 		s := slots[i]
-		if next >= cfg.Episodes {
-			s.episode = -1
+		if next >= len(jobs) {
+			s.job = -1
 			return nil
 		}
-		s.episode, s.ret, s.steps, s.success = next, 0, 0, false
-		seed := cfg.Seed + int64(next)
+		s.job, s.ret, s.steps, s.success = next, 0, 0, false
+		job := jobs[next]
 		next++
+		if s.envTask != job.task.ID || s.env == nil {
+			env, err := job.task.Make()
+			if err != nil {
+				return fmt.Errorf("eval %s: %w", job.task.ID, err)
+			}
+			if err := CheckCompatible(model.Config(), env, job.task.EnvID); err != nil {
+				return fmt.Errorf("eval %s: %w", job.task.ID, err)
+			}
+			s.env, s.envTask, s.rec = env, job.task.ID, nil
+			if cfg.Record {
+				s.rec = replay.NewRecorder(env, job.task)
+				s.rec.Source = "eval"
+			}
+		}
+		seed := cfg.Seed + int64(job.episode)
 		obs, _, err := s.env.Reset(seed)
 		if err != nil {
-			return fmt.Errorf("eval %s: reset: %w", task.ID, err)
+			return fmt.Errorf("eval %s: reset: %w", job.task.ID, err)
 		}
 		if s.rec != nil {
 			if err := s.rec.Begin(seed, obs); err != nil {
 				return err
 			}
 		}
-		return actor.Begin(i, obs, target)
+		return actor.Begin(i, obs, results[job.result].Target)
 	}
 	for i := range slots {
-		env, err := task.Make()
-		if err != nil {
-			return res, fmt.Errorf("eval %s: %w", task.ID, err)
-		}
-		if env.ObservationSpace().Dim() != model.Config().StateDim || env.ActionSpace().Dim() != model.Config().Action.Width() {
-			return res, fmt.Errorf("eval %s: environment %s has observation size %d and action size %d, the policy expects %d and %d",
-				task.ID, task.EnvID, env.ObservationSpace().Dim(), env.ActionSpace().Dim(), model.Config().StateDim, model.Config().Action.Width())
-		}
-		slots[i] = &evalSlot{env: env}
-		if cfg.Record {
-			slots[i].rec = replay.NewRecorder(env, task)
-			slots[i].rec.Source = "eval"
-		}
+		slots[i] = &evalSlot{}
 		if err := start(i); err != nil {
-			return res, err
+			return err
 		}
 	}
 	width := model.Config().Action.Width()
 	actions := make([]float64, n*width)
-	for done := 0; done < cfg.Episodes; {
+	for done := 0; done < len(jobs); {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
 		if err := actor.Act(cfg.Greedy, rng, actions); err != nil {
-			return res, fmt.Errorf("eval %s: %w", task.ID, err)
+			return fmt.Errorf("eval: %w", err)
 		}
 		for i, s := range slots {
-			if s.episode < 0 {
+			if s.job < 0 {
 				continue
 			}
+			job := jobs[s.job]
 			a := actions[i*width : (i+1)*width]
 			tr, err := s.env.Step(a)
 			if err != nil {
-				return res, fmt.Errorf("eval %s: episode %d step %d: %w", task.ID, s.episode, s.steps, err)
+				return fmt.Errorf("eval %s: episode %d step %d: %w", job.task.ID, job.episode, s.steps, err)
 			}
 			s.ret += tr.Reward
 			s.steps++
 			s.success = s.success || tr.Info.Success
 			if s.rec != nil {
 				if err := s.rec.Step(a, tr); err != nil {
-					return res, err
+					return err
 				}
 			}
 			if !tr.Done() {
 				actor.Observe(i, tr.Reward, tr.Obs)
 				continue
 			}
-			j := s.episode
-			res.Returns[j], res.Lengths[j], res.Successes[j] = s.ret, s.steps, s.success
+			res := &results[job.result]
+			res.Returns[job.episode], res.Lengths[job.episode], res.Successes[job.episode] = s.ret, s.steps, s.success
 			if s.rec != nil {
-				res.Episodes[j] = s.rec.End()
+				res.Episodes[job.episode] = s.rec.End()
 			}
 			done++
 			if err := start(i); err != nil {
-				return res, err
+				return err
 			}
 		}
 	}
-	summarize(&res)
-	return res, nil
+	return nil
 }
 
 // summarize fills the statistics of res from its per-episode values.
@@ -240,4 +266,33 @@ func summarize(res *EvalResult) {
 	res.Std = math.Sqrt(ss / (n - 1))
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
 	res.CI95 = t * res.Std / math.Sqrt(n)
+}
+
+// Summary averages results over tasks: what one number per evaluation (the score of
+// a checkpoint) is made of.
+type Summary struct {
+	MeanReturn     float64 `json:"mean_return"`
+	MeanNormalized float64 `json:"mean_normalized_score"` // NaN when any task lacks a reference
+	SuccessRate    float64 `json:"success_rate"`
+	Episodes       int     `json:"episodes"`
+}
+
+// Summarize averages the per-task means, normalised scores and success rates.
+func Summarize(results []EvalResult) Summary {
+	var s Summary
+	if len(results) == 0 {
+		s.MeanNormalized = math.NaN()
+		return s
+	}
+	for _, r := range results {
+		s.MeanReturn += r.Mean
+		s.MeanNormalized += r.Normalized
+		s.SuccessRate += r.SuccessRate
+		s.Episodes += len(r.Returns)
+	}
+	n := float64(len(results))
+	s.MeanReturn /= n
+	s.MeanNormalized /= n
+	s.SuccessRate /= n
+	return s
 }

@@ -81,3 +81,16 @@ func expertReturn(ctx context.Context, task envs.Task, noise float64, episodes i
 	}
 	return total / float64(episodes), nil
 }
+
+// ComputeReferences measures the references of every task (see ComputeReference).
+func ComputeReferences(ctx context.Context, tasks []envs.Task, episodes int, seed int64) (map[string]Reference, error) {
+	refs := make(map[string]Reference, len(tasks))
+	for _, t := range tasks {
+		r, err := ComputeReference(ctx, t, episodes, seed)
+		if err != nil {
+			return nil, err
+		}
+		refs[t.ID] = r
+	}
+	return refs, nil
+}

@@ -5,9 +5,9 @@ evarl's BenchmarkTrainStep (package policy).
 Same model and step as the Go benchmark: embed 128, 3 pre-LN GPT blocks, 4 heads,
 K = 20 (60 tokens), batch 64, state dim 17, 6 continuous actions in [-1, 1], GELU
 (tanh approximation), dropout 0.1 on the embeddings and on both residual branches
-(evarl's attention has no dropout on the probabilities), deterministic tanh head with MSE on the real
-steps of left-padded windows, AdamW (lr 1e-4, weight decay 1e-4), gradient clipping
-at 0.25. One step = forward + backward + clip + update.
+(evarl's attention has no dropout on the probabilities), deterministic tanh head with
+MSE on the real steps of left-padded windows, AdamW (lr 1e-4, weight decay 1e-4),
+gradient clipping at 0.25. One step = forward + backward + clip + update.
 
 Prints the median wall time of a step in milliseconds as `torch_ms=<value>`.
 """

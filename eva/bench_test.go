@@ -4,6 +4,11 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
 )
 
 // The sizes of one block of the reference DT (embed 128, K = 20 → 60 tokens, batch
@@ -23,11 +28,18 @@ func benchIPCA(b *testing.B, d int) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := p.PartialFit(x, benchRows); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, c0)
+}
+
+// reportCPU adds the process CPU time per operation since c0 as "cpu-ms/op".
+func reportCPU(b *testing.B, c0 time.Duration) {
+	b.ReportMetric(float64(cpuTime()-c0)/1e6/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkIPCAUpdate128 is one incremental update of a 128-wide layer input
@@ -98,6 +110,7 @@ func BenchmarkPassSynthetic6(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := cpuTime()
 	batches := 0
 	for i := 0; i < b.N; i++ {
 		cfg := DefaultConfig()
@@ -119,5 +132,70 @@ func BenchmarkPassSynthetic6(b *testing.B) {
 		}
 		batches += s.Batches
 	}
+	reportCPU(b, c0)
 	b.ReportMetric(float64(batches)/float64(b.N), "minibatches/op")
+}
+
+// BenchmarkComputeReferenceDT runs the whole EVA pass, forward passes included, on
+// the reference DT of DESIGN.md (embed 128, 3 blocks, 4 heads, K = 20; 18 target
+// layers, r = 8, rho = 2) with minibatches of 64 random left-padded windows, up to
+// 40 minibatches. Compare with the time of a fine-tuning step to get EVA's share of
+// a run.
+func BenchmarkComputeReferenceDT(b *testing.B) {
+	act := policy.ActionSpace{Dim: 2, Low: []float32{-1, -1}, High: []float32{1, 1}}
+	pc := policy.DefaultConfig(4, act)
+	pc.Dropout = 0
+	m, err := policy.New(pc, rand.New(rand.NewPCG(1, 1)), nn.GonumGemm{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.SetTrain(false)
+	cfg := DefaultConfig()
+	cfg.MaxBatches, cfg.AcceptUnconverged = 40, true
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := cpuTime()
+	batches := 0
+	for i := 0; i < b.N; i++ {
+		src := &batchSource{m: m, rng: rand.New(rand.NewPCG(2, 2)), b: 64}
+		s, err := Compute(context.Background(), m, lora.DefaultConfig(), cfg, src.forward, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches += s.Batches
+	}
+	reportCPU(b, c0)
+	b.ReportMetric(float64(batches)/float64(b.N), "minibatches/op")
+}
+
+// BenchmarkLoRAStepReferenceDT is one LoRA fine-tuning step (forward, loss,
+// backward; no optimizer) of the same model and batch size, on the same backend as
+// BenchmarkComputeReferenceDT: the EVA pass costs that benchmark's time divided by
+// this one, in training steps.
+func BenchmarkLoRAStepReferenceDT(b *testing.B) {
+	act := policy.ActionSpace{Dim: 2, Low: []float32{-1, -1}, High: []float32{1, 1}}
+	pc := policy.DefaultConfig(4, act)
+	rng := rand.New(rand.NewPCG(1, 1))
+	m, err := policy.New(pc, rng, nn.GonumGemm{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lm, err := lora.Apply(m, lora.DefaultConfig(), lora.Options{Rng: rng})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.SetTrain(true)
+	bt := windows(pc, 64, rng)
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		lm.Params().ZeroGrad()
+		if err := m.Forward(bt); err != nil {
+			b.Fatal(err)
+		}
+		m.Loss(bt, 0)
+		m.Backward()
+	}
+	reportCPU(b, c0)
 }

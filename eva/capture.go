@@ -25,7 +25,7 @@ type Forward func(ctx context.Context) error
 type observer struct {
 	on   bool
 	data []float32
-	n, d int
+	n    int
 }
 
 // Observe implements nn.Observer: it copies the rows whose mask entry is true.
@@ -33,7 +33,6 @@ func (o *observer) Observe(x []float32, n, in int, mask []bool) {
 	if !o.on {
 		return
 	}
-	o.d = in
 	for r := 0; r < n; r++ {
 		if mask != nil && !mask[r] {
 			continue
@@ -90,6 +89,9 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		l := byName[t.Name]
 		if l.Observer != nil {
 			return nil, fmt.Errorf("eva: layer %s already has an input observer", l.Name)
+		}
+		if a, ok := l.Adapter.(interface{ Merged() bool }); ok && a.Merged() {
+			return nil, fmt.Errorf("eva: layer %s has a merged adapter, so its base weights are not the pretrained ones; unmerge it first", l.Name)
 		}
 		obs[i] = &observer{}
 		prevAdapter := l.Adapter

@@ -5,6 +5,12 @@ import (
 	"math"
 )
 
+// SVD methods of Config.SVD.
+const (
+	SVDFull    = "full"
+	SVDLowRank = "lowrank"
+)
+
 // Config holds EVA's settings (PEFT's EvaConfig, plus a cap on minibatches that PEFT
 // lacks: there a layer that never converges loops forever).
 type Config struct {
@@ -21,15 +27,19 @@ type Config struct {
 	AdjustScalingFactors bool `yaml:"adjust_scaling_factors" json:"adjust_scaling_factors"`
 	// MaxBatches caps the minibatches the pass consumes (skipped ones included).
 	MaxBatches int `yaml:"max_batches" json:"max_batches"`
+	// SVD is "full" (LAPACK dgesvd of each stacked minibatch) or "lowrank" (the
+	// randomized SVD PEFT uses: 2·n_components columns, 4 subspace iterations;
+	// faster on wide inputs).
+	SVD string `yaml:"svd" json:"svd"`
 	// AcceptUnconverged makes hitting MaxBatches a warning instead of an error: the
 	// components reached so far are used.
 	AcceptUnconverged bool `yaml:"accept_unconverged" json:"accept_unconverged"`
 }
 
 // DefaultConfig returns PEFT's EvaConfig defaults (rho 2, tau 0.99, no whitening,
-// adjusted scaling factors) and a cap of 500 minibatches.
+// adjusted scaling factors), a cap of 500 minibatches and the full SVD.
 func DefaultConfig() Config {
-	return Config{Rho: 2, Tau: 0.99, AdjustScalingFactors: true, MaxBatches: 500}
+	return Config{Rho: 2, Tau: 0.99, AdjustScalingFactors: true, MaxBatches: 500, SVD: SVDFull}
 }
 
 // Validate reports the first invalid field, naming it and the value expected.
@@ -43,6 +53,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("eva config: tau = %v: want a value in [0, 1]", c.Tau)
 	case c.MaxBatches < 1:
 		return fmt.Errorf("eva config: max_batches = %d: want ≥ 1", c.MaxBatches)
+	case c.SVD != SVDFull && c.SVD != SVDLowRank:
+		return fmt.Errorf("eva config: svd = %q: want %q or %q", c.SVD, SVDFull, SVDLowRank)
 	}
 	return nil
 }

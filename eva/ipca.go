@@ -3,6 +3,7 @@ package eva
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
@@ -35,6 +36,12 @@ type IPCA struct {
 	// ExplainedVarianceRatio is Singular² / (Σ Var · Seen): the share of the total
 	// input variance each component explains.
 	ExplainedVarianceRatio []float64
+
+	// LowRankQ, when > 0, replaces the full SVD by the randomized one PEFT's EVA uses
+	// (svdLowRank with LowRankQ ≥ K columns and LowRankIters iterations); it falls
+	// back to the full SVD when LowRankQ ≥ min(rows, D). Rng draws its test matrix.
+	LowRankQ int
+	Rng      *rand.Rand
 
 	// buffers reused across updates
 	stack, vt, work []float64
@@ -90,30 +97,36 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	nNew := float64(n)
 	nOld := float64(p.Seen)
 	nTot := nOld + nNew
+	// Unnormalised batch variance Σ(x−t)² − (Σ(x−t))²/n about the batch mean t,
+	// accumulated row by row.
 	newVar := make([]float64, d)
-	for j := 0; j < d; j++ {
-		t := bm[j] / nNew
-		var sum, sq float64
-		for i := 0; i < n; i++ {
-			v := float64(x[i*d+j]) - t
-			sum += v
-			sq += v * v
+	corr := make([]float64, d)
+	for i := 0; i < n; i++ {
+		row := x[i*d : (i+1)*d]
+		for j, v := range row {
+			c := float64(v) - bm[j]/nNew
+			corr[j] += c
+			newVar[j] += c * c
 		}
-		newVar[j] = sq - sum*sum/nNew // unnormalised variance of the batch
 	}
-	lastMean := append([]float64(nil), p.Mean...)
+	for j := range newVar {
+		newVar[j] -= corr[j] * corr[j] / nNew
+	}
+	// The new mean and variance are committed only once the SVD succeeded.
+	newMean := make([]float64, d)
+	newVarT := make([]float64, d)
 	for j := 0; j < d; j++ {
 		lastSum := p.Mean[j] * nOld
 		newSum := bm[j]
 		if first {
-			p.Var[j] = newVar[j] / nTot
+			newVarT[j] = newVar[j] / nTot
 		} else {
 			lastUnnorm := p.Var[j] * nOld
 			ratio := nOld / nNew
 			diff := lastSum/ratio - newSum
-			p.Var[j] = (lastUnnorm + newVar[j] + ratio/nTot*diff*diff) / nTot
+			newVarT[j] = (lastUnnorm + newVar[j] + ratio/nTot*diff*diff) / nTot
 		}
-		p.Mean[j] = (lastSum + newSum) / nTot
+		newMean[j] = (lastSum + newSum) / nTot
 		bm[j] = newSum / nNew // now the batch mean
 	}
 
@@ -151,7 +164,7 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 		f := math.Sqrt(nOld / nTot * nNew)
 		dst := a[(k+n)*d : (k+n+1)*d]
 		for j := range dst {
-			dst[j] = f * (lastMean[j] - bm[j])
+			dst[j] = f * (p.Mean[j] - bm[j])
 		}
 	}
 
@@ -161,7 +174,13 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 		p.s = make([]float64, m)
 	}
 	vt, s := p.vt[:m*d], p.s[:m]
-	if !svdVt(rows, d, a, s, vt, &p.work) {
+	if p.LowRankQ > 0 && p.LowRankQ < m {
+		m = p.LowRankQ
+		vt, s = vt[:m*d], s[:m]
+		if !svdLowRank(rows, d, m, LowRankIters, a, p.Rng, s, vt) {
+			return false, fmt.Errorf("eva: low-rank SVD of a %d×%d matrix did not converge", rows, d)
+		}
+	} else if !svdVt(rows, d, a, s, vt, &p.work) {
 		return false, fmt.Errorf("eva: SVD of a %d×%d matrix did not converge", rows, d)
 	}
 
@@ -182,6 +201,8 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 		}
 	}
 
+	copy(p.Mean, newMean)
+	copy(p.Var, newVarT)
 	var total float64
 	for _, v := range p.Var {
 		total += v * nTot

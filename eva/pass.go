@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sirupsen/logrus"
 )
@@ -153,7 +158,9 @@ func (p *Pass) Done() bool {
 
 // Step folds one minibatch into the pass. rows[i] is layer i's input (see Layers);
 // layers Wants marks false may be left empty. On the first minibatch, layers with
-// exactly equal rows are grouped: the first owns the PCA, the others use it.
+// exactly equal rows are grouped: the first owns the PCA, the others use it. The
+// PCAs update concurrently. An error (non-finite activations) leaves the pass
+// unusable.
 func (p *Pass) Step(rows []Rows) error {
 	if len(rows) != len(p.layers) {
 		return fmt.Errorf("eva: step with rows for %d layers; the pass has %d", len(rows), len(p.layers))
@@ -171,30 +178,61 @@ func (p *Pass) Step(rows []Rows) error {
 	if !p.grouped {
 		p.group(rows)
 	}
+	// The PCAs are independent: update them on up to GOMAXPROCS goroutines, widest
+	// inputs first, then record the results in layer order.
+	type result struct {
+		prev   []float64
+		fitted bool
+		err    error
+	}
+	var work []int
 	for o, pca := range p.pcas {
-		if pca == nil || !want[o] {
-			continue
+		if pca != nil && want[o] {
+			work = append(work, o)
 		}
-		var prev []float64
-		if pca.Fitted() {
-			prev = append(prev, pca.Components...)
+	}
+	sort.SliceStable(work, func(a, b int) bool {
+		return rows[work[a]].N*rows[work[a]].D > rows[work[b]].N*rows[work[b]].D
+	})
+	results := make([]result, len(p.pcas))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(work)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range next {
+				pca, r := p.pcas[o], &results[o]
+				if pca.Fitted() {
+					r.prev = append(r.prev, pca.Components...)
+				}
+				r.fitted, r.err = pca.PartialFit(rows[o].Data, rows[o].N)
+			}
+		}()
+	}
+	for _, o := range work {
+		next <- o
+	}
+	close(next)
+	wg.Wait()
+	slices.Sort(work)
+	for _, o := range work {
+		pca, r := p.pcas[o], results[o]
+		if r.err != nil {
+			return fmt.Errorf("eva: layer %q, minibatch %d: %w", p.layers[o].Name, p.batches+1, r.err)
 		}
-		fitted, err := pca.PartialFit(rows[o].Data, rows[o].N)
-		if err != nil {
-			return fmt.Errorf("eva: layer %q, minibatch %d: %w", p.layers[o].Name, p.batches+1, err)
-		}
-		if !fitted {
+		if !r.fitted {
 			p.skipped[o]++
 			p.log.WithFields(logrus.Fields{"layer": p.layers[o].Name, "rows": rows[o].N, "components": pca.K}).
 				Debug("eva: minibatch skipped: fewer rows than components")
 			continue
 		}
 		p.used[o]++
-		if prev == nil {
+		if r.prev == nil {
 			continue // after the first update nothing is converged
 		}
 		for j := range p.conv[o] {
-			p.conv[o][j] = cosine(pca.Components[j*pca.D:(j+1)*pca.D], prev[j*pca.D:(j+1)*pca.D]) >= p.cfg.Tau
+			p.conv[o][j] = cosine(pca.Components[j*pca.D:(j+1)*pca.D], r.prev[j*pca.D:(j+1)*pca.D]) >= p.cfg.Tau
 		}
 	}
 	p.batches++
@@ -241,6 +279,10 @@ func (p *Pass) group(rows []Rows) {
 			}
 		}
 		p.pcas[o] = NewIPCA(k, p.layers[o].DIn)
+		if p.cfg.SVD == SVDLowRank {
+			p.pcas[o].LowRankQ = 2 * k
+			p.pcas[o].Rng = rand.New(rand.NewPCG(uint64(o), 0x657661))
+		}
 		p.conv[o] = make([]bool, k)
 	}
 	p.grouped = true

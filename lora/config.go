@@ -34,28 +34,33 @@ var DefaultTargets = []string{"attn.q", "attn.k", "attn.v", "attn.o", "mlp.fc", 
 // Config describes the adapters, as PEFT's LoraConfig does.
 type Config struct {
 	// R is the nominal rank of every adapter (overridden per layer by RankPattern).
-	R int `yaml:"r" json:"r"`
+	R int `yaml:"r"`
 	// Alpha sets the scale alpha/r (alpha/√r with UseRSLoRA); per layer by AlphaPattern.
-	Alpha float64 `yaml:"alpha" json:"lora_alpha"`
+	Alpha float64 `yaml:"alpha"`
 	// Dropout is the probability of zeroing an input feature on the adapter path
 	// in training mode, in [0, 1).
-	Dropout float64 `yaml:"dropout" json:"lora_dropout"`
+	Dropout float64 `yaml:"dropout"`
 	// TargetModules selects layers by name suffix as PEFT does: a layer matches an
 	// entry t when its name is t or ends in "."+t ("attn.q" matches "blocks.0.attn.q").
-	TargetModules []string `yaml:"target_modules" json:"-"`
+	TargetModules []string `yaml:"target_modules"`
 	// TargetRegex, when set instead, selects the layers whose full name matches it.
-	TargetRegex string `yaml:"target_regex" json:"-"`
+	TargetRegex string `yaml:"target_regex"`
 	// RankPattern overrides R for the layers a key matches. Keys are regular
 	// expressions matched against the end of the name at a dot boundary, as in PEFT
 	// ("blocks.0.attn.q" or "attn\\.(q|k)"); the most specific match wins (an exact
 	// name, then the longest key). A rank of 0 gives the layer no adapter.
-	RankPattern map[string]int `yaml:"rank_pattern" json:"rank_pattern"`
+	RankPattern map[string]int `yaml:"rank_pattern"`
 	// AlphaPattern overrides Alpha in the same way.
-	AlphaPattern map[string]float64 `yaml:"alpha_pattern" json:"alpha_pattern"`
+	AlphaPattern map[string]float64 `yaml:"alpha_pattern"`
 	// UseRSLoRA scales by alpha/√r (Kalajdzievski 2023) instead of alpha/r.
-	UseRSLoRA bool `yaml:"use_rslora" json:"use_rslora"`
+	UseRSLoRA bool `yaml:"use_rslora"`
 	// Init is how A and B start: random, gaussian, pissa, olora or eva.
-	Init string `yaml:"init" json:"-"`
+	Init string `yaml:"init"`
+	// ModulesToSave lists base modules trained fully beside the adapters (PEFT's
+	// modules_to_save), matched by name or dot-suffix like TargetModules, e.g.
+	// ["head"] for the action head: their parameters stay trainable and are saved in
+	// the adapter file.
+	ModulesToSave []string `yaml:"modules_to_save"`
 }
 
 // DefaultConfig returns PEFT's LoraConfig defaults (r 8, alpha 8, no dropout, random
@@ -81,6 +86,11 @@ func (c *Config) Validate() error {
 	for _, t := range c.TargetModules {
 		if t == "" {
 			return fmt.Errorf("lora config: target_modules has an empty entry")
+		}
+	}
+	for _, t := range c.ModulesToSave {
+		if t == "" {
+			return fmt.Errorf("lora config: modules_to_save has an empty entry")
 		}
 	}
 	if c.TargetRegex != "" {
@@ -120,6 +130,22 @@ func (c *Config) Targets(name string) bool {
 	}
 	for _, t := range c.TargetModules {
 		if name == t || strings.HasSuffix(name, "."+t) {
+			return true
+		}
+	}
+	return false
+}
+
+// SavesModule reports whether the parameter called param (e.g. "head.weight")
+// belongs to a module of ModulesToSave.
+func (c *Config) SavesModule(param string) bool {
+	i := strings.LastIndexByte(param, '.')
+	if i < 0 {
+		return false
+	}
+	module := param[:i]
+	for _, t := range c.ModulesToSave {
+		if module == t || strings.HasSuffix(module, "."+t) {
 			return true
 		}
 	}

@@ -106,6 +106,16 @@ func (m *Model) Save(dir, baseName string) error {
 			return fmt.Errorf("lora: save %s: %w", dir, err)
 		}
 	}
+	for _, p := range m.saved {
+		t, err := safetensors.NewFloat32(TensorPrefix+p.Name, p.Shape, p.Data)
+		if err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+		if err := f.Add(t); err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+	}
+	fc.ModulesToSave = cfg.ModulesToSave
 	fc.TargetModules, _ = json.Marshal(targets)
 	if initName == InitRandom {
 		fc.InitLoraWeights = json.RawMessage("true")
@@ -166,11 +176,9 @@ func ReadConfig(dir string) (Config, string, error) {
 		return Config{}, "", fmt.Errorf("lora: %s: fan_in_fan_out = true: want false (weights stored (out, in))", path)
 	case fc.Bias != "" && fc.Bias != "none":
 		return Config{}, "", fmt.Errorf("lora: %s: bias %q: only \"none\" is supported", path, fc.Bias)
-	case len(fc.ModulesToSave) > 0:
-		return Config{}, "", fmt.Errorf("lora: %s: modules_to_save %v: not supported", path, fc.ModulesToSave)
 	}
 	cfg := Config{R: fc.R, Alpha: fc.LoraAlpha, Dropout: fc.LoraDropout, RankPattern: fc.RankPattern,
-		AlphaPattern: fc.AlphaPattern, UseRSLoRA: fc.UseRSLoRA, Init: InitRandom}
+		AlphaPattern: fc.AlphaPattern, UseRSLoRA: fc.UseRSLoRA, Init: InitRandom, ModulesToSave: fc.ModulesToSave}
 	tm := bytes.TrimSpace(fc.TargetModules)
 	switch {
 	case len(tm) > 0 && tm[0] == '"':
@@ -219,39 +227,48 @@ func Load(dir string, base Base, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lora: %s: %w", dir, err)
 	}
-	used := map[string]bool{}
+	type dest struct {
+		name  string
+		shape []int
+		dst   []float32
+		what  string
+	}
+	var dests []dest
 	for _, a := range m.Adapters {
-		for _, p := range []struct {
-			suffix string
-			shape  []int
-			dst    []float32
-		}{
-			{".lora_A.weight", []int{a.R, a.Layer.In}, a.A.Data},
-			{".lora_B.weight", []int{a.Layer.Out, a.R}, a.B.Data},
-		} {
-			name := TensorPrefix + a.Layer.Name + p.suffix
-			t, ok := f.Get(name)
-			if !ok {
-				m.rollback()
-				return nil, fmt.Errorf("lora: %s: tensor %q missing", path, name)
-			}
-			if !equalShape(t.Shape, p.shape) {
-				m.rollback()
-				return nil, fmt.Errorf("lora: %s: tensor %q has shape %v; the config and the base layer (in %d, out %d, r %d) need %v",
-					path, name, t.Shape, a.Layer.In, a.Layer.Out, a.R, p.shape)
-			}
-			if err := t.Float32Into(p.dst); err != nil {
-				m.rollback()
-				return nil, fmt.Errorf("lora: %s: tensor %q: %w", path, name, err)
-			}
-			for i, v := range p.dst {
+		what := fmt.Sprintf("the config and the base layer (in %d, out %d, r %d)", a.Layer.In, a.Layer.Out, a.R)
+		dests = append(dests,
+			dest{TensorPrefix + a.Layer.Name + ".lora_A.weight", []int{a.R, a.Layer.In}, a.A.Data, what},
+			dest{TensorPrefix + a.Layer.Name + ".lora_B.weight", []int{a.Layer.Out, a.R}, a.B.Data, what})
+	}
+	for _, p := range m.saved {
+		dests = append(dests, dest{TensorPrefix + p.Name, p.Shape, p.Data, "the base parameter (modules_to_save)"})
+	}
+	used := map[string]bool{}
+	for _, d := range dests {
+		t, ok := f.Get(d.name)
+		if !ok {
+			m.rollback()
+			return nil, fmt.Errorf("lora: %s: tensor %q missing", path, d.name)
+		}
+		if !equalShape(t.Shape, d.shape) {
+			m.rollback()
+			return nil, fmt.Errorf("lora: %s: tensor %q has shape %v; %s needs %v", path, d.name, t.Shape, d.what, d.shape)
+		}
+		vals, err := t.Float32()
+		if err == nil {
+			for i, v := range vals {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					m.rollback()
-					return nil, fmt.Errorf("lora: %s: tensor %q element %d is %v", path, name, i, v)
+					err = fmt.Errorf("element %d is %v", i, v)
+					break
 				}
 			}
-			used[name] = true
 		}
+		if err != nil {
+			m.rollback()
+			return nil, fmt.Errorf("lora: %s: tensor %q: %w", path, d.name, err)
+		}
+		copy(d.dst, vals)
+		used[d.name] = true
 	}
 	var extra []string
 	for _, n := range f.Names() {

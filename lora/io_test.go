@@ -161,3 +161,50 @@ func TestLoadRejects(t *testing.T) {
 		t.Fatalf("empty dir: error %v", err)
 	}
 }
+
+func TestModulesToSave(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	base := newToy(5)
+	head := base.linears[3]
+	orig := append([]float32(nil), head.W.Data...)
+	cfg := DefaultConfig()
+	cfg.ModulesToSave = []string{"head"}
+	m, err := Apply(base, cfg, Options{Rng: rng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range base.Params().All() {
+		if want := strings.HasPrefix(p.Name, "head."); p.Trainable() != want {
+			t.Errorf("%s trainable %v, want %v", p.Name, p.Trainable(), want)
+		}
+	}
+	if _, ok := m.Params().Get("head.weight"); !ok {
+		t.Error("head.weight not among the trainable parameters")
+	}
+	// "Train" the head and the adapters, save, and load onto a fresh base.
+	perturbB(m, rng)
+	for i := range head.W.Data {
+		head.W.Data[i] += 0.1
+	}
+	x := randRows(rng, 3*8)
+	want := base.forward(x, 3)
+	dir := t.TempDir()
+	if err := m.Save(dir, "base"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := newToy(5)
+	if _, err := Load(dir, fresh, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(fresh.forward(x, 3), want); d > 1e-6 {
+		t.Errorf("loaded adapter with modules_to_save differs by %v", d)
+	}
+	m.Detach()
+	if d := maxAbsDiff(head.W.Data, orig); d != 0 {
+		t.Errorf("Detach left the head %v from its original", d)
+	}
+	cfg.ModulesToSave = []string{"nothing"}
+	if _, err := Apply(newToy(5), cfg, Options{Rng: rng}); err == nil || !strings.Contains(err.Error(), "modules_to_save") {
+		t.Errorf("unmatched modules_to_save: error %v", err)
+	}
+}

@@ -25,9 +25,9 @@ type Options struct {
 	// stream. Required unless every adapter is pissa/olora/eva-initialised and
 	// dropout is 0.
 	Rng *rand.Rand
-	// EvaA holds, for init "eva", each layer's lora_A rows (rank×in, row-major),
-	// e.g. from eva.State; a rank-0 layer is absent from RankPattern's survivors
-	// and needs no entry.
+	// EvaA holds, for init "eva", each adapted layer's lora_A rows (rank×in,
+	// row-major), as eva.Apply builds them from an EVA state; layers whose rank is 0
+	// get no adapter and need no entry.
 	EvaA map[string][]float32
 }
 
@@ -47,6 +47,9 @@ type Model struct {
 	initial map[string][2][]float32
 	// trainability of the base parameters before attach, for rollback
 	wasTrainable map[*nn.Param]bool
+	// modules_to_save parameters and their values at attach, restored by Detach
+	saved    []*nn.Param
+	original [][]float32
 }
 
 // Apply attaches adapters to the base model's target layers, initialises them with
@@ -140,6 +143,16 @@ func attach(base Base, cfg Config, rng *rand.Rand) (*Model, error) {
 	for _, p := range base.Params().All() {
 		m.wasTrainable[p] = p.Trainable()
 		p.SetTrainable(false)
+		if cfg.SavesModule(p.Name) {
+			p.SetTrainable(true)
+			m.saved = append(m.saved, p)
+			m.original = append(m.original, append([]float32(nil), p.Data...))
+			m.params.Add(p)
+		}
+	}
+	if len(cfg.ModulesToSave) > 0 && len(m.saved) == 0 {
+		m.rollback()
+		return nil, fmt.Errorf("lora: modules_to_save %v match no parameter of the model", cfg.ModulesToSave)
 	}
 	return m, nil
 }
@@ -159,7 +172,8 @@ func (m *Model) rollback() {
 	}
 }
 
-// Params returns the trainable parameters: every adapter's A and B, in layer order.
+// Params returns the trainable parameters: every adapter's A and B, in layer order,
+// then the parameters of modules_to_save.
 func (m *Model) Params() *nn.Params { return &m.params }
 
 // Adapter returns the adapter on the named layer.
@@ -209,8 +223,9 @@ func (m *Model) Unmerge() error {
 	return nil
 }
 
-// Detach removes the adapters from the base layers (unmerging merged ones). The
-// base parameters stay frozen, and pissa/olora residuals stay in the base weights.
+// Detach removes the adapters from the base layers (unmerging merged ones) and puts
+// the modules_to_save parameters back to their values at attach. The base
+// parameters stay frozen, and pissa/olora residuals stay in the base weights.
 func (m *Model) Detach() {
 	_ = m.Unmerge()
 	for _, a := range m.Adapters {
@@ -218,17 +233,27 @@ func (m *Model) Detach() {
 			a.Layer.Adapter = nil
 		}
 	}
+	for i, p := range m.saved {
+		copy(p.Data, m.original[i])
+		p.SetTrainable(false)
+	}
 }
 
 // Report counts parameters like PEFT's print_trainable_parameters.
 type Report struct {
+	// Trainable counts adapter parameters and any base parameter left trainable
+	// (modules_to_save); Total counts base and adapter parameters.
 	Trainable, Total int
 }
 
-// Report returns the trainable (adapter) and total (base + adapter) parameter counts.
+// Report returns the trainable (adapters and modules_to_save) and total (base +
+// adapter) parameter counts.
 func (m *Model) Report() Report {
 	total, trainable := m.base.Params().Count()
-	at, _ := m.params.Count()
+	at := 0
+	for _, a := range m.Adapters {
+		at += a.A.Size() + a.B.Size()
+	}
 	return Report{Trainable: trainable + at, Total: total + at}
 }
 

@@ -54,13 +54,25 @@ func TestActivationsMatchGorgonia(t *testing.T) {
 	}
 }
 
+// On a slice long enough to be split across workers, GELU equals its textbook twin
+// and the split backward equals one serial pass.
 func TestGELUNaiveTwin(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	x := randn(rng, 4096, 3)
-	got, want := make([]float32, len(x)), make([]float32, len(x))
+	n := 2*ParallelMinElems + 3
+	x, dy := randn(rng, n, 3), randn(rng, n, 1)
+	got, want := make([]float32, n), make([]float32, n)
 	GELUForward(x, got)
 	geluForwardNaive(x, want)
 	assertClose(t, "gelu", got, to64(want), 1e-6, 1e-6)
+
+	dx, dxSerial := make([]float32, n), make([]float32, n)
+	GELUBackward(x, dy, dx)
+	geluBackward(x, dy, dxSerial)
+	for i := range dx {
+		if dx[i] != dxSerial[i] {
+			t.Fatalf("dx[%d] = %v split, %v serial", i, dx[i], dxSerial[i])
+		}
+	}
 }
 
 // TestExpf bounds expf's relative error against math.Exp over float32's range.
@@ -91,5 +103,71 @@ func TestExpf(t *testing.T) {
 	}
 	if got := expf(88.72); math.IsInf(float64(got), 0) || got < 3.3e38 {
 		t.Errorf("expf(88.72) = %v, want finite ≈ 3.4e38", got)
+	}
+}
+
+func TestExpNarrow(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x <= 88; x += 0.0071 {
+		want := math.Exp(float64(x))
+		worst = max(worst, math.Abs(float64(expNarrow(x))-want)/want)
+	}
+	if worst > 3e-7 {
+		t.Errorf("worst relative error %.3g on [−87, 88], want ≤ 3e-7", worst)
+	}
+	for _, x := range []float32{-1000, float32(math.Inf(-1))} {
+		if got, want := expNarrow(x), expNarrow(-87); got != want {
+			t.Errorf("expNarrow(%v) = %v, want the clamp value %v", x, got, want)
+		}
+	}
+	if got := expNarrow(1000); math.IsInf(float64(got), 0) {
+		t.Errorf("expNarrow(1000) = %v, want the finite clamp value", got)
+	}
+}
+
+// BenchmarkGELU compares the x·σ(2u) form on expf with the textbook tanh form, over
+// one MLP activation of the reference model (B=64, T=60, 4·128 channels).
+func BenchmarkGELU(b *testing.B) {
+	x := randn(rand.New(rand.NewPCG(46, 47)), 64*60*512, 1)
+	y, dx := make([]float32, len(x)), make([]float32, len(x))
+	for _, bc := range []struct {
+		name string
+		fn   func()
+	}{
+		{"forward", func() { GELUForward(x, y) }},
+		{"forward-naive-tanh", func() { geluForwardNaive(x, y) }},
+		{"backward", func() { GELUBackward(x, y, dx) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			for b.Loop() {
+				bc.fn()
+			}
+			reportCPU(b, cpu0)
+		})
+	}
+}
+
+func TestReLUEdges(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	tests := []struct {
+		x, wantY, wantDx float32 // dx for dy = 1
+	}{
+		{x: 2.5, wantY: 2.5, wantDx: 1},
+		{x: 1e-45, wantY: 1e-45, wantDx: 1}, // smallest subnormal
+		{x: 0, wantY: 0, wantDx: 0},
+		{x: negZero, wantY: 0, wantDx: 0},
+		{x: -3, wantY: 0, wantDx: 0},
+		{x: float32(math.Inf(1)), wantY: float32(math.Inf(1)), wantDx: 1},
+		{x: float32(math.Inf(-1)), wantY: 0, wantDx: 0},
+	}
+	for _, tc := range tests {
+		y, dx := []float32{7}, []float32{0}
+		ReLUForward([]float32{tc.x}, y)
+		ReLUBackward([]float32{tc.x}, []float32{1}, dx)
+		if y[0] != tc.wantY || math.Signbit(float64(y[0])) || dx[0] != tc.wantDx {
+			t.Errorf("relu(%v) = %v, dx %v; want %v, dx %v", tc.x, y[0], dx[0], tc.wantY, tc.wantDx)
+		}
 	}
 }

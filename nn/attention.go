@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // Attention is causal multi-head self-attention (GPT-2's), with a key padding mask:
@@ -25,11 +24,12 @@ import (
 // caller's loss mask ignores.
 //
 // Drop, when non-nil, is dropout on the attention probabilities (GPT-2's attn_pdrop):
-// y = dropout(att)·v. It follows Drop.Train like any Dropout.
+// y = dropout(att)·v. It follows Drop.Train like any Dropout; it belongs to this layer
+// alone and its Train must not change between a Forward and its Backward.
 //
 // The layer keeps q, k, v, the attention probabilities and y for Backward, in
 // buffers sized on the first call for a (B, T) and reused after. The (batch, head)
-// pairs run in parallel (see attention_parallel.go); a layer must not be used by two
+// pairs run in parallel (see linear_parallel.go); a layer must not be used by two
 // goroutines at once.
 type Attention struct {
 	Name       string
@@ -48,46 +48,8 @@ type Attention struct {
 	datt       []float32 // (B, NHead, T, T)
 	dattd      []float32 // (B, NHead, T, T) gradient of attd (only with Drop active)
 
-	phase attnPhase      // which part of the head work runRange does
-	wg    sync.WaitGroup // for parallelRange
+	phase attnPhase // which part of the head work runRange does
 }
-
-// attnPhase names the per-head work between the serial steps.
-type attnPhase int
-
-const (
-	phaseScores     attnPhase = iota // scores and softmax into att
-	phaseValues                      // y = att'·v, att' = attd or att
-	phaseForward                     // both, when no dropout separates them
-	phaseBackValues                  // datt' = dy·vᵀ, dv = att'ᵀ·dy
-	phaseBackScores                  // softmax backward, dq, dk
-	phaseBackward                    // both, when no dropout separates them
-)
-
-// runRange implements rangeRunner: the current phase for pairs [lo, hi).
-func (a *Attention) runRange(lo, hi int) {
-	for bh := lo; bh < hi; bh++ {
-		switch a.phase {
-		case phaseScores:
-			a.headScores(bh)
-		case phaseValues:
-			a.headValues(bh)
-		case phaseForward:
-			a.headScores(bh)
-			a.headValues(bh)
-		case phaseBackValues:
-			a.headBackValues(bh)
-		case phaseBackScores:
-			a.headBackScores(bh)
-		case phaseBackward:
-			a.headBackValues(bh)
-			a.headBackScores(bh)
-		}
-	}
-}
-
-// dropping reports whether attention dropout is active.
-func (a *Attention) dropping() bool { return a.Drop != nil && a.Drop.active() }
 
 // NewAttention allocates the four zero-initialised projections (with biases). c must
 // be a multiple of nHead.
@@ -113,27 +75,6 @@ func (a *Attention) Params() []*Param {
 	return ps
 }
 
-// ensure sizes the saved-state buffers for (B, T), allocating only when they grow.
-func (a *Attention) ensure(b, t int) {
-	a.b, a.t = b, t
-	n := b * t * a.C
-	na := b * a.NHead * t * t
-	a.q, a.k, a.v, a.y = grow(a.q, n), grow(a.k, n), grow(a.v, n), grow(a.y, n)
-	a.att = grow(a.att, na)
-	if a.dropping() {
-		a.attd = grow(a.attd, na)
-	}
-}
-
-func (a *Attention) ensureGrad() {
-	n := a.b * a.t * a.C
-	a.dq, a.dk, a.dv, a.dy = grow(a.dq, n), grow(a.dk, n), grow(a.dv, n), grow(a.dy, n)
-	a.datt = grow(a.datt, a.b*a.NHead*a.t*a.t)
-	if a.dropping() {
-		a.dattd = grow(a.dattd, a.b*a.NHead*a.t*a.t)
-	}
-}
-
 // Forward computes out (B, T, C) from x (B, T, C); mask (B, T) marks real tokens, nil
 // means all are real. out must not alias x.
 func (a *Attention) Forward(x, out []float32, b, t int, mask []bool) {
@@ -148,13 +89,14 @@ func (a *Attention) Forward(x, out []float32, b, t int, mask []bool) {
 	a.V.Forward(x, a.v, n, mask)
 	if a.dropping() {
 		a.phase = phaseScores
-		parallelRange(a, b*a.NHead, &a.wg)
+		parallelRange(a, b*a.NHead)
 		a.Drop.Forward(a.att, a.attd)
 		a.phase = phaseValues
 	} else {
 		a.phase = phaseForward
 	}
-	parallelRange(a, b*a.NHead, &a.wg)
+	parallelRange(a, b*a.NHead)
+	a.mask = nil // the caller's slice is not kept past the call
 	a.O.Forward(a.y, out, n, mask)
 }
 
@@ -211,7 +153,7 @@ func causalSoftmax(att []float32, t int, keep []bool) {
 		var s float32
 		for j := 0; j <= i; j++ {
 			if keep == nil || keep[j] {
-				e := expf(row[j] - mx)
+				e := expNarrow(row[j] - mx)
 				row[j] = e
 				s += e
 			} else {
@@ -224,12 +166,6 @@ func causalSoftmax(att []float32, t int, keep []bool) {
 		}
 		clear(row[i+1:])
 	}
-}
-
-// needsGrad reports whether a gradient arriving at l's output is used: by l's own
-// trainable parameters or by an adapter.
-func (l *Linear) needsGrad() bool {
-	return l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) || l.Adapter != nil
 }
 
 // Backward adds the gradients for the last Forward into the projections' parameters
@@ -253,14 +189,14 @@ func (a *Attention) Backward(x, dout, dx []float32, b, t int) {
 	}
 	if a.dropping() {
 		a.phase = phaseBackValues
-		parallelRange(a, b*a.NHead, &a.wg)
+		parallelRange(a, b*a.NHead)
 		clear(a.datt)
 		a.Drop.Backward(a.dattd, a.datt)
 		a.phase = phaseBackScores
 	} else {
 		a.phase = phaseBackward
 	}
-	parallelRange(a, b*a.NHead, &a.wg)
+	parallelRange(a, b*a.NHead)
 	a.Q.Backward(x, a.dq, dx, n)
 	a.K.Backward(x, a.dk, dx, n)
 	a.V.Backward(x, a.dv, dx, n)
@@ -311,5 +247,112 @@ func causalSoftmaxBackward(att, datt []float32, t int) {
 			d[j] = p[j] * (d[j] - dot)
 		}
 		clear(d[i+1:])
+	}
+}
+
+// attnPhase names the per-head work between the serial steps.
+type attnPhase int
+
+const (
+	phaseScores     attnPhase = iota // scores and softmax into att
+	phaseValues                      // y = att'·v, att' = attd or att
+	phaseForward                     // both, when no dropout separates them
+	phaseBackValues                  // datt' = dy·vᵀ, dv = att'ᵀ·dy
+	phaseBackScores                  // softmax backward, dq, dk
+	phaseBackward                    // both, when no dropout separates them
+)
+
+// runRange implements rangeRunner: the current phase for pairs [lo, hi).
+func (a *Attention) runRange(lo, hi int) {
+	for bh := lo; bh < hi; bh++ {
+		switch a.phase {
+		case phaseScores:
+			a.headScores(bh)
+		case phaseValues:
+			a.headValues(bh)
+		case phaseForward:
+			a.headScores(bh)
+			a.headValues(bh)
+		case phaseBackValues:
+			a.headBackValues(bh)
+		case phaseBackScores:
+			a.headBackScores(bh)
+		case phaseBackward:
+			a.headBackValues(bh)
+			a.headBackScores(bh)
+		}
+	}
+}
+
+// dropping reports whether attention dropout is active.
+func (a *Attention) dropping() bool { return a.Drop != nil && a.Drop.active() }
+
+// ensure sizes the saved-state buffers for (B, T), allocating only when they grow.
+func (a *Attention) ensure(b, t int) {
+	a.b, a.t = b, t
+	n := b * t * a.C
+	na := b * a.NHead * t * t
+	a.q, a.k, a.v, a.y = grow(a.q, n), grow(a.k, n), grow(a.v, n), grow(a.y, n)
+	a.att = grow(a.att, na)
+	if a.dropping() {
+		a.attd = grow(a.attd, na)
+	}
+}
+
+func (a *Attention) ensureGrad() {
+	n := a.b * a.t * a.C
+	a.dq, a.dk, a.dv, a.dy = grow(a.dq, n), grow(a.dk, n), grow(a.dv, n), grow(a.dy, n)
+	a.datt = grow(a.datt, a.b*a.NHead*a.t*a.t)
+	if a.dropping() {
+		a.dattd = grow(a.dattd, a.b*a.NHead*a.t*a.t)
+	}
+}
+
+// attentionNaive is the plain-loop twin of the head work (as llm.c's
+// attention_forward): y (B, T, C) from q, k, v (B, T, C) with the causal and padding
+// masks, no dropout. The tests hold the Gemm path to it.
+func attentionNaive(q, k, v, y []float32, b, t, c, nHead int, mask []bool) {
+	hs := c / nHead
+	scale := 1 / math.Sqrt(float64(hs))
+	p := make([]float64, t)
+	for bi := 0; bi < b; bi++ {
+		for h := 0; h < nHead; h++ {
+			for i := 0; i < t; i++ {
+				qi := q[(bi*t+i)*c+h*hs:][:hs]
+				mx, any := math.Inf(-1), false
+				for j := 0; j <= i; j++ {
+					p[j] = math.Inf(-1)
+					if mask != nil && !mask[bi*t+j] {
+						continue
+					}
+					kj := k[(bi*t+j)*c+h*hs:][:hs]
+					var s float64
+					for d := range qi {
+						s += float64(qi[d]) * float64(kj[d])
+					}
+					p[j] = s * scale
+					mx, any = math.Max(mx, p[j]), true
+				}
+				var sum float64
+				for j := 0; j <= i; j++ {
+					if any && !math.IsInf(p[j], -1) {
+						p[j] = math.Exp(p[j] - mx)
+						sum += p[j]
+					} else {
+						p[j] = 0
+					}
+				}
+				yi := y[(bi*t+i)*c+h*hs:][:hs]
+				for d := range yi {
+					var s float64
+					for j := 0; j <= i; j++ {
+						if p[j] != 0 {
+							s += p[j] / sum * float64(v[(bi*t+j)*c+h*hs+d])
+						}
+					}
+					yi[d] = float32(s)
+				}
+			}
+		}
 	}
 }

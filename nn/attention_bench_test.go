@@ -3,7 +3,15 @@ package nn
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
+
+// reportCPU adds the process CPU time per op since cpu0 (see processCPU).
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu0 > 0 {
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
 
 // BenchmarkAttention times one forward and backward of the reference model's
 // attention (B=64, T=60 tokens, C=128, 4 heads) on each available backend, after a
@@ -32,11 +40,12 @@ func BenchmarkAttention(b *testing.B) {
 			a.Forward(x, out, bs, tt, mask)
 			a.Backward(x, dout, dx, bs, tt)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu0 := processCPU()
 			for b.Loop() {
 				a.Forward(x, out, bs, tt, mask)
 				a.Backward(x, dout, dx, bs, tt)
 			}
+			reportCPU(b, cpu0)
 		})
 	}
 }

@@ -237,3 +237,19 @@ func TestAttentionIsolation(t *testing.T) {
 		})
 	}
 }
+
+// The Gemm-and-goroutines head work equals the plain-loop twin on a shape big
+// enough to be split across workers.
+func TestAttentionNaiveTwin(t *testing.T) {
+	const b, tt, c, nHead = 3, 7, 12, 3
+	mask := make([]bool, b*tt)
+	for i := range mask {
+		mask[i] = i%tt >= i/tt // sequence s has s left-padding tokens
+	}
+	a := newTestAttention(43, c, nHead)
+	x := randn(rand.New(rand.NewPCG(44, 45)), b*tt*c, 1)
+	a.Forward(x, make([]float32, b*tt*c), b, tt, mask)
+	want := make([]float32, b*tt*c)
+	attentionNaive(a.q, a.k, a.v, want, b, tt, c, nHead, mask)
+	assertClose(t, "y", a.y, to64(want), 1e-6, 1e-5)
+}

@@ -36,8 +36,10 @@ type Observer interface {
 // PyTorch so checkpoints and adapter shapes read the same in both.
 //
 // The layer owns no activation buffers: the caller passes x, y, dy and dx, which
-// keeps it free to reuse one buffer across layers. Adapter and Observer are nil
-// unless a package such as lora or eva plugs in.
+// keeps it free to reuse one buffer across layers, and it keeps no state between
+// calls. Large products are split by rows across the worker goroutines (see
+// linear_parallel.go); hooks are called on the caller's goroutine. Adapter and
+// Observer are nil unless a package such as lora or eva plugs in.
 type Linear struct {
 	Name    string
 	In, Out int
@@ -122,7 +124,7 @@ func (l *Linear) Forward(x, y []float32, n int, mask []bool) {
 		beta = 1
 	}
 	// y (n, Out) = x (n, In) · Wᵀ (In, Out)
-	l.Gemm.Sgemm(false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, beta, y, l.Out)
+	parallelSgemm(l.Gemm, false, true, n, l.Out, l.In, 1, x, l.In, l.W.Data, l.In, beta, y, l.Out)
 	if l.Adapter != nil {
 		l.Adapter.Forward(x, y, n)
 	}
@@ -138,11 +140,11 @@ func (l *Linear) Backward(x, dy, dx []float32, n int) {
 	if dx != nil {
 		l.check("dx", dx, n, l.In)
 		// dx (n, In) += dy (n, Out) · W (Out, In)
-		l.Gemm.Sgemm(false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 1, dx, l.In)
+		parallelSgemm(l.Gemm, false, false, n, l.In, l.Out, 1, dy, l.Out, l.W.Data, l.In, 1, dx, l.In)
 	}
 	if l.W.Grad != nil {
 		// dW (Out, In) += dyᵀ (Out, n) · x (n, In)
-		l.Gemm.Sgemm(true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
+		parallelSgemm(l.Gemm, true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
 	}
 	if l.B != nil && l.B.Grad != nil {
 		db := l.B.Grad[:l.Out]
@@ -156,6 +158,12 @@ func (l *Linear) Backward(x, dy, dx []float32, n int) {
 	if l.Adapter != nil {
 		l.Adapter.Backward(x, dy, dx, n)
 	}
+}
+
+// needsGrad reports whether a gradient arriving at l's output is used: by l's own
+// trainable parameters or by an adapter.
+func (l *Linear) needsGrad() bool {
+	return l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) || l.Adapter != nil
 }
 
 // linearForwardNaive is the plain-loop twin of Linear.Forward without hooks:

@@ -180,9 +180,6 @@ func fortranTrans(t bool) byte {
 	return 'N'
 }
 
-// openBLASAvailable reports that this build can load OpenBLAS at run time.
-const openBLASAvailable = true
-
 // loadDefaultOpenBLAS is what SelectGemm uses: the usual names for this platform.
 func loadDefaultOpenBLAS() (Gemm, string, error) {
 	g, err := LoadOpenBLAS()

@@ -11,18 +11,33 @@ func (m *Model) Backward() {
 		panic("policy: Backward without Loss after the last Forward")
 	}
 	m.lossDone = false
-	cfg, buf := m.cfg, m.buf
-	B, K := m.fwdB, m.fwdK
-	T, C := tokensPerStep*K, cfg.EmbedDim
-	R, N := B*K, B*T
+	if m.split < m.fwdB {
+		m.zeroShadow()
+		m.runLanes(true, m.split, m.fwdB)
+		m.reduceShadow()
+	} else {
+		m.lane.backward(m, 0, m.fwdB)
+	}
+}
+
+// backward propagates the head gradient of windows [w0, w1) through this lane's
+// layers, adding into the lane's parameter gradients.
+func (ln *lane) backward(m *Model, w0, w1 int) {
+	cfg, buf, K := m.cfg, m.buf, m.fwdK
+	B, T, C := w1-w0, tokensPerStep*K, cfg.EmbedDim
+	r0, r1 := w0*K, w1*K // step rows
+	n0, n1 := w0*T, w1*T // token rows
+	R, N := r1-r0, n1-n0
+	rows := func(x []float32, width int) []float32 { return x[r0*width : r1*width] }
+	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
 
 	// Head and ln_f at the state tokens, scattered back into the residual gradient.
-	dhs, dxs := buf.dhs[:R*C], buf.dxs[:R*C]
+	dhs, dxs := rows(buf.dhs, C), rows(buf.dxs, C)
 	clear(dhs)
 	clear(dxs)
-	m.head.Backward(buf.hs, buf.dout, dhs, R)
-	m.lnF.Backward(buf.xs, dhs, dxs, R)
-	dres := buf.dres[:N*C]
+	ln.head.Backward(rows(buf.hs, C), rows(buf.dout, m.headOut), dhs, R)
+	ln.lnF.Backward(rows(buf.xs, C), dhs, dxs, R)
+	dres := toks(buf.dres, C)
 	clear(dres)
 	for i := 0; i < R; i++ {
 		r := tokensPerStep*i + 1
@@ -31,40 +46,40 @@ func (m *Model) Backward() {
 
 	// Blocks in reverse; dres holds the gradient of the residual stream throughout:
 	// each branch's input gradient is added to it on the way down.
-	dtmp, dln := buf.dtmp[:N*C], buf.dln[:N*C]
-	dfc, dact := buf.dfc[:N*4*C], buf.dact[:N*4*C]
-	for l := len(m.blocks) - 1; l >= 0; l-- {
-		blk, lb := m.blocks[l], &buf.layers[l]
+	dtmp, dln := toks(buf.dtmp, C), toks(buf.dln, C)
+	dfc, dact := toks(buf.dfc, 4*C), toks(buf.dact, 4*C)
+	for l := len(ln.blocks) - 1; l >= 0; l-- {
+		blk, lb := ln.blocks[l], &buf.layers[l]
 		// MLP branch: xout = xmid + drop(proj(act(fc(ln2(xmid))))).
 		clear(dtmp)
 		blk.mlpDrop.Backward(dres, dtmp)
 		clear(dact)
-		blk.proj.Backward(lb.act, dtmp, dact, N)
+		blk.proj.Backward(toks(lb.act, 4*C), dtmp, dact, N)
 		clear(dfc)
 		if cfg.Activation == ActGELU {
-			nn.GELUBackward(lb.fc[:N*4*C], dact, dfc)
+			nn.GELUBackward(toks(lb.fc, 4*C), dact, dfc)
 		} else {
-			nn.ReLUBackward(lb.fc[:N*4*C], dact, dfc)
+			nn.ReLUBackward(toks(lb.fc, 4*C), dact, dfc)
 		}
 		clear(dln)
-		blk.fc.Backward(lb.ln2, dfc, dln, N)
-		blk.ln2.Backward(lb.xmid, dln, dres, N)
+		blk.fc.Backward(toks(lb.ln2, C), dfc, dln, N)
+		blk.ln2.Backward(toks(lb.xmid, C), dln, dres, N)
 		// Attention branch: xmid = xin + drop(attn(ln1(xin))).
 		clear(dtmp)
 		blk.attnDrop.Backward(dres, dtmp)
 		clear(dln)
-		blk.attn.Backward(lb.ln1, dtmp, dln, B, T)
-		blk.ln1.Backward(lb.xin, dln, dres, N)
+		blk.attn.Backward(toks(lb.ln1, C), dtmp, dln, B, T)
+		blk.ln1.Backward(toks(lb.xin, C), dln, dres, N)
 	}
 
 	// Embedding dropout and LayerNorm, then split each token's gradient between its
 	// own embedding and its step's timestep embedding.
 	clear(dtmp)
-	m.embedDrop.Backward(dres, dtmp)
-	dtok := buf.dtok[:N*C]
+	ln.embedDrop.Backward(dres, dtmp)
+	dtok := toks(buf.dtok, C)
 	clear(dtok)
-	m.embedLN.Backward(buf.tok, dtmp, dtok, N)
-	deR, deS, deA, deT := buf.deR[:R*C], buf.deS[:R*C], buf.deA[:R*C], buf.deT[:R*C]
+	ln.embedLN.Backward(toks(buf.tok, C), dtmp, dtok, N)
+	deR, deS, deA, deT := rows(buf.deR, C), rows(buf.deS, C), rows(buf.deA, C), rows(buf.deT, C)
 	for i := 0; i < R; i++ {
 		gR := dtok[(tokensPerStep*i)*C : (tokensPerStep*i+1)*C]
 		gS := dtok[(tokensPerStep*i+1)*C : (tokensPerStep*i+2)*C]
@@ -77,12 +92,12 @@ func (m *Model) Backward() {
 			t[c] = gR[c] + gS[c] + gA[c]
 		}
 	}
-	m.embedTime.Backward(buf.tIdx[:R], deT)
-	m.embedReturn.Backward(buf.rtg, deR, nil, R)
-	m.embedState.Backward(buf.st, deS, nil, R)
-	if m.embedActIdx != nil {
-		m.embedActIdx.Backward(buf.actIdx[:R], deA)
+	ln.embedTime.Backward(buf.tIdx[r0:r1], deT)
+	ln.embedReturn.Backward(rows(buf.rtg, 1), deR, nil, R)
+	ln.embedState.Backward(rows(buf.st, cfg.StateDim), deS, nil, R)
+	if ln.embedActIdx != nil {
+		ln.embedActIdx.Backward(buf.actIdx[r0:r1], deA)
 	} else {
-		m.embedAction.Backward(buf.act, deA, nil, R)
+		ln.embedAction.Backward(rows(buf.act, cfg.Action.Width()), deA, nil, R)
 	}
 }

@@ -13,7 +13,13 @@ import (
 // MSE, backward, gradient clipping at 0.25 and AdamW (lr 1e-4, weight decay 1e-4).
 // bench/torch_dt.py runs the same step in PyTorch. The backend is nn.DefaultGemm,
 // so EVARL_BLAS=gonum measures the pure-Go fallback.
-func BenchmarkTrainStep(b *testing.B) {
+func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, false) }
+
+// BenchmarkTrainStepOneLane is BenchmarkTrainStep without the two-lane batch split,
+// to measure what the split brings next to nn's own parallel kernels.
+func BenchmarkTrainStepOneLane(b *testing.B) { benchTrainStep(b, true) }
+
+func benchTrainStep(b *testing.B, oneLane bool) {
 	g, err := nn.DefaultGemm(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -25,6 +31,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	m.oneLane = oneLane
 	bt := randomBatch(cfg, 64, rng)
 	opt, err := nn.NewAdamW(m.Params().Trainable(), nn.DefaultAdamWConfig())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -145,12 +146,17 @@ func ReadCheckpointMeta(dir string) (*CheckpointMeta, error) {
 // It checks the format version, the config, and that the weights file holds exactly
 // the model's tensors, each F32 with the model's shape; every error names the file and
 // the tensor. The model starts in eval mode with every parameter trainable.
-func Load(dir string, g nn.Gemm) (*Model, error) {
+func Load(dir string, g nn.Gemm) (*Model, error) { return LoadRand(dir, g, nil) }
+
+// LoadRand is Load with the random source that drives the model's dropout and
+// sampling from then on (nil: a fixed seed), so that a fine-tuning or resumed run draws
+// from its own seeded stream.
+func LoadRand(dir string, g nn.Gemm, rng *rand.Rand) (*Model, error) {
 	meta, err := ReadCheckpointMeta(dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(meta.Config, nil, g)
+	m, err := New(meta.Config, rng, g)
 	if err != nil {
 		return nil, fmt.Errorf("load checkpoint %s: %w", dir, err)
 	}

@@ -30,6 +30,15 @@
 // Forward of one batch must be followed by Loss and Backward of the same batch
 // before the next Forward (Act is a Forward).
 //
+// # Parallelism
+//
+// A batch of two or more windows is split in two halves that run on two goroutines
+// through two sets of layers sharing the same weights (parallel.go); the second
+// set's gradients are added into the parameters' after Backward. The split depends
+// only on the batch size, so results are the same on any number of cores. It is
+// skipped while an adapter or observer is attached to a Linear layer (they hold
+// per-call state), and then only nn's own parallel kernels are used.
+//
 // # Names
 //
 // Parameters are named as the layers: "embed_timestep.weight", "embed_return",

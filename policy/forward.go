@@ -105,8 +105,8 @@ func (m *Model) Forward(bt *Batch) error {
 func (m *Model) forward(bt *Batch, acting bool) {
 	cfg := m.cfg
 	B, K := bt.B, bt.K
-	T, C, S, A := tokensPerStep*K, cfg.EmbedDim, cfg.StateDim, cfg.Action.Width()
-	R, N := B*K, B*T
+	S, A := cfg.StateDim, cfg.Action.Width()
+	R := B * K
 	buf := m.ensure(R)
 
 	// Inputs: scale returns, normalise states and actions, clip timesteps. Padding
@@ -146,61 +146,86 @@ func (m *Model) forward(bt *Batch, acting bool) {
 			}
 		}
 	}
-	stepOK, tokOK := buf.stepOK[:R], buf.tokOK[:N]
-	m.fwdB, m.fwdK, m.lossDone = B, K, false
+	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, acting
+	m.split = B
+	if m.useShadow(B) {
+		m.split = (B + 1) / 2
+		m.runLanes(false, m.split, B)
+	} else {
+		m.lane.forward(m, 0, B)
+	}
+	m.headForward(R)
+}
+
+// forward runs windows [w0, w1) of the batch in m.buf (inputs already transformed)
+// through this lane's layers, up to the head's raw outputs.
+func (ln *lane) forward(m *Model, w0, w1 int) {
+	cfg, buf, K := m.cfg, m.buf, m.fwdK
+	B, T, C := w1-w0, tokensPerStep*K, cfg.EmbedDim
+	r0, r1 := w0*K, w1*K // step rows
+	n0, n1 := w0*T, w1*T // token rows
+	R, N := r1-r0, n1-n0
+	rows := func(x []float32, width int) []float32 { return x[r0*width : r1*width] }
+	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
+	stepOK, tokOK := buf.stepOK[r0:r1], buf.tokOK[n0:n1]
 
 	// Embeddings: each token is its own embedding plus its step's timestep embedding.
-	m.embedTime.Forward(buf.tIdx[:R], buf.eT)
-	m.embedReturn.Forward(buf.rtg, buf.eR, R, stepOK)
-	m.embedState.Forward(buf.st, buf.eS, R, stepOK)
-	if m.embedActIdx != nil {
-		m.embedActIdx.Forward(buf.actIdx[:R], buf.eA)
+	eR, eS, eA, eT := rows(buf.eR, C), rows(buf.eS, C), rows(buf.eA, C), rows(buf.eT, C)
+	ln.embedTime.Forward(buf.tIdx[r0:r1], eT)
+	ln.embedReturn.Forward(rows(buf.rtg, 1), eR, R, stepOK)
+	ln.embedState.Forward(rows(buf.st, cfg.StateDim), eS, R, stepOK)
+	if ln.embedActIdx != nil {
+		ln.embedActIdx.Forward(buf.actIdx[r0:r1], eA)
 	} else {
-		m.embedAction.Forward(buf.act, buf.eA, R, stepOK)
+		ln.embedAction.Forward(rows(buf.act, cfg.Action.Width()), eA, R, stepOK)
 	}
+	tok := toks(buf.tok, C)
 	for i := 0; i < R; i++ {
-		te := buf.eT[i*C : (i+1)*C]
-		for j, e := range [tokensPerStep][]float32{buf.eR, buf.eS, buf.eA} {
-			dst := buf.tok[(tokensPerStep*i+j)*C : (tokensPerStep*i+j+1)*C]
+		te := eT[i*C : (i+1)*C]
+		for j, e := range [tokensPerStep][]float32{eR, eS, eA} {
+			dst := tok[(tokensPerStep*i+j)*C : (tokensPerStep*i+j+1)*C]
 			for c, v := range e[i*C : (i+1)*C] {
 				dst[c] = v + te[c]
 			}
 		}
 	}
-	m.embedLN.Forward(buf.tok, buf.ln0, N)
-	x := buf.layers[0].xin
-	m.embedDrop.Forward(buf.ln0[:N*C], x[:N*C])
+	ln0 := toks(buf.ln0, C)
+	ln.embedLN.Forward(tok, ln0, N)
+	ln.embedDrop.Forward(ln0, toks(buf.layers[0].xin, C))
 
-	for l, blk := range m.blocks {
+	scratch := toks(buf.scratch, C)
+	for l, blk := range ln.blocks {
 		lb := &buf.layers[l]
+		xin, l1, xmid, l2 := toks(lb.xin, C), toks(lb.ln1, C), toks(lb.xmid, C), toks(lb.ln2, C)
+		fc, act, xout := toks(lb.fc, 4*C), toks(lb.act, 4*C), toks(lb.xout, C)
 		// x += drop(attn(ln1(x)))
-		blk.ln1.Forward(lb.xin, lb.ln1, N)
-		blk.attn.Forward(lb.ln1, buf.scratch, B, T, tokOK)
-		blk.attnDrop.Forward(buf.scratch[:N*C], buf.scratch[:N*C])
-		addInto(lb.xmid[:N*C], lb.xin[:N*C], buf.scratch[:N*C])
+		blk.ln1.Forward(xin, l1, N)
+		blk.attn.Forward(l1, scratch, B, T, tokOK)
+		blk.attnDrop.Forward(scratch, scratch)
+		addInto(xmid, xin, scratch)
 		// x += drop(proj(act(fc(ln2(x)))))
-		blk.ln2.Forward(lb.xmid, lb.ln2, N)
-		blk.fc.Forward(lb.ln2, lb.fc, N, tokOK)
+		blk.ln2.Forward(xmid, l2, N)
+		blk.fc.Forward(l2, fc, N, tokOK)
 		if cfg.Activation == ActGELU {
-			nn.GELUForward(lb.fc[:N*4*C], lb.act[:N*4*C])
+			nn.GELUForward(fc, act)
 		} else {
-			nn.ReLUForward(lb.fc[:N*4*C], lb.act[:N*4*C])
+			nn.ReLUForward(fc, act)
 		}
-		blk.proj.Forward(lb.act, buf.scratch, N, tokOK)
-		blk.mlpDrop.Forward(buf.scratch[:N*C], buf.scratch[:N*C])
-		addInto(lb.xout[:N*C], lb.xmid[:N*C], buf.scratch[:N*C])
+		blk.proj.Forward(act, scratch, N, tokOK)
+		blk.mlpDrop.Forward(scratch, scratch)
+		addInto(xout, xmid, scratch)
 	}
 
 	// ln_f and the head only at the state tokens: LayerNorm is per row, so this is
 	// exact and skips two thirds of the rows.
-	last := buf.layers[len(buf.layers)-1].xout
+	last := toks(buf.layers[len(buf.layers)-1].xout, C)
+	xs, hs := rows(buf.xs, C), rows(buf.hs, C)
 	for i := 0; i < R; i++ {
 		r := tokensPerStep*i + 1
-		copy(buf.xs[i*C:(i+1)*C], last[r*C:(r+1)*C])
+		copy(xs[i*C:(i+1)*C], last[r*C:(r+1)*C])
 	}
-	m.lnF.Forward(buf.xs, buf.hs, R)
-	m.head.Forward(buf.hs, buf.out, R, stepOK)
-	m.headForward(R)
+	ln.lnF.Forward(xs, hs, R)
+	ln.head.Forward(hs, rows(buf.out, m.headOut), R, stepOK)
 }
 
 // headForward turns the head's raw outputs into the per-head quantities: tanh for

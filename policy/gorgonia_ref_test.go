@@ -266,8 +266,8 @@ func normAction(a float64, sp ActionSpace, d int) float64 {
 }
 
 // headLoss adds batch element bi's share of the loss: out (K, O) is the head output at
-// the state tokens. It returns the loss term and, for the Gaussian head, the NLL and
-// entropy terms (means over all nReal real steps of the batch).
+// the state tokens. It returns the loss term and, for the categorical and Gaussian
+// heads, the NLL and entropy terms (means over all nReal real steps of the batch).
 func (r *refDT) headLoss(out *G.Node, m *Model, b *Batch, bi, nReal int, lambda float64) (loss, nll, ent *G.Node) {
 	cfg := r.cfg
 	K, A := cfg.Context, cfg.Action.Width()
@@ -294,7 +294,15 @@ func (r *refDT) headLoss(out *G.Node, m *Model, b *Batch, bi, nReal int, lambda 
 			return 0
 		})
 		logp := G.Must(G.Log(G.Must(G.SoftMax(out))))
-		return G.Must(G.Neg(G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(logp, pick)))))))), nil, nil
+		// p as exp(log p), its own node: using the softmax node for both p and log p
+		// gave wrong values with gorgonia v0.9.18.
+		probs := G.Must(G.Exp(logp))
+		nll = G.Must(G.Neg(G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(logp, pick))))))))
+		// Exact entropy −Σ p log p of each real step's softmax, averaged.
+		w := realRows(n, func(int, int) float64 { return 1 })
+		ent = G.Must(G.Neg(G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(G.Must(G.HadamardProd(probs, logp)), w))))))))
+		loss = G.Must(G.Sub(nll, G.Must(G.Mul(G.NewConstant(lambda), ent))))
+		return loss, nll, ent
 	case HeadDeterministic:
 		diff := G.Must(G.Sub(G.Must(G.Tanh(out)), realRows(A, target)))
 		w := realRows(A, func(int, int) float64 { return 1 })

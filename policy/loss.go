@@ -9,25 +9,29 @@ import (
 // Loss is what Model.Loss reports for one batch. All means are over the real
 // (unpadded) steps of the batch.
 type Loss struct {
-	// Loss is the objective Backward differentiates: cross-entropy (categorical), MSE
-	// on the tanh output in [-1, 1] units (deterministic), NLL − λ·Entropy (gaussian).
+	// Loss is the objective Backward differentiates: NLL − λ·Entropy for the
+	// categorical head (NLL is the cross-entropy) and the Gaussian head, MSE on the
+	// tanh output in [-1, 1] units for the deterministic head.
 	Loss float32
-	// NLL is the mean negative log-likelihood of the taken actions under the tanh-
-	// squashed Gaussian (Gaussian head only).
+	// NLL is the mean negative log-likelihood of the taken actions: the cross-entropy
+	// (categorical) or under the tanh-squashed Gaussian (Gaussian); 0 for the
+	// deterministic head.
 	NLL float32
-	// Entropy is the mean one-sample estimate of the policy's entropy, −log p(ã) with
-	// ã drawn by reparameterisation (Gaussian head only; what the trainer's
-	// temperature λ is tuned against).
+	// Entropy is the mean entropy of the policy at the real steps, what the Online
+	// Decision Transformer's temperature λ is tuned against: exact, −Σ p log p, for
+	// the categorical head; a one-sample estimate −log p(ã) with ã drawn by
+	// reparameterisation for the Gaussian head; 0 for the deterministic head.
 	Entropy float32
 }
 
 // Loss computes the loss of the head for the batch last given to Forward (bt must be
-// that batch) and prepares Backward. lambda is the entropy weight λ of the Gaussian
-// head (ignored by the others); the Online Decision Transformer's trainer learns it.
+// that batch) and prepares Backward. lambda is the entropy weight λ of the
+// categorical and Gaussian heads (ignored by the deterministic one); supervised
+// training passes 0, the Online Decision Transformer's trainer learns it.
 // The Gaussian head draws its entropy-sample noise from the model's rng.
 func (m *Model) Loss(bt *Batch, lambda float32) Loss {
-	if bt.B != m.fwdB || bt.K != m.fwdK {
-		panic("policy: Loss on a batch of another shape than the last Forward")
+	if bt.B != m.fwdB || bt.K != m.fwdK || m.acted {
+		panic("policy: Loss must follow a Forward of the same batch (not an Act)")
 	}
 	buf, A, R := m.buf, m.cfg.Action.Width(), m.fwdB*m.fwdK
 	stepOK := buf.stepOK[:R]
@@ -38,7 +42,8 @@ func (m *Model) Loss(bt *Batch, lambda float32) Loss {
 	case HeadCategorical:
 		l := m.ce.Forward(buf.out, buf.actIdx, stepOK, R, m.headOut)
 		m.ce.Backward(buf.actIdx, stepOK, 1, dout)
-		return Loss{Loss: l}
+		ent := categoricalEntropy(buf.out, m.ce.Probs(), stepOK, R, m.headOut, lambda, dout)
+		return Loss{Loss: l - lambda*ent, NLL: l, Entropy: ent}
 
 	case HeadDeterministic:
 		l := nn.MSEForward(buf.pred, buf.act, stepOK, R, A)
@@ -96,3 +101,50 @@ func (m *Model) Loss(bt *Batch, lambda float32) Loss {
 }
 
 func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// categoricalEntropy returns the mean entropy H = −Σᵢ pᵢ log pᵢ of the softmax of the
+// logits (n, v) over the kept rows, and adds the gradient of −λ·mean H into dlogits:
+// ∂H/∂zⱼ = −pⱼ(log pⱼ + H). log p is formed from the logits (zⱼ − logsumexp), so a
+// probability that underflows to 0 contributes 0, not NaN.
+func categoricalEntropy(logits, probs []float32, mask []bool, n, v int, lambda float32, dlogits []float32) float32 {
+	var sum float64
+	var kept int
+	for r := 0; r < n; r++ {
+		if mask[r] {
+			kept++
+		}
+	}
+	if kept == 0 {
+		return 0
+	}
+	g := float64(lambda) / float64(kept)
+	for r := 0; r < n; r++ {
+		if !mask[r] {
+			continue
+		}
+		z, p := logits[r*v:(r+1)*v], probs[r*v:(r+1)*v]
+		mx := z[0]
+		for _, x := range z[1:] {
+			mx = max(mx, x)
+		}
+		var s float64
+		for _, x := range z {
+			s += math.Exp(float64(x - mx))
+		}
+		lse := float64(mx) + math.Log(s)
+		var h float64
+		for j, x := range z {
+			h -= float64(p[j]) * (float64(x) - lse)
+		}
+		sum += h
+		if lambda == 0 {
+			continue
+		}
+		d := dlogits[r*v : (r+1)*v]
+		for j, x := range z {
+			// −λ/kept · ∂H/∂zⱼ = λ/kept · pⱼ(log pⱼ + H)
+			d[j] += float32(g * float64(p[j]) * (float64(x) - lse + h))
+		}
+	}
+	return float32(sum / float64(kept))
+}

@@ -47,6 +47,27 @@ type Model struct {
 	// stateMean and stateStd normalise raw states, (StateDim) each.
 	stateMean, stateStd []float32
 
+	// lane is the model's own layers; shadow is a second set sharing their weights,
+	// which runs half of a batch on another core (see parallel.go).
+	lane
+	shadow   *lane
+	pairs    []shadowParam
+	work     *worker
+	headOut  int           // O
+	dropouts []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
+	buf      *buffers
+	ce       nn.CrossEntropy
+	// fwdB, fwdK are the batch shape of the last Forward; lossDone tells Backward that
+	// Loss has filled the head gradient for it.
+	fwdB, fwdK int
+	lossDone   bool
+	acted      bool // the last forward was Act's (no training targets)
+	split      int  // windows [0, split) ran on lane 0, the rest on the shadow lane
+	oneLane    bool // never split (benchmarks compare)
+}
+
+// lane is one complete set of layers: the embeddings, the blocks, ln_f and the head.
+type lane struct {
 	embedReturn *nn.Linear    // (1 → C)
 	embedState  *nn.Linear    // (S → C)
 	embedAction *nn.Linear    // (A → C), continuous actions
@@ -57,14 +78,6 @@ type Model struct {
 	blocks      []*block
 	lnF         *nn.LayerNorm
 	head        *nn.Linear // (C → O): N logits, A tanh pre-activations, or A means + A log-σ
-	headOut     int        // O
-	dropouts    []*nn.Dropout
-	buf         *buffers
-	ce          nn.CrossEntropy
-	// fwdB, fwdK are the batch shape of the last Forward; lossDone tells Backward that
-	// Loss has filled the head gradient for it.
-	fwdB, fwdK int
-	lossDone   bool
 }
 
 // block is one pre-LN GPT block.
@@ -150,6 +163,7 @@ func New(cfg Config, rng *rand.Rand, g nn.Gemm) (*Model, error) {
 	}
 	m.head = lin("head", C, m.headOut)
 	m.init(rng)
+	m.buildShadow(rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())))
 	return m, nil
 }
 

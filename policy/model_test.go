@@ -88,6 +88,7 @@ func TestGradientsAgainstGorgonia(t *testing.T) {
 	}{
 		{"categorical-gelu", ActionSpace{Discrete: 4}, HeadCategorical, ActGELU, 0},
 		{"categorical-relu", ActionSpace{Discrete: 3}, HeadCategorical, ActReLU, 0},
+		{"categorical-entropy", ActionSpace{Discrete: 5}, HeadCategorical, ActGELU, 0.4},
 		{"deterministic-gelu", boxed(2, -2, 3), HeadDeterministic, ActGELU, 0},
 		{"gaussian-gelu", boxed(2, -1, 1), HeadGaussian, ActGELU, 0.3},
 		{"gaussian-relu", boxed(3, 0, 5), HeadGaussian, ActReLU, 0},
@@ -119,7 +120,7 @@ func TestGradientsAgainstGorgonia(t *testing.T) {
 			if d := math.Abs(float64(got.Loss) - ref.loss); d > 1e-4*math.Max(1, math.Abs(ref.loss)) {
 				t.Errorf("loss = %v, gorgonia %v", got.Loss, ref.loss)
 			}
-			if tc.head == HeadGaussian {
+			if tc.head != HeadDeterministic {
 				if d := math.Abs(float64(got.NLL) - ref.nll); d > 1e-4*math.Max(1, math.Abs(ref.nll)) {
 					t.Errorf("nll = %v, gorgonia %v", got.NLL, ref.nll)
 				}
@@ -172,5 +173,95 @@ func TestGradientsAgainstGorgonia(t *testing.T) {
 				t.Errorf("checked %d of %d parameters", checked, len(m.Params().All()))
 			}
 		})
+	}
+}
+
+// countObserver counts the rows a Linear layer shows it.
+type countObserver struct{ rows int }
+
+func (o *countObserver) Observe(x []float32, n, in int, mask []bool) { o.rows += n }
+
+// TestLanesMatchSingleLane: splitting a batch over two lanes gives the gradients of
+// running it on one (forced by attaching an observer, which the shadow lane cannot
+// share), and the observer sees every row.
+func TestLanesMatchSingleLane(t *testing.T) {
+	cfg := tinyConfig(boxed(2, -1, 1), HeadDeterministic, ActGELU)
+	grads := func(observe bool) (map[string][]float32, int) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		m, err := New(cfg, rng, nn.GonumGemm{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scramble(m, rng)
+		obs := &countObserver{}
+		if observe {
+			l, _ := m.Linear("blocks.1.mlp.fc")
+			l.Observer = obs
+		}
+		bt := randomBatch(cfg, 5, rng)
+		if err := m.Forward(bt); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := m.split < bt.B, !observe; got != want {
+			t.Fatalf("observer %v: batch split over two lanes = %v, want %v", observe, got, want)
+		}
+		m.Loss(bt, 0)
+		m.Params().ZeroGrad()
+		m.Backward()
+		out := map[string][]float32{}
+		for _, p := range m.Params().All() {
+			out[p.Name] = append([]float32(nil), p.Grad...)
+		}
+		return out, obs.rows
+	}
+	two, _ := grads(false)
+	one, seen := grads(true)
+	if want := 5 * tokensPerStep * cfg.Context; seen != want {
+		t.Errorf("observer saw %d rows, want %d", seen, want)
+	}
+	for name, g := range two {
+		var scale, worst float64
+		for i := range g {
+			scale = math.Max(scale, math.Abs(float64(one[name][i])))
+			worst = math.Max(worst, math.Abs(float64(g[i]-one[name][i])))
+		}
+		if worst > 1e-5*math.Max(scale, 1) {
+			t.Errorf("%s: two lanes differ from one by %.3g (scale %.3g)", name, worst, scale)
+		}
+	}
+}
+
+// TestParamNames pins the parameter and layer names that checkpoints, lora target
+// patterns and eva address, and the parameter count of the reference model.
+func TestParamNames(t *testing.T) {
+	cfg := DefaultConfig(17, boxed(6, -1, 1))
+	cfg.MaxEpisodeLen = 1000
+	m, err := New(cfg, rand.New(rand.NewPCG(1, 1)), nn.GonumGemm{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"embed_timestep.weight", "embed_return.weight", "embed_state.bias", "embed_action.weight",
+		"embed_ln.weight", "blocks.0.ln1.bias", "blocks.0.attn.q.weight", "blocks.1.attn.k.bias",
+		"blocks.2.attn.v.weight", "blocks.2.attn.o.bias", "blocks.2.ln2.weight",
+		"blocks.0.mlp.fc.weight", "blocks.2.mlp.proj.bias", "ln_f.weight", "head.weight",
+	} {
+		if _, ok := m.Params().Get(name); !ok {
+			t.Errorf("no parameter %q", name)
+		}
+	}
+	var names []string
+	for _, l := range m.Linears() {
+		names = append(names, l.Name)
+	}
+	if got, want := len(names), 3+6*cfg.Layers+1; got != want {
+		t.Errorf("%d Linear layers %v, want %d", got, names, want)
+	}
+	if l, ok := m.Linear("blocks.1.mlp.fc"); !ok || l.In != 128 || l.Out != 512 {
+		t.Errorf("Linear(blocks.1.mlp.fc) = %+v, %v", l, ok)
+	}
+	// The same count as PyTorch's model in bench/torch_dt.py (printed there): 727558.
+	if total, trainable := m.Params().Count(); total != 727558 || trainable != total {
+		t.Errorf("parameters: %d total, %d trainable, want 727558 both", total, trainable)
 	}
 }

@@ -37,14 +37,17 @@ type Canvas struct {
 	scale float64
 	h     float64 // native height, for the y flip
 	z     vector.Rasterizer
-	src   image.Uniform
+	src   image.Uniform // src.C points at col, so setting a colour does not allocate
+	col   color.RGBA
 	pts   []Vec
 }
 
 // NewCanvas wraps img, whose size must be the scene's native size times scale.
 // nativeHeight is the scene's height at scale 1.
 func NewCanvas(img *image.RGBA, nativeHeight int, scale float64) *Canvas {
-	return &Canvas{img: img, scale: scale, h: float64(nativeHeight)}
+	c := &Canvas{img: img, scale: scale, h: float64(nativeHeight)}
+	c.src.C = &c.col
+	return c
 }
 
 // Image is the destination the canvas draws into.
@@ -101,7 +104,7 @@ func (c *Canvas) Polygon(pts []Vec, col color.RGBA) {
 		}
 	}
 	c.z.ClosePath()
-	c.src.C = col
+	c.col = col
 	c.z.Draw(c.img, clip, &c.src, image.Point{})
 }
 

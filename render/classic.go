@@ -354,8 +354,8 @@ func (s *Pendulum) torqueArrow(c *Canvas, axle Vec, size float64, ccw bool) {
 		prev = p
 	}
 	s.pts = append(s.pts[:0],
-		Vec{m*(rx-0.066*size), -0.05 * size}.Add(centre),
+		Vec{m * (rx - 0.066*size), -0.05 * size}.Add(centre),
 		Vec{m * rx, 0.137 * size}.Add(centre),
-		Vec{m*(rx+0.066*size), -0.05 * size}.Add(centre))
+		Vec{m * (rx + 0.066*size), -0.05 * size}.Add(centre))
 	c.Polygon(s.pts, black)
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"image"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -132,7 +133,7 @@ func TestEpisodeFramesSources(t *testing.T) {
 				if i > 0 {
 					ret += float64(ep.Rewards[i-1])
 					if f.LastAction[0] != float64(ep.Action(i - 1)[0]) || f.Reward != float64(ep.Rewards[i-1]) {
-						t.Fatalf("step %d: last action %v reward %v, want %v %v", i, f.LastAction, f.Reward, ep.Action(i - 1), ep.Rewards[i-1])
+						t.Fatalf("step %d: last action %v reward %v, want %v %v", i, f.LastAction, f.Reward, ep.Action(i-1), ep.Rewards[i-1])
 					}
 				} else if f.LastAction != nil && len(f.LastAction) != 0 {
 					t.Fatalf("first frame has last action %v", f.LastAction)
@@ -193,5 +194,45 @@ func TestEpisodeFramesErrors(t *testing.T) {
 	}
 	if _, err := NewEpisodeFrames(ep, 0); err == nil || !strings.Contains(err.Error(), "scale") {
 		t.Errorf("scale 0: %v", err)
+	}
+}
+
+// TestSceneForUsesVariantPhysics: a CartPole variant with a pole twice as long
+// (option length 1.0) draws pole pixels where the default pole ends.
+func TestSceneForUsesVariantPhysics(t *testing.T) {
+	draw := func(opts envs.Options) *image.RGBA {
+		env, err := envs.Make(classic.CartPoleID, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := SceneFor(env, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := image.NewRGBA(image.Rectangle{Max: s.Size()})
+		if err := s.Draw(img, Frame{State: []float64{0, 0, 0, 0}}); err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	// Upright pole at x = 0: the default (2·0.5 m = 125 px) reaches scene y ≈ 232,
+	// image row ≈ 167; the long one reaches scene y ≈ 357, image row ≈ 42.
+	short, long := draw(nil), draw(envs.Options{"length": 1.0})
+	if got := short.RGBAAt(300, 100); got != white {
+		t.Errorf("default pole reaches row 100: %v", got)
+	}
+	if got := long.RGBAAt(300, 100); got != cartPoleColor {
+		t.Errorf("long pole at row 100 is %v, want the pole's colour", got)
+	}
+	grid, err := envs.Make(gridworld.ID, envs.Options{"size": 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := SceneFor(grid, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := image.Pt(9*GridCellPixels, 9*GridCellPixels); s.Size() != want {
+		t.Errorf("9×9 gridworld scene is %v, want %v", s.Size(), want)
 	}
 }

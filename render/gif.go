@@ -2,7 +2,9 @@ package render
 
 import (
 	"bufio"
+	"bytes"
 	"compress/lzw"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -110,7 +112,7 @@ func (g *GIFWriter) WriteFrame(img *image.RGBA) error {
 		src := img.Pix[y*img.Stride+4*r.Min.X : y*img.Stride+4*r.Max.X]
 		old := g.prev[4*(y*w+r.Min.X) : 4*(y*w+r.Max.X)]
 		for i := 0; i < len(src); i += 4 {
-			if !first && src[i] == old[i] && src[i+1] == old[i+1] && src[i+2] == old[i+2] {
+			if !first && binary.LittleEndian.Uint32(src[i:]) == binary.LittleEndian.Uint32(old[i:]) {
 				g.idx[n] = TransparentIndex
 			} else {
 				g.idx[n] = g.pal.Index(src[i], src[i+1], src[i+2])
@@ -127,29 +129,24 @@ func (g *GIFWriter) WriteFrame(img *image.RGBA) error {
 }
 
 // changedRect is the bounding box of the pixels that differ between prev (stride
-// 4·w) and cur (stride curStride); alpha is ignored.
+// 4·w) and cur (stride curStride). Unchanged rows are skipped with bytes.Equal
+// (vectorised); alpha counts too, which is harmless since scenes are opaque.
 func changedRect(prev, cur []uint8, w, curStride int) image.Rectangle {
 	h := len(prev) / (4 * w)
 	minX, minY, maxX, maxY := w, h, -1, -1
 	for y := 0; y < h; y++ {
 		p := prev[4*y*w : 4*(y+1)*w]
 		c := cur[y*curStride : y*curStride+4*w]
-		x0 := -1
-		for i := 0; i < len(p); i += 4 {
-			if p[i] != c[i] || p[i+1] != c[i+1] || p[i+2] != c[i+2] {
-				x0 = i / 4
-				break
-			}
-		}
-		if x0 < 0 {
+		if bytes.Equal(p, c) {
 			continue
 		}
-		x1 := x0
-		for i := len(p) - 4; i > 4*x0; i -= 4 {
-			if p[i] != c[i] || p[i+1] != c[i+1] || p[i+2] != c[i+2] {
-				x1 = i / 4
-				break
-			}
+		x0 := 0
+		for x0 < w && binary.LittleEndian.Uint32(p[4*x0:]) == binary.LittleEndian.Uint32(c[4*x0:]) {
+			x0++
+		}
+		x1 := w - 1
+		for x1 > x0 && binary.LittleEndian.Uint32(p[4*x1:]) == binary.LittleEndian.Uint32(c[4*x1:]) {
+			x1--
 		}
 		minX, maxX = min(minX, x0), max(maxX, x1)
 		minY, maxY = min(minY, y), y

@@ -39,11 +39,14 @@ var (
 // as gridworld.Env.State returns it (heading 0 east, 1 south, 2 west, 3 north).
 type GridWorld struct {
 	base
-	n int
+	n     int
+	cells []gridworld.Cell // row-major copy of the layout
 }
 
-// NewGridWorld returns a scene for one layout. The layout is copied: the scene
-// draws the cells as they were at construction (gridworld layouts are fixed per task).
+// NewGridWorld returns a scene for one layout. The layout's cells are copied: the
+// scene draws them as they were at construction (gridworld layouts are fixed per
+// task). Pixel buffers are allocated on the first Draw, so building many scenes is
+// cheap.
 func NewGridWorld(layout GridLayout, scale float64) (*GridWorld, error) {
 	n := layout.Size()
 	if n < 1 || n > 256 {
@@ -53,17 +56,23 @@ func NewGridWorld(layout GridLayout, scale float64) (*GridWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &GridWorld{base: b, n: n}
-	// Draw the static layer now, while the layout is at hand.
-	s.bg = image.NewRGBA(image.Rectangle{Max: s.size})
-	c := NewCanvas(s.bg, s.native.Y, s.scale)
-	c.Fill(gridFloorColor)
+	s := &GridWorld{base: b, n: n, cells: make([]gridworld.Cell, n*n)}
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {
-			s.drawCell(c, x, y, layout.CellAt(x, y))
+			s.cells[y*n+x] = layout.CellAt(x, y)
 		}
 	}
 	return s, nil
+}
+
+// drawLayout draws the static layer (floor, walls, lava, goal) once, on first use.
+func (s *GridWorld) drawLayout(c *Canvas) {
+	c.Fill(gridFloorColor)
+	for y := 0; y < s.n; y++ {
+		for x := 0; x < s.n; x++ {
+			s.drawCell(c, x, y, s.cells[y*s.n+x])
+		}
+	}
 }
 
 // Colors lists floor, grid lines, wall, lava, waves, goal, agent.
@@ -122,7 +131,7 @@ func (s *GridWorld) Draw(dst *image.RGBA, f Frame) error {
 			return fmt.Errorf("render: GridWorld state %v: want integer x, y in [0, %d) and heading in [0, 3]", f.State[:3], s.n)
 		}
 	}
-	c, err := s.begin(dst, nil)
+	c, err := s.begin(dst, s.drawLayout)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,8 @@ var OverlayColor = color.RGBA{40, 40, 40, 255}
 // OverlayBackground is the colour of the box behind the overlay text.
 var OverlayBackground = color.RGBA{255, 255, 255, 255}
 
-// Overlay prints "step N  reward R  return G" in the top-left corner of frames, in
+// Overlay prints "step N  reward R  return G" in the top-left corner of frames
+// ("t N r R R G" when that does not fit), in
 // the 7×13 bitmap font of golang.org/x/image/font/basicfont. Bitmap glyphs are
 // either fully on or off, so the text adds one colour to a GIF, not a ramp of
 // anti-aliased ones. An Overlay reuses its buffers; it is not safe for concurrent
@@ -44,6 +45,14 @@ func (o *Overlay) Draw(dst *image.RGBA, f Frame) {
 	b = strconv.AppendFloat(b, f.Reward, 'f', 2, 64)
 	b = append(b, "  return "...)
 	b = strconv.AppendFloat(b, f.Return, 'f', 2, 64)
+	if 10+7*len(b) > dst.Rect.Dx() { // too wide for a small frame: the short form
+		b = append(b[:0], 't', ' ')
+		b = strconv.AppendInt(b, int64(f.Step), 10)
+		b = append(b, " r "...)
+		b = strconv.AppendFloat(b, f.Reward, 'g', 3, 64)
+		b = append(b, " R "...)
+		b = strconv.AppendFloat(b, f.Return, 'g', 4, 64)
+	}
 	o.buf = b
 	// A backing box keeps the text readable over any scene (gridworld walls).
 	box := image.Rect(2, 2, 10+7*len(b), 19).Add(dst.Rect.Min).Intersect(dst.Rect)

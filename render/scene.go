@@ -122,3 +122,11 @@ func checkState(scene string, state []float64, want int) error {
 	}
 	return nil
 }
+
+var (
+	_ Scene = (*CartPole)(nil)
+	_ Scene = (*MountainCar)(nil)
+	_ Scene = (*Acrobot)(nil)
+	_ Scene = (*Pendulum)(nil)
+	_ Scene = (*GridWorld)(nil)
+)

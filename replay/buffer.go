@@ -16,7 +16,6 @@ import (
 type Buffer struct {
 	w        windows
 	capacity int
-	next     int // slot of the oldest episode once the buffer is full
 	dirty    bool
 }
 
@@ -62,8 +61,11 @@ func (b *Buffer) Add(ep *Episode) error {
 	if len(b.w.trajs) < b.capacity {
 		b.w.trajs = append(b.w.trajs, tr)
 	} else {
-		b.w.trajs[b.next] = tr
-		b.next = (b.next + 1) % b.capacity
+		// Storage stays oldest first (a shift of C small headers, nothing next to an
+		// episode's cost), so a buffer rebuilt by adding Episodes() in order samples
+		// exactly as this one: what a resumed online run needs.
+		copy(b.w.trajs, b.w.trajs[1:])
+		b.w.trajs[len(b.w.trajs)-1] = tr
 	}
 	b.dirty = true
 	return nil
@@ -89,11 +91,13 @@ func (b *Buffer) Len() int { return len(b.w.trajs) }
 // Capacity is the most episodes the buffer holds.
 func (b *Buffer) Capacity() int { return b.capacity }
 
-// Episodes returns the stored episodes from oldest to newest.
+// Episodes returns the stored episodes from oldest to newest, the order in which
+// they are stored: NewBuffer(capacity, nil, …) followed by Add of each of them gives a
+// buffer that samples the same windows from the same random draws.
 func (b *Buffer) Episodes() []*Episode {
 	out := make([]*Episode, 0, len(b.w.trajs))
-	for i := range b.w.trajs {
-		out = append(out, b.w.trajs[(b.next+i)%len(b.w.trajs)].ep)
+	for _, tr := range b.w.trajs {
+		out = append(out, tr.ep)
 	}
 	return out
 }

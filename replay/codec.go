@@ -27,6 +27,7 @@ type encoder struct {
 // appendWriter is an io.Writer that appends to a byte slice.
 type appendWriter struct{ b []byte }
 
+// Write appends p; it never fails.
 func (w *appendWriter) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)
 	return len(p), nil

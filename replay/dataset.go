@@ -3,7 +3,11 @@ package replay
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
+
+	"github.com/evarl/evarl/envs"
 )
 
 // Dataset is a set of episodes that share observation and action sizes: the contents
@@ -49,6 +53,51 @@ func (d *Dataset) Transitions() int {
 		n += ep.Len()
 	}
 	return n
+}
+
+// name is how errors refer to the dataset.
+func (d *Dataset) name() string {
+	if d.Path == "" {
+		return "dataset"
+	}
+	return "dataset " + d.Path
+}
+
+// CheckSpaces reports whether the episodes fit an environment with these spaces: the
+// same observation and action sizes and, for a discrete action space, every action
+// an index within it. Training on a dataset of another environment fails here with
+// an error naming the file, rather than with nonsense later.
+func (d *Dataset) CheckSpaces(obs, act envs.Space) error {
+	if len(d.Episodes) == 0 {
+		return fmt.Errorf("replay: %s: %w", d.name(), ErrEmpty)
+	}
+	if d.ObsDim != obs.Dim() || d.ActDim != act.Dim() {
+		return fmt.Errorf("replay: %s: %w: observations have %d values and actions %d; the environment has %v (%d) and %v (%d)",
+			d.name(), ErrDims, d.ObsDim, d.ActDim, obs, obs.Dim(), act, act.Dim())
+	}
+	disc, ok := act.(envs.Discrete)
+	if !ok {
+		return nil
+	}
+	for i, ep := range d.Episodes {
+		for t, a := range ep.Actions {
+			if !disc.Contains([]float64{float64(a)}) {
+				return fmt.Errorf("replay: %s: episode %d (%s) step %d: action %v is not in %v", d.name(), i, ep.EnvID, t, a, disc)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckEnvs reports the first episode recorded in an environment other than ids,
+// for example a CartPole episode in a dataset meant for a gridworld family.
+func (d *Dataset) CheckEnvs(ids ...string) error {
+	for i, ep := range d.Episodes {
+		if !slices.Contains(ids, ep.EnvID) {
+			return fmt.Errorf("replay: %s: episode %d was recorded in %s (task %q); want %s", d.name(), i, ep.EnvID, ep.TaskID, strings.Join(ids, " or "))
+		}
+	}
+	return nil
 }
 
 // TaskStats summarises the episodes of one task.

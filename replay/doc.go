@@ -18,7 +18,9 @@
 //
 //	header:  magic "\x89EVRL\r\n\x1a" | version u32 | crc32c(magic, version) u32
 //	record:  "EPIS" | body length u64 | crc32c(tag, length) u32 | body | crc32c(body) u32
-//	body:    JSON length u32 | JSON metadata | obs, actions, rewards as float32 LE | states as float64 LE
+//	body:    JSON length u32 | JSON metadata | arrays
+//	arrays:  obs, actions, rewards as float32 LE | states as float64 LE  (raw, or DEFLATE when
+//	         the metadata says "encoding": "deflate"; WriteOptions.Compress)
 //
 // A file is written by appending records in place (Create, Append, Writer.Write), each
 // in a single write, with an fsync every WriteOptions.SyncEvery episodes and on Close.
@@ -32,7 +34,7 @@
 // naming the file, record index and byte offset; damage confined to the last record
 // (what a crash leaves) is ErrTruncated, which Options.AllowTruncatedTail turns into
 // "use the complete records before it". Loading is one read followed by decoding with
-// math.Float32frombits loops; see BenchmarkOpen for the throughput.
+// math.Float32frombits loops (BenchmarkOpen measures it).
 //
 // # Training windows
 //

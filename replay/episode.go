@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/evarl/evarl/envs"
 )
@@ -79,8 +80,9 @@ func (e *Episode) State(t int) []float64 {
 	return e.States[t*e.StateDim : (t+1)*e.StateDim]
 }
 
-// Validate checks that the arrays agree with the dimensions, so that a corrupted file
-// or a buggy recorder is caught with a clear error instead of an index panic later.
+// Validate checks that the arrays agree with the dimensions and that observations,
+// actions and rewards are finite, so that a corrupted file or a buggy recorder is
+// caught with a clear error instead of an index panic or a NaN loss later.
 func (e *Episode) Validate() error {
 	n := e.Len()
 	switch {
@@ -94,6 +96,17 @@ func (e *Episode) Validate() error {
 		return fmt.Errorf("episode %s: %d action values, want %d steps × %d", e.EnvID, len(e.Actions), n, e.ActDim)
 	case e.StateDim < 0 || (e.StateDim > 0 && len(e.States) != (n+1)*e.StateDim) || (e.StateDim == 0 && len(e.States) != 0):
 		return fmt.Errorf("episode %s: %d state values, want (%d steps + 1) × %d", e.EnvID, len(e.States), n, e.StateDim)
+	}
+	for _, a := range []struct {
+		name string
+		v    []float32
+		dim  int
+	}{{"observation", e.Observations, e.ObsDim}, {"action", e.Actions, e.ActDim}, {"reward", e.Rewards, 1}} {
+		for i, v := range a.v {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("episode %s: %s at step %d (element %d) is %v; want a finite number", e.EnvID, a.name, i/a.dim, i%a.dim, v)
+			}
+		}
 	}
 	return nil
 }

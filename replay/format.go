@@ -62,6 +62,7 @@ type FormatError struct {
 	Err error
 }
 
+// Error says where the problem is: file, record index and byte offset.
 func (e *FormatError) Error() string {
 	if e.Record < 0 {
 		return fmt.Sprintf("replay: %s: header: %v", e.Path, e.Err)
@@ -69,6 +70,7 @@ func (e *FormatError) Error() string {
 	return fmt.Sprintf("replay: %s: record %d at byte %d: %v", e.Path, e.Record, e.Offset, e.Err)
 }
 
+// Unwrap gives errors.Is access to the sentinel error.
 func (e *FormatError) Unwrap() error { return e.Err }
 
 // recordMeta is the JSON part of a record: everything about an episode except its

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Batch is a batch of context windows in the layout the Decision Transformer reads.
@@ -110,7 +111,9 @@ func (w *windows) init(cfg SamplerConfig, norm NormStats) error {
 	if err := norm.validate(); err != nil {
 		return err
 	}
-	w.cfg, w.norm = cfg, norm
+	// Copies, so that a caller changing its statistics cannot change the windows.
+	w.cfg = cfg
+	w.norm = NormStats{Mean: slices.Clone(norm.Mean), Std: slices.Clone(norm.Std)}
 	return nil
 }
 

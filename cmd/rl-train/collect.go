@@ -17,6 +17,7 @@ import (
 
 	"github.com/evarl/evarl/agents/expert"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/internal/progress"
 	"github.com/evarl/evarl/replay"
 )
 
@@ -31,6 +32,7 @@ type collectConfig struct {
 	NumEnvs   int                    `yaml:"num_envs"`   // environments stepped in parallel by the vector env
 	Workers   int                    `yaml:"workers"`    // worker goroutines of the vector env (0: one per CPU)
 	SyncEvery int                    `yaml:"sync_every"` // fsync the file every this many episodes
+	Compress  bool                   `yaml:"compress"`   // DEFLATE the arrays of each episode (sparse observations shrink ~25×)
 	LogEvery  time.Duration          `yaml:"log_every"`  // interval between progress log lines when stderr is not a terminal
 }
 
@@ -170,28 +172,29 @@ func runCollect(ctx context.Context, a *app, cfg collectConfig, overwrite bool) 
 	}
 	a.log.WithFields(logrus.Fields{
 		"task_set": cfg.TaskSet, "tasks": len(set.Tasks), "datasets": len(cfg.Datasets), "episodes": total,
-		"out_dir": cfg.OutDir, "seed": cfg.Seed, "num_envs": cfg.NumEnvs, "workers": cfg.Workers,
+		"out_dir": cfg.OutDir, "compress": cfg.Compress, "seed": cfg.Seed, "num_envs": cfg.NumEnvs, "workers": cfg.Workers,
 	}).Info("collect")
 
 	run := 0 // index of the (dataset, task, noise) block, which picks its seeds
 	for _, d := range cfg.Datasets {
 		path := cfg.path(d)
-		w, err := replay.Create(path, &replay.WriteOptions{SyncEvery: cfg.SyncEvery})
+		w, err := replay.Create(path, &replay.WriteOptions{SyncEvery: cfg.SyncEvery, Compress: cfg.Compress})
 		if err != nil {
 			return fmt.Errorf("collect: %w", err)
 		}
 		start := time.Now()
-		prog := newCollectProgress(a, d.Name, d.Episodes*len(set.Tasks), cfg.LogEvery)
+		prog := progress.New(a.stderr, a.log, d.Name, "episodes", d.Episodes*len(set.Tasks), cfg.LogEvery)
 		steps, err := collectDataset(ctx, cfg, d, set, &run, w, prog)
-		prog.finish()
+		prog.Finish()
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			if w.Episodes() > 0 {
-				err = fmt.Errorf("%w (the %d complete episodes written to %s are kept)", err, w.Episodes(), path)
+			if w.Episodes() == 0 {
+				os.Remove(path) // only a header: nothing worth keeping, and it would block a rerun
+				return err
 			}
-			return err
+			return fmt.Errorf("%w (the %d complete episodes written to %s are kept)", err, w.Episodes(), path)
 		}
 		ds, err := replay.Open(path, replay.Options{})
 		if err != nil {
@@ -211,12 +214,12 @@ func runCollect(ctx context.Context, a *app, cfg collectConfig, overwrite bool) 
 
 // collectDataset writes d.Episodes episodes of every task of set to w, split over
 // the noise levels: level j gets (Episodes+j)/levels of them.
-func collectDataset(ctx context.Context, cfg collectConfig, d collectDatasetConfig, set envs.TaskSet, run *int, w *replay.Writer, prog collectProgress) (int, error) {
+func collectDataset(ctx context.Context, cfg collectConfig, d collectDatasetConfig, set envs.TaskSet, run *int, w *replay.Writer, prog progress.Reporter) (int, error) {
 	steps := 0
 	for _, task := range set.Tasks {
 		for j, noise := range d.Noise {
 			n := (d.Episodes + j) / len(d.Noise)
-			prog.describe(fmt.Sprintf("%s %s noise=%g", d.Name, task.ID, noise))
+			prog.Describe(fmt.Sprintf("%s %s noise=%g", d.Name, task.ID, noise))
 			s, err := collectBlock(ctx, cfg, *run, task, noise, n, w, prog)
 			steps += s
 			*run++
@@ -235,7 +238,7 @@ func collectDataset(ctx context.Context, cfg collectConfig, d collectDatasetConf
 // Environment i of block run is reset with seed Seed + run·NumEnvs + i, so every
 // block of a run starts from different seeds; later episodes continue each
 // environment's random stream (their Seed is envs.NoSeed).
-func collectBlock(ctx context.Context, cfg collectConfig, run int, task envs.Task, noise float64, episodes int, w *replay.Writer, prog collectProgress) (int, error) {
+func collectBlock(ctx context.Context, cfg collectConfig, run int, task envs.Task, noise float64, episodes int, w *replay.Writer, prog progress.Reporter) (int, error) {
 	n := min(cfg.NumEnvs, episodes)
 	list := make([]envs.Env, n)
 	for i := range list {
@@ -314,7 +317,7 @@ func collectBlock(ctx context.Context, cfg collectConfig, run int, task envs.Tas
 					}
 					count[i]++
 					written++
-					prog.add(1)
+					prog.Add(1, nil)
 					if count[i] < quota[i] {
 						if err := recs[i].Begin(envs.NoSeed, out.Obs[i*od:(i+1)*od]); err != nil {
 							return steps, err

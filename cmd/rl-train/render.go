@@ -35,6 +35,17 @@ func (f *renderFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.noOverlay, "no-overlay", false, "do not print step, reward and return on the frames")
 }
 
+// check validates the numeric flags before any file is read.
+func (f *renderFlags) check() error {
+	if !(f.scale > 0) || f.scale > 16 {
+		return fmt.Errorf("--scale %v: want a number in (0, 16]", f.scale)
+	}
+	if !(f.fps > 0) || f.fps > 1000 {
+		return fmt.Errorf("--fps %v: want a number in (0, 1000]", f.fps)
+	}
+	return nil
+}
+
 func newRenderCmd(a *app) *cobra.Command {
 	var (
 		flags renderFlags
@@ -89,7 +100,9 @@ func selectEpisodes(path string, idx []int) ([]*replay.Episode, []int, error) {
 }
 
 // prepareFrames builds the frame sources of the episodes and the palette that holds
-// all their scenes' colours.
+// all their scenes' colours. Sources are cheap until drawn (a scene allocates its
+// pixel buffers on its first frame); callers drop each one once played, so memory
+// stays at one episode's buffers however many episodes are rendered.
 func prepareFrames(eps []*replay.Episode, idx []int, scale float64) ([]*render.EpisodeFrames, *render.Palette, error) {
 	sources := make([]*render.EpisodeFrames, len(eps))
 	colors := []color.RGBA{}
@@ -107,6 +120,9 @@ func prepareFrames(eps []*replay.Episode, idx []int, scale float64) ([]*render.E
 
 func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags) (err error) {
 	start := time.Now()
+	if err := fl.check(); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
 	eps, idx, err := selectEpisodes(path, fl.episodes)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -127,13 +143,13 @@ func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags
 		}
 		g, err := render.CreateGIF(out, size, pal, fl.fps)
 		if err != nil {
-			return fmt.Errorf("render: %w", err)
+			return err
 		}
 		sink = g
 	} else {
 		d, err := render.CreatePNGDir(out)
 		if err != nil {
-			return fmt.Errorf("render: %w", err)
+			return err
 		}
 		sink = d
 	}
@@ -147,8 +163,12 @@ func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags
 		ov = render.NewOverlay()
 	}
 	frames := 0
+	var img *image.RGBA
 	for k, src := range sources {
-		img := image.NewRGBA(image.Rectangle{Max: src.Scene.Size()})
+		sources[k] = nil // let the scene's buffers go once this episode is done
+		if img == nil || img.Rect.Size() != src.Scene.Size() {
+			img = image.NewRGBA(image.Rectangle{Max: src.Scene.Size()})
+		}
 		ep := idx[k]
 		err := src.Play(ctx, img, ov, func(img *image.RGBA, step int) error {
 			frames++

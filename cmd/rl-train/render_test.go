@@ -102,7 +102,7 @@ func TestRenderSmoke(t *testing.T) {
 	// One episode of a gridworld, states rebuilt by replaying its actions, as PNGs
 	// at scale 2.
 	grid := recordForRender(t, gridworld.ID, envs.Options{"layout": "lava", "task_seed": 2}, 3, 12, true)
-	path = writeReplay(t, eps[0], grid)
+	path = writeReplay(t, recordForRender(t, gridworld.ID, nil, 4, 5, false), grid)
 	dir := filepath.Join(t.TempDir(), "frames")
 	if err := runWith([]string{"render", path, "--out", dir, "--episodes", "1", "--scale", "2"}, &stdout, &stderr); err != nil {
 		t.Fatalf("render png: %v\n%s", err, stderr.String())
@@ -146,6 +146,11 @@ func TestRenderBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A gridworld episode whose recording the environment does not reproduce from
+	// step 4 on: the failure comes after frames were written, which must vanish too.
+	diverging := recordForRender(t, gridworld.ID, nil, 5, 10, true)
+	diverging.Observations[4*diverging.ObsDim] += 0.5
+	divergingPath := writeReplay(t, diverging)
 	outDir := t.TempDir()
 	gifOut := filepath.Join(outDir, "out.gif")
 	tests := []struct {
@@ -163,6 +168,8 @@ func TestRenderBadInput(t *testing.T) {
 		{"fps too high for GIF", []string{"render", good, "--out", gifOut, "--fps", "100"}, "fps"},
 		{"bad scale", []string{"render", good, "--out", gifOut, "--scale", "0"}, "scale"},
 		{"no out", []string{"render", good}, "--out"},
+		{"diverging replay, GIF", []string{"render", divergingPath, "--out", gifOut}, "diverged"},
+		{"diverging replay, PNG", []string{"render", divergingPath, "--out", filepath.Join(outDir, "frames")}, "diverged"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +178,7 @@ func TestRenderBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tt.want)
 			}
+			t.Log(err)
 			left, _ := os.ReadDir(outDir)
 			if len(left) != 0 {
 				t.Fatalf("output directory holds %v after a failure, want nothing", left)

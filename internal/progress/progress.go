@@ -77,7 +77,9 @@ func (l *logLines) Describe(what string) { l.what = what }
 
 func (l *logLines) Add(n int, fields logrus.Fields) {
 	l.done += n
-	l.fields = fields
+	if fields != nil {
+		l.fields = fields
+	}
 	if time.Since(l.last) < l.every && l.done < l.total {
 		return
 	}

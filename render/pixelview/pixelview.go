@@ -95,19 +95,24 @@ func (w *Window) Closed() bool {
 // window stays responsive.
 func (w *Window) Poll() { w.win.UpdateInput() }
 
-// ReadPixels reads the presented picture back from the window's front buffer with
-// glReadPixels, top row first, so tests can check what reached the screen.
+// ReadPixels reads back, with glReadPixels, what the window presents: it blits the
+// window's canvas into the default framebuffer's back buffer exactly as
+// Window.Update does before a swap, and reads that buffer (the contents of a back
+// buffer after a swap, and the front buffer of an X window, are undefined in
+// OpenGL). The result is top row first, so tests can compare it with the frame.
 func (w *Window) ReadPixels() *image.RGBA {
 	out := image.NewRGBA(image.Rectangle{Max: w.size})
 	raw := make([]uint8, 4*w.size.X*w.size.Y)
+	frame := w.win.Canvas().Frame()
 	mainthread.Call(func() {
-		var fb int32
-		gl.GetIntegerv(gl.READ_FRAMEBUFFER_BINDING, &fb)
-		gl.ReadBuffer(gl.FRONT)
-		e1 := gl.GetError()
+		tw, th := frame.Texture().Width(), frame.Texture().Height()
+		frame.Begin()
+		frame.Blit(nil, 0, 0, tw, th, 0, 0, w.size.X, w.size.Y)
+		frame.End()
+		gl.BindFramebuffer(gl.READ_FRAMEBUFFER, 0)
+		gl.ReadBuffer(gl.BACK)
 		gl.PixelStorei(gl.PACK_ALIGNMENT, 1)
 		gl.ReadPixels(0, 0, int32(w.size.X), int32(w.size.Y), gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(raw))
-		fmt.Println("DEBUG fb", fb, "err", e1, gl.GetError())
 	})
 	row := 4 * w.size.X
 	for y := 0; y < w.size.Y; y++ {
@@ -118,3 +123,6 @@ func (w *Window) ReadPixels() *image.RGBA {
 
 // Close destroys the window.
 func (w *Window) Close() { w.win.Destroy() }
+
+// Size is the window's size in pixels.
+func (w *Window) Size() image.Point { return w.size }

@@ -1,0 +1,179 @@
+package agents
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
+)
+
+// TrainConfig holds the optimisation settings shared by pretraining and offline
+// fine-tuning. Defaults follow the reference gym Decision Transformer (Chen et al.
+// 2021): AdamW lr 1e-4, weight decay 1e-4, linear warm-up, batch 64, clip 0.25.
+type TrainConfig struct {
+	// Steps is the number of gradient updates.
+	Steps int `yaml:"steps"`
+	// BatchSize is the number of context windows per update.
+	BatchSize int `yaml:"batch_size"`
+	// Optimizer configures AdamW.
+	Optimizer nn.AdamWConfig `yaml:"optimizer"`
+	// Schedule configures the learning rate over the updates.
+	Schedule nn.ScheduleConfig `yaml:"schedule"`
+	// ClipNorm is the maximum global gradient norm (0 disables clipping).
+	ClipNorm float64 `yaml:"clip_norm"`
+}
+
+// DefaultTrainConfig returns the reference DT's optimisation settings for the given
+// number of updates (warm-up is a tenth of them, at most 10,000 as in the reference).
+func DefaultTrainConfig(steps int) TrainConfig {
+	sched := nn.DefaultScheduleConfig()
+	sched.LR = 1e-4
+	sched.WarmupSteps = min(10000, steps/10)
+	sched.TotalSteps = steps
+	opt := nn.DefaultAdamWConfig()
+	opt.WeightDecay = 1e-4
+	return TrainConfig{Steps: steps, BatchSize: 64, Optimizer: opt, Schedule: sched, ClipNorm: 0.25}
+}
+
+// Validate names the first bad field.
+func (c TrainConfig) Validate() error {
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("train: steps = %d, want > 0", c.Steps)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("train: batch_size = %d, want > 0", c.BatchSize)
+	case !(c.ClipNorm >= 0) || math.IsInf(c.ClipNorm, 0):
+		return fmt.Errorf("train: clip_norm = %v, want a finite number ≥ 0", c.ClipNorm)
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return fmt.Errorf("train: optimizer: %w", err)
+	}
+	if _, err := nn.NewSchedule(c.Schedule); err != nil {
+		return fmt.Errorf("train: schedule: %w", err)
+	}
+	return nil
+}
+
+// WindowSource yields training windows: a dataset's sampler or an online replay
+// buffer (replay.Sampler and replay.Buffer both are one).
+type WindowSource interface {
+	Sample(rng *rand.Rand, b *replay.Batch) error
+}
+
+// StepStats is what one update reports.
+type StepStats struct {
+	Loss     float64 // the head's loss on the batch
+	GradNorm float64 // global gradient norm before clipping
+	LR       float64 // learning rate used
+}
+
+// Offline trains a Decision Transformer by return-conditioned supervised learning:
+// each update draws a batch of context windows, computes the action head's loss
+// (cross-entropy, MSE or Gaussian NLL) and takes an AdamW step on the trainable
+// parameters — all of them for pretraining and full fine-tuning, only the adapters
+// for LoRA methods.
+type Offline struct {
+	model  *policy.Model
+	source WindowSource
+	opt    *nn.AdamW
+	sched  nn.Schedule
+	clip   float64
+	rng    *rand.Rand
+	data   *replay.Batch // raw windows as the source writes them
+	batch  *policy.Batch // the same windows as the model reads them
+	step   int
+}
+
+// NewOffline prepares training of model's trainable parameters on windows from source.
+// rng drives the window sampling (the model's own rng drives dropout); pass the same
+// seeded source to both for a run that is reproducible from one seed.
+func NewOffline(model *policy.Model, source WindowSource, cfg TrainConfig, rng *rand.Rand) (*Offline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	trainable := model.Params().Trainable()
+	if len(trainable) == 0 {
+		return nil, fmt.Errorf("train: the model has no trainable parameters")
+	}
+	opt, err := nn.NewAdamW(trainable, cfg.Optimizer)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	sched, err := nn.NewSchedule(cfg.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	mc := model.Config()
+	data := replay.NewBatch(cfg.BatchSize, mc.Context, mc.StateDim, mc.Action.Width())
+	return &Offline{model: model, source: source, opt: opt, sched: sched, clip: cfg.ClipNorm,
+		rng: rng, data: data, batch: PolicyBatch(data, nil)}, nil
+}
+
+// Step takes one update and returns its statistics.
+func (o *Offline) Step() (StepStats, error) {
+	if err := o.source.Sample(o.rng, o.data); err != nil {
+		return StepStats{}, fmt.Errorf("train step %d: %w", o.step, err)
+	}
+	PolicyBatch(o.data, o.batch)
+	o.model.SetTrain(true)
+	if err := o.model.Forward(o.batch); err != nil {
+		return StepStats{}, fmt.Errorf("train step %d: %w", o.step, err)
+	}
+	loss := o.model.Loss(o.batch, 0)
+	if math.IsNaN(float64(loss.Loss)) || math.IsInf(float64(loss.Loss), 0) {
+		return StepStats{}, fmt.Errorf("train step %d: loss is %v (learning rate too high, or bad data?)", o.step, loss.Loss)
+	}
+	o.model.Params().ZeroGrad()
+	o.model.Backward()
+	norm := 0.0
+	if o.clip > 0 {
+		norm = nn.ClipGradNorm(o.opt.Params(), o.clip)
+	}
+	lr := o.sched.LR(o.step)
+	o.opt.Step(lr)
+	o.step++
+	return StepStats{Loss: float64(loss.Loss), GradNorm: norm, LR: lr}, nil
+}
+
+// StepCount is the number of updates taken (including those before a resume).
+func (o *Offline) StepCount() int { return o.step }
+
+// Model is the model being trained.
+func (o *Offline) Model() *policy.Model { return o.model }
+
+// Optimizer is the AdamW instance, for saving its state.
+func (o *Offline) Optimizer() *nn.AdamW { return o.opt }
+
+// Restore sets the update count and optimizer state of a resumed run.
+func (o *Offline) Restore(step int, opt nn.AdamWState) error {
+	if err := o.opt.LoadState(opt); err != nil {
+		return err
+	}
+	o.step = step
+	return nil
+}
+
+// PolicyBatch presents a replay batch (raw windows) as the model's input, aliasing
+// its arrays; only the mask is converted. dst is reused when not nil. The sampler must
+// produce raw values (identity normalisation, return scale 1): the model normalises
+// states and scales returns itself, with the statistics its checkpoint carries.
+func PolicyBatch(src *replay.Batch, dst *policy.Batch) *policy.Batch {
+	if dst == nil || len(dst.Mask) != len(src.Mask) {
+		dst = &policy.Batch{Mask: make([]bool, len(src.Mask))}
+	}
+	dst.B, dst.K = src.B, src.K
+	dst.Returns, dst.States, dst.Actions, dst.Timesteps = src.RTG, src.States, src.Actions, src.Timesteps
+	for i, m := range src.Mask {
+		dst.Mask[i] = m != 0
+	}
+	return dst
+}
+
+// RawSamplerConfig is the sampler configuration that yields raw windows for model
+// (see PolicyBatch).
+func RawSamplerConfig(model *policy.Model) replay.SamplerConfig {
+	return replay.SamplerConfig{ReturnScale: 1, MaxTimestep: model.Config().MaxEpisodeLen - 1}
+}

@@ -1,0 +1,412 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
+)
+
+// OnlineConfig holds the settings of online fine-tuning with the Online Decision
+// Transformer (Zheng, Zhang & Grover 2022, "Online Decision Transformer", ICML).
+// Defaults (DefaultOnlineConfig) are the paper's gym settings where they fit a small
+// run; the comment of each field gives the default and, where it differs, ODT's value.
+type OnlineConfig struct {
+	// Iterations is the number of online iterations; each collects exploration
+	// episodes into the replay buffer, then takes UpdatesPerIteration updates.
+	// Default 20 (ODT: up to 1500).
+	Iterations int `yaml:"iterations"`
+	// EpisodesPerIteration is the number of exploration episodes per iteration.
+	// Default 4 (ODT: 1).
+	EpisodesPerIteration int `yaml:"episodes_per_iteration"`
+	// NumEnvs is the number of environments acted on in one batch while exploring
+	// (at most EpisodesPerIteration are used). Default 4.
+	NumEnvs int `yaml:"num_envs"`
+	// UpdatesPerIteration is the number of gradient updates after each iteration's
+	// rollouts. Default 300 (ODT).
+	UpdatesPerIteration int `yaml:"updates_per_iteration"`
+	// BatchSize is the number of context windows per update. Default 64 (ODT: 256).
+	BatchSize int `yaml:"batch_size"`
+	// Optimizer configures AdamW for the policy. Default lr-free AdamW with weight
+	// decay 5e-4 (ODT).
+	Optimizer nn.AdamWConfig `yaml:"optimizer"`
+	// Schedule gives the policy's learning rate per update, counted over the whole
+	// run (Iterations × UpdatesPerIteration). Default lr 1e-4 (ODT) with a linear
+	// warm-up over the first tenth of the updates (ODT: 10 000 steps).
+	Schedule nn.ScheduleConfig `yaml:"schedule"`
+	// ClipNorm is the maximum global gradient norm (0 disables clipping). Default 0.25
+	// (ODT).
+	ClipNorm float64 `yaml:"clip_norm"`
+	// BufferSize is the replay buffer's capacity in trajectories. Default 1000 (ODT).
+	BufferSize int `yaml:"buffer_size"`
+	// EvalTarget is the target return evaluation conditions on, in reward units;
+	// exploration conditions on ExploreScale × EvalTarget. Default 1.
+	EvalTarget float64 `yaml:"eval_target"`
+	// ExploreScale multiplies EvalTarget to give the exploration return-to-go; 0 means
+	// use ExploreReturn instead. Only meaningful for positive targets (for returns
+	// that are negative, as Pendulum's, give ExploreReturn). Default 2 (ODT).
+	ExploreScale float64 `yaml:"explore_scale"`
+	// ExploreReturn is the exploration return-to-go in reward units, used when
+	// ExploreScale is 0. Default 0 (unused).
+	ExploreReturn float64 `yaml:"explore_return"`
+	// InitTemperature is the initial entropy weight λ. Default 0.1 (ODT).
+	InitTemperature float64 `yaml:"init_temperature"`
+	// TemperatureLR is the Adam learning rate of log λ (constant). Default 1e-4 (ODT).
+	TemperatureLR float64 `yaml:"temperature_lr"`
+	// DiscreteEntropyShare sets the target entropy for discrete actions to this share
+	// of the maximum entropy log N (continuous actions use ODT's −|A|). Default 0.5.
+	DiscreteEntropyShare float64 `yaml:"discrete_entropy_share"`
+}
+
+// DefaultOnlineConfig returns ODT's settings sized for a short run on two cores.
+func DefaultOnlineConfig() OnlineConfig {
+	c := OnlineConfig{
+		Iterations: 20, EpisodesPerIteration: 4, NumEnvs: 4, UpdatesPerIteration: 300,
+		BatchSize: 64, Optimizer: nn.DefaultAdamWConfig(), ClipNorm: 0.25, BufferSize: 1000,
+		EvalTarget: 1, ExploreScale: 2, InitTemperature: 0.1, TemperatureLR: 1e-4,
+		DiscreteEntropyShare: 0.5,
+	}
+	c.Optimizer.WeightDecay = 5e-4
+	c.Schedule = nn.ScheduleConfig{Kind: nn.ScheduleConstant, LR: 1e-4, WarmupSteps: c.TotalUpdates() / 10}
+	return c
+}
+
+// TotalUpdates is the number of gradient updates of the whole run.
+func (c OnlineConfig) TotalUpdates() int { return c.Iterations * c.UpdatesPerIteration }
+
+// ExploreTarget is the return-to-go exploration rollouts are conditioned on.
+func (c OnlineConfig) ExploreTarget() float64 {
+	if c.ExploreScale == 0 {
+		return c.ExploreReturn
+	}
+	return c.ExploreScale * c.EvalTarget
+}
+
+// Validate names the first bad field.
+func (c OnlineConfig) Validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Iterations <= 0:
+		return fmt.Errorf("online: iterations = %d, want > 0", c.Iterations)
+	case c.EpisodesPerIteration <= 0:
+		return fmt.Errorf("online: episodes_per_iteration = %d, want > 0", c.EpisodesPerIteration)
+	case c.NumEnvs <= 0:
+		return fmt.Errorf("online: num_envs = %d, want > 0", c.NumEnvs)
+	case c.UpdatesPerIteration <= 0:
+		return fmt.Errorf("online: updates_per_iteration = %d, want > 0", c.UpdatesPerIteration)
+	case c.BufferSize <= 0:
+		return fmt.Errorf("online: buffer_size = %d, want > 0 trajectories", c.BufferSize)
+	case !finite(c.EvalTarget):
+		return fmt.Errorf("online: eval_target = %v, want a finite number", c.EvalTarget)
+	case !(c.ExploreScale >= 0) || !finite(c.ExploreScale):
+		return fmt.Errorf("online: explore_scale = %v, want a finite number ≥ 0 (0: use explore_return)", c.ExploreScale)
+	case c.ExploreScale > 0 && !(c.EvalTarget > 0):
+		return fmt.Errorf("online: explore_scale = %v multiplies eval_target = %v: want eval_target > 0, or explore_scale: 0 with an absolute explore_return", c.ExploreScale, c.EvalTarget)
+	case !finite(c.ExploreReturn):
+		return fmt.Errorf("online: explore_return = %v, want a finite number", c.ExploreReturn)
+	case !(c.InitTemperature > 0) || !finite(c.InitTemperature):
+		return fmt.Errorf("online: init_temperature = %v, want a finite number > 0", c.InitTemperature)
+	case !(c.TemperatureLR > 0) || !finite(c.TemperatureLR):
+		return fmt.Errorf("online: temperature_lr = %v, want a finite number > 0", c.TemperatureLR)
+	case !(c.DiscreteEntropyShare >= 0 && c.DiscreteEntropyShare < 1):
+		return fmt.Errorf("online: discrete_entropy_share = %v, want 0 ≤ share < 1 (of the maximum entropy log N)", c.DiscreteEntropyShare)
+	}
+	tc := TrainConfig{Steps: c.TotalUpdates(), BatchSize: c.BatchSize, Optimizer: c.Optimizer, Schedule: c.Schedule, ClipNorm: c.ClipNorm}
+	if err := tc.Validate(); err != nil {
+		return fmt.Errorf("online: %w", err)
+	}
+	return nil
+}
+
+// OnlineStats is what one call of Online.Iterate reports.
+type OnlineStats struct {
+	// Iteration is the index of the iteration worked on (from 0).
+	Iteration int
+	// Done reports that the iteration finished (false when ctx stopped it early).
+	Done bool
+	// ExploreReturns, ExploreLengths and ExploreSuccesses describe the exploration
+	// episodes collected by this call (none when a resumed iteration had them already).
+	ExploreReturns   []float64
+	ExploreLengths   []int
+	ExploreSuccesses []bool
+	// Updates is the number of updates this call took; the means below are over them.
+	Updates int
+	// Loss, NLL and Entropy are the policy's loss terms (policy.Loss), means.
+	Loss, NLL, Entropy float64
+	// GradNorm is the mean global gradient norm before clipping (0 without clipping).
+	GradNorm float64
+	// LR is the learning rate of the last update.
+	LR float64
+	// Temperature is λ after the last update; TargetEntropy what it is tuned to.
+	Temperature, TargetEntropy float64
+	// BufferEpisodes and BufferTransitions describe the replay buffer afterwards.
+	BufferEpisodes, BufferTransitions int
+	// TotalUpdates counts updates since the start of the run (across resumes).
+	TotalUpdates int
+}
+
+// Online fine-tunes a Decision Transformer with the Online Decision Transformer
+// (Zheng et al. 2022). Its ingredients, as in the paper:
+//
+//   - a stochastic policy: the model's Gaussian head (tanh-squashed) for continuous
+//     actions, its categorical head for discrete ones;
+//   - the loss −(log-likelihood + λ·entropy) with the temperature λ learned so that
+//     the policy's entropy stays at or above a target (ODT §4.1; its dual gradient
+//     step, as SAC's): L(log λ) = λ·(H − target) with H held fixed, so λ falls while
+//     the entropy exceeds the target and rises when it drops below. The target is
+//     −|A| for continuous actions (ODT) and DiscreteEntropyShare·log N for N
+//     discrete ones;
+//   - a trajectory-level replay buffer (replay.Buffer) seeded with the offline
+//     trajectories of highest return that fit, then first-in first-out;
+//   - each iteration, exploration episodes with actions sampled from the policy
+//     conditioned on the exploration return-to-go (ODT: twice the evaluation target),
+//     added to the buffer. Returns-to-go in the buffer are computed from the stored
+//     rewards, so every trajectory is conditioned on the return it achieved
+//     (hindsight return relabelling, ODT §4.2);
+//   - then UpdatesPerIteration updates on windows drawn from the buffer.
+//
+// Randomness: everything comes from the one *rand.Rand given to NewOnline, which the
+// model should share (pass it to policy.New or LoadRand) so that dropout and the
+// Gaussian head's entropy samples come from it too. The draws of an iteration, in
+// order: one Int64N for the environment seeds of its episodes (episode j of the
+// iteration resets with that base + j); then, at every exploration step, one sample
+// per environment slot in slot order (policy.Model.Act: one Float64 for a categorical
+// action, one NormFloat64 per component for a Gaussian one); then, per update, the
+// buffer's window draws (one IntN per window) followed by the model's dropout masks
+// and Gaussian entropy noise. The same seed and NumEnvs give bit-identical runs.
+//
+// Iterate may be stopped by its context between updates; the trainer then stays in a
+// consistent state that SaveState captures, and a resumed run finishes the iteration
+// without repeating its rollouts, exactly as the uninterrupted run would.
+type Online struct {
+	cfg   OnlineConfig
+	task  envs.Task
+	model *policy.Model
+	buf   *replay.Buffer
+	opt   *nn.AdamW
+	sched nn.Schedule
+	clip  float64
+	rng   *rand.Rand
+	data  *replay.Batch // raw windows as the buffer writes them
+	batch *policy.Batch // the same windows as the model reads them
+
+	logTemp       *nn.Param // log λ, shape (1), trained by tempOpt
+	tempOpt       *nn.AdamW
+	targetEntropy float64
+
+	// Exploration: one environment and recorder per actor slot.
+	envs    []envs.Env
+	recs    []*replay.Recorder
+	actor   *Actor
+	actions []float64
+
+	iter        int  // iterations completed
+	rolledOut   bool // the current iteration's episodes are in the buffer
+	iterUpdates int  // updates taken in the current iteration
+	updates     int  // updates taken in the whole run
+}
+
+// NewOnline prepares online fine-tuning of model's trainable parameters on task.
+// offline seeds the replay buffer (may be empty: the first rollouts fill it); the
+// buffer aliases those episodes. rng is the run's one random source (see Online).
+func NewOnline(model *policy.Model, task envs.Task, offline []*replay.Episode, cfg OnlineConfig, rng *rand.Rand) (*Online, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if rng == nil {
+		return nil, fmt.Errorf("online: nil random source")
+	}
+	mc := model.Config()
+	var target float64
+	switch mc.Head {
+	case policy.HeadGaussian:
+		target = -float64(mc.Action.Dim)
+	case policy.HeadCategorical:
+		target = cfg.DiscreteEntropyShare * math.Log(float64(mc.Action.Discrete))
+	default:
+		return nil, fmt.Errorf("online: the policy's head is %q, the Online Decision Transformer needs a stochastic one (%q for continuous actions, %q for discrete)",
+			mc.Head, policy.HeadGaussian, policy.HeadCategorical)
+	}
+	trainable := model.Params().Trainable()
+	if len(trainable) == 0 {
+		return nil, fmt.Errorf("online: the model has no trainable parameters")
+	}
+	o := &Online{cfg: cfg, task: task, model: model, rng: rng, clip: cfg.ClipNorm, targetEntropy: target}
+	var err error
+	if o.opt, err = nn.NewAdamW(trainable, cfg.Optimizer); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
+	}
+	if o.sched, err = nn.NewSchedule(cfg.Schedule); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
+	}
+	// ODT's temperature: log λ with its own Adam (betas 0.9, 0.999), no weight decay.
+	o.logTemp = &nn.Param{Name: "log_temperature", Shape: []int{1},
+		Data: []float32{float32(math.Log(cfg.InitTemperature))}, Grad: []float32{0}}
+	if o.tempOpt, err = nn.NewAdamW([]*nn.Param{o.logTemp}, nn.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}); err != nil {
+		return nil, fmt.Errorf("online: temperature: %w", err)
+	}
+	if o.buf, err = o.newBuffer(offline); err != nil {
+		return nil, err
+	}
+	n := min(cfg.NumEnvs, cfg.EpisodesPerIteration)
+	for i := 0; i < n; i++ {
+		env, err := task.Make()
+		if err != nil {
+			return nil, fmt.Errorf("online %s: %w", task.ID, err)
+		}
+		if env.ObservationSpace().Dim() != mc.StateDim || env.ActionSpace().Dim() != mc.Action.Width() {
+			return nil, fmt.Errorf("online %s: environment %s has observation size %d and action size %d, the policy expects %d and %d",
+				task.ID, task.EnvID, env.ObservationSpace().Dim(), env.ActionSpace().Dim(), mc.StateDim, mc.Action.Width())
+		}
+		rec := replay.NewRecorder(env, task)
+		rec.Source = "odt-explore"
+		rec.RecordStates = false // the buffer trains on observations; states only cost memory
+		o.envs, o.recs = append(o.envs, env), append(o.recs, rec)
+	}
+	if o.actor, err = NewActor(model, n); err != nil {
+		return nil, err
+	}
+	o.actions = make([]float64, n*mc.Action.Width())
+	o.data = replay.NewBatch(cfg.BatchSize, mc.Context, mc.StateDim, mc.Action.Width())
+	o.batch = PolicyBatch(o.data, nil)
+	return o, nil
+}
+
+// newBuffer builds the replay buffer over raw windows (the model normalises itself).
+func (o *Online) newBuffer(initial []*replay.Episode) (*replay.Buffer, error) {
+	buf, err := replay.NewBuffer(o.cfg.BufferSize, initial, RawSamplerConfig(o.model), replay.IdentityNorm(o.model.Config().StateDim))
+	if err != nil {
+		return nil, fmt.Errorf("online %s: %w", o.task.ID, err)
+	}
+	return buf, nil
+}
+
+// Iterate runs the rest of the current iteration — its exploration episodes unless
+// they are in the buffer already, then its remaining updates — and reports it. When
+// ctx is cancelled it returns ctx's error after the update in progress, with stats of
+// the work done and the trainer consistent (see SaveState).
+func (o *Online) Iterate(ctx context.Context) (OnlineStats, error) {
+	st := OnlineStats{Iteration: o.iter, TargetEntropy: o.targetEntropy}
+	if o.iter >= o.cfg.Iterations {
+		return st, fmt.Errorf("online: all %d iterations are done", o.cfg.Iterations)
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	if !o.rolledOut {
+		eps, err := o.explore()
+		if err != nil {
+			return st, err
+		}
+		for _, ep := range eps {
+			if err := o.buf.Add(ep); err != nil {
+				return st, fmt.Errorf("online %s: %w", o.task.ID, err)
+			}
+			st.ExploreReturns = append(st.ExploreReturns, ep.Return())
+			st.ExploreLengths = append(st.ExploreLengths, ep.Len())
+			st.ExploreSuccesses = append(st.ExploreSuccesses, ep.Success)
+		}
+		o.rolledOut = true
+	}
+	var sumLoss, sumNLL, sumEnt, sumNorm float64
+	for o.iterUpdates < o.cfg.UpdatesPerIteration {
+		if err := ctx.Err(); err != nil {
+			o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+			return st, err
+		}
+		l, norm, lr, err := o.update()
+		if err != nil {
+			o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+			return st, err
+		}
+		sumLoss, sumNLL, sumEnt, sumNorm = sumLoss+float64(l.Loss), sumNLL+float64(l.NLL), sumEnt+float64(l.Entropy), sumNorm+norm
+		st.Updates++
+		st.LR = lr
+	}
+	o.iter++
+	o.rolledOut, o.iterUpdates = false, 0
+	st.Done = true
+	o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+	return st, nil
+}
+
+func (o *Online) finishStats(st *OnlineStats, loss, nll, ent, norm float64) {
+	if st.Updates > 0 {
+		n := float64(st.Updates)
+		st.Loss, st.NLL, st.Entropy, st.GradNorm = loss/n, nll/n, ent/n, norm/n
+	}
+	st.Temperature = o.Temperature()
+	st.BufferEpisodes, st.BufferTransitions = o.buf.Len(), o.buf.Transitions()
+	st.TotalUpdates = o.updates
+}
+
+// update takes one gradient step of the policy and one of the temperature.
+func (o *Online) update() (policy.Loss, float64, float64, error) {
+	if err := o.buf.Sample(o.rng, o.data); err != nil {
+		return policy.Loss{}, 0, 0, fmt.Errorf("online update %d: %w", o.updates, err)
+	}
+	PolicyBatch(o.data, o.batch)
+	o.model.SetTrain(true)
+	if err := o.model.Forward(o.batch); err != nil {
+		return policy.Loss{}, 0, 0, fmt.Errorf("online update %d: %w", o.updates, err)
+	}
+	lambda := float32(o.Temperature()) // held fixed in the policy's loss, as ODT detaches it
+	loss := o.model.Loss(o.batch, lambda)
+	if !finite32(loss.Loss) || !finite32(loss.Entropy) {
+		return loss, 0, 0, fmt.Errorf("online update %d: loss %v, entropy %v (learning rate too high, or bad data?)", o.updates, loss.Loss, loss.Entropy)
+	}
+	o.model.Params().ZeroGrad()
+	o.model.Backward()
+	norm := 0.0
+	if o.clip > 0 {
+		norm = nn.ClipGradNorm(o.opt.Params(), o.clip)
+	}
+	lr := o.sched.LR(o.updates)
+	o.opt.Step(lr)
+	o.stepTemperature(loss.Entropy)
+	o.updates++
+	o.iterUpdates++
+	return loss, norm, lr, nil
+}
+
+// stepTemperature takes one Adam step on log λ for the batch's mean entropy H: the
+// gradient of ODT's temperature loss λ·(H − target) with H held fixed, λ·(H − target).
+func (o *Online) stepTemperature(entropy float32) {
+	lambda := float32(o.Temperature())
+	o.logTemp.Grad[0] = lambda * (entropy - float32(o.targetEntropy))
+	o.tempOpt.Step(o.cfg.TemperatureLR)
+}
+
+func finite32(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+
+// Temperature is the current entropy weight λ.
+func (o *Online) Temperature() float64 { return math.Exp(float64(o.logTemp.Data[0])) }
+
+// TargetEntropy is the entropy the temperature is tuned to keep the policy above.
+func (o *Online) TargetEntropy() float64 { return o.targetEntropy }
+
+// Iteration is the number of iterations completed.
+func (o *Online) Iteration() int { return o.iter }
+
+// Done reports whether every configured iteration has run.
+func (o *Online) Done() bool { return o.iter >= o.cfg.Iterations }
+
+// Updates is the number of updates taken since the start of the run.
+func (o *Online) Updates() int { return o.updates }
+
+// Model is the model being trained.
+func (o *Online) Model() *policy.Model { return o.model }
+
+// Buffer is the replay buffer (read it; adding to it breaks exact resumption).
+func (o *Online) Buffer() *replay.Buffer { return o.buf }
+
+// Config is the configuration the trainer runs with.
+func (o *Online) Config() OnlineConfig { return o.cfg }
+
+// Optimizer is the policy's AdamW instance.
+func (o *Online) Optimizer() *nn.AdamW { return o.opt }

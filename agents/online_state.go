@@ -1,0 +1,222 @@
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/replay"
+)
+
+// explore collects the current iteration's EpisodesPerIteration exploration episodes:
+// actions sampled from the policy conditioned on the exploration return-to-go. It is
+// not interruptible — the episodes are short next to the updates, and a half-finished
+// rollout would leave the random stream where no checkpoint can describe it.
+func (o *Online) explore() ([]*replay.Episode, error) {
+	n, target := o.cfg.EpisodesPerIteration, o.cfg.ExploreTarget()
+	out := make([]*replay.Episode, n)
+	base := o.rng.Int64N(math.MaxInt64 / 2) // episode j of the iteration resets with base+j
+	slot := make([]int, len(o.envs))        // the episode each slot runs, −1 when idle
+	next, done := 0, 0
+	start := func(i int) error {
+		if next >= n {
+			slot[i] = -1
+			return nil
+		}
+		slot[i] = next
+		seed := base + int64(next)
+		next++
+		obs, _, err := o.envs[i].Reset(seed)
+		if err != nil {
+			return fmt.Errorf("online %s: reset: %w", o.task.ID, err)
+		}
+		if err := o.recs[i].Begin(seed, obs); err != nil {
+			return err
+		}
+		return o.actor.Begin(i, obs, target)
+	}
+	for i := range o.envs {
+		if err := start(i); err != nil {
+			return nil, err
+		}
+	}
+	width := o.model.Config().Action.Width()
+	for done < n {
+		if err := o.actor.Act(false, o.rng, o.actions); err != nil {
+			return nil, fmt.Errorf("online %s: %w", o.task.ID, err)
+		}
+		for i, env := range o.envs {
+			if slot[i] < 0 {
+				continue
+			}
+			a := o.actions[i*width : (i+1)*width]
+			tr, err := env.Step(a)
+			if err != nil {
+				return nil, fmt.Errorf("online %s: exploration episode %d step %d: %w", o.task.ID, slot[i], o.recs[i].Len(), err)
+			}
+			if err := o.recs[i].Step(a, tr); err != nil {
+				return nil, err
+			}
+			if !tr.Done() {
+				o.actor.Observe(i, tr.Reward, tr.Obs)
+				continue
+			}
+			out[slot[i]] = o.recs[i].End()
+			done++
+			if err := start(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Files SaveState adds beside TrainStateFile and OptimizerFile.
+const (
+	// OnlineBufferFile holds the replay buffer's episodes, oldest first, in replay's
+	// episode-file format.
+	OnlineBufferFile = "replay_buffer.evds"
+)
+
+// Keys of the online trainer's entries in TrainState.Extra.
+const (
+	extraIteration   = "online_iteration"
+	extraRolledOut   = "online_rolled_out"
+	extraIterUpdates = "online_iteration_updates"
+	extraLogTemp     = "log_temperature"
+	extraLogTempM    = "log_temperature.exp_avg"
+	extraLogTempV    = "log_temperature.exp_avg_sq"
+)
+
+// SaveState writes what a resumed run needs besides the weights (which the caller
+// saves: the model, or the adapters) into dir: the update count and src's state (src
+// must be the PCG behind the trainer's random source, see NewRand), the policy
+// optimizer's moments, the temperature and its optimizer, where the current iteration
+// stands, and the replay buffer's episodes. Each file is written to a temporary name
+// and renamed.
+func (o *Online) SaveState(dir string, src *rand.PCG) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("online: save state: %w", err)
+	}
+	if err := writeEpisodes(filepath.Join(dir, OnlineBufferFile), o.buf.Episodes()); err != nil {
+		return fmt.Errorf("online: save state: %w", err)
+	}
+	ts := o.tempOpt.State()
+	rolled := 0.0
+	if o.rolledOut {
+		rolled = 1
+	}
+	st := TrainState{Step: o.updates, Extra: map[string]float64{
+		extraIteration:   float64(o.iter),
+		extraRolledOut:   rolled,
+		extraIterUpdates: float64(o.iterUpdates),
+		// float32 values are exact in float64 and in JSON's shortest float64 form.
+		extraLogTemp:  float64(o.logTemp.Data[0]),
+		extraLogTempM: float64(ts.Tensors[0].Data[0]),
+		extraLogTempV: float64(ts.Tensors[1].Data[0]),
+	}}
+	return SaveTrainState(dir, st, src, o.opt.State())
+}
+
+// LoadState restores what SaveState wrote into a trainer built with the same model
+// weights (loaded by the caller), task, configuration and offline data; src is the
+// PCG behind the trainer's random source. The replay buffer is replaced by the saved
+// one.
+func (o *Online) LoadState(dir string, src *rand.PCG) error {
+	st, opt, err := LoadTrainState(dir, src)
+	if err != nil {
+		return fmt.Errorf("online: %w", err)
+	}
+	get := func(key string) (float64, error) {
+		v, ok := st.Extra[key]
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, fmt.Errorf("online: resume %s: %s has no finite %q (not an online trainer's state?)", dir, TrainStateFile, key)
+		}
+		return v, nil
+	}
+	vals := map[string]float64{}
+	for _, k := range []string{extraIteration, extraRolledOut, extraIterUpdates, extraLogTemp, extraLogTempM, extraLogTempV} {
+		if vals[k], err = get(k); err != nil {
+			return err
+		}
+	}
+	iter, iterUpdates := int(vals[extraIteration]), int(vals[extraIterUpdates])
+	switch {
+	case iter < 0 || float64(iter) != vals[extraIteration] || iter > o.cfg.Iterations:
+		return fmt.Errorf("online: resume %s: iteration %v, want an integer in [0, iterations = %d]", dir, vals[extraIteration], o.cfg.Iterations)
+	case iterUpdates < 0 || float64(iterUpdates) != vals[extraIterUpdates] || iterUpdates >= o.cfg.UpdatesPerIteration:
+		return fmt.Errorf("online: resume %s: %v updates into the iteration, want an integer in [0, updates_per_iteration = %d)", dir, vals[extraIterUpdates], o.cfg.UpdatesPerIteration)
+	case st.Step != iter*o.cfg.UpdatesPerIteration+iterUpdates:
+		return fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match updates_per_iteration = %d (was the configuration changed?)",
+			dir, st.Step, iter, iterUpdates, o.cfg.UpdatesPerIteration)
+	}
+	eps, err := readEpisodes(filepath.Join(dir, OnlineBufferFile))
+	if err != nil {
+		return fmt.Errorf("online: resume: %w", err)
+	}
+	if len(eps) > o.cfg.BufferSize {
+		return fmt.Errorf("online: resume %s: the saved buffer holds %d trajectories, buffer_size is %d", dir, len(eps), o.cfg.BufferSize)
+	}
+	buf, err := o.newBuffer(nil)
+	if err != nil {
+		return err
+	}
+	for i, ep := range eps {
+		if err := buf.Add(ep); err != nil {
+			return fmt.Errorf("online: resume %s: buffer episode %d: %w", dir, i, err)
+		}
+	}
+	if err := o.opt.LoadState(opt); err != nil {
+		return fmt.Errorf("online: resume %s: %w", dir, err)
+	}
+	shape := []int{1}
+	tempState := nn.AdamWState{Step: st.Step, Tensors: []*nn.Param{
+		{Name: extraLogTempM, Shape: shape, Data: []float32{float32(vals[extraLogTempM])}},
+		{Name: extraLogTempV, Shape: shape, Data: []float32{float32(vals[extraLogTempV])}},
+	}}
+	if err := o.tempOpt.LoadState(tempState); err != nil {
+		return fmt.Errorf("online: resume %s: temperature: %w", dir, err)
+	}
+	o.logTemp.Data[0] = float32(vals[extraLogTemp])
+	o.buf = buf
+	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step
+	return nil
+}
+
+// writeEpisodes writes eps to path through a temporary file and a rename, replacing
+// what path held.
+func writeEpisodes(path string, eps []*replay.Episode) error {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	w, err := replay.Create(tmp, &replay.WriteOptions{Compress: true})
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if err := w.Write(ep); err != nil {
+			w.Close()
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// readEpisodes reads an episode file that may be empty.
+func readEpisodes(path string) ([]*replay.Episode, error) {
+	ds, err := replay.Open(path, replay.Options{AllowEmpty: true})
+	if err != nil {
+		return nil, err
+	}
+	return ds.Episodes, nil
+}

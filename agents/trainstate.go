@@ -1,0 +1,102 @@
+package agents
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/safetensors"
+	"github.com/evarl/evarl/nn"
+)
+
+// Files a resumable checkpoint adds beside the model (or adapter) files.
+const (
+	TrainStateFile = "trainer_state.json"
+	OptimizerFile  = "optimizer.safetensors"
+)
+
+// TrainState is what a run needs, beyond the weights, to continue exactly as an
+// uninterrupted run would: the update count, the random source's state, and
+// whatever else the trainer keeps (Extra: a learned temperature, the best score).
+type TrainState struct {
+	Step  int                `json:"step"`
+	Rand  []byte             `json:"rand"` // rand.PCG's binary state
+	Best  float64            `json:"best_score"`
+	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+// NewRand returns a seeded random source and the PCG behind it, whose state a
+// TrainState saves.
+func NewRand(seed uint64) (*rand.Rand, *rand.PCG) {
+	src := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
+	return rand.New(src), src
+}
+
+// SaveTrainState writes the train state and the optimizer's moments into dir (which
+// already holds, or will hold, the weights), each file atomically.
+func SaveTrainState(dir string, st TrainState, src *rand.PCG, opt nn.AdamWState) error {
+	rs, err := src.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("save train state: %w", err)
+	}
+	st.Rand = rs
+	st.Step = max(st.Step, 0)
+	f := &safetensors.File{Metadata: map[string]string{"optimizer": "adamw", "step": fmt.Sprint(opt.Step)}}
+	for _, t := range opt.Tensors {
+		ten, err := safetensors.NewFloat32(t.Name, t.Shape, t.Data)
+		if err != nil {
+			return fmt.Errorf("save train state: %w", err)
+		}
+		if err := f.Add(ten); err != nil {
+			return fmt.Errorf("save train state: %w", err)
+		}
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, OptimizerFile), f); err != nil {
+		return fmt.Errorf("save train state: %w", err)
+	}
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save train state: %w", err)
+	}
+	return metrics.WriteFileAtomic(filepath.Join(dir, TrainStateFile), append(data, '\n'))
+}
+
+// LoadTrainState reads what SaveTrainState wrote, restores src's state and returns
+// the train state and the optimizer state (for AdamW.LoadState).
+func LoadTrainState(dir string, src *rand.PCG) (TrainState, nn.AdamWState, error) {
+	var st TrainState
+	path := filepath.Join(dir, TrainStateFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %w", err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: %w", path, err)
+	}
+	if st.Step < 0 {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: step %d, want ≥ 0", path, st.Step)
+	}
+	if err := src.UnmarshalBinary(st.Rand); err != nil {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: random state: %w", path, err)
+	}
+	optPath := filepath.Join(dir, OptimizerFile)
+	f, err := safetensors.ReadFile(optPath)
+	if err != nil {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %w", err)
+	}
+	var opt nn.AdamWState
+	if _, err := fmt.Sscan(f.Metadata["step"], &opt.Step); err != nil {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: metadata step %q: %w", optPath, f.Metadata["step"], err)
+	}
+	for _, t := range f.Tensors() {
+		data, err := t.Float32()
+		if err != nil {
+			return st, nn.AdamWState{}, fmt.Errorf("resume: %s: tensor %s: %w", optPath, t.Name, err)
+		}
+		opt.Tensors = append(opt.Tensors, &nn.Param{Name: t.Name, Shape: append([]int(nil), t.Shape...), Data: data})
+	}
+	return st, opt, nil
+}

@@ -1,0 +1,168 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Work sharing for the kernels: one pool of worker goroutines for the process, one
+// per CPU (GOMAXPROCS at first use), fed three kinds of job: a share of a matrix
+// product (Linear splits its products by rows of the result), a range of items of a
+// rangeRunner (Attention's independent (batch, head) pairs) and a block of an
+// elementwise kernel (GELU). Each share writes its
+// own part of the output, so results do not depend on scheduling. Jobs travel as
+// plain values and wait groups are recycled, so a training step allocates nothing.
+//
+// The calling goroutine always takes one share itself and pool workers never wait on
+// other jobs, so callers on several goroutines cannot deadlock the pool.
+
+// rangeRunner runs items [lo, hi) of the work currently set up on it.
+type rangeRunner interface {
+	runRange(lo, hi int)
+}
+
+// gemmArgs are the arguments of one Sgemm call.
+type gemmArgs struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+func (ga *gemmArgs) run(g Gemm) {
+	g.Sgemm(ga.transA, ga.transB, ga.m, ga.n, ga.k, ga.alpha, ga.a, ga.lda, ga.b, ga.ldb, ga.beta, ga.c, ga.ldc)
+}
+
+type poolJob struct {
+	r       rangeRunner // a range job when non-nil,
+	lo, hi  int
+	ew      func(x, y, z []float32) // an elementwise share when non-nil,
+	x, y, z []float32
+	g       Gemm // else a product share
+	ga      gemmArgs
+	wg      *sync.WaitGroup
+}
+
+var pool struct {
+	once    sync.Once
+	workers int
+	jobs    chan poolJob
+	wgs     sync.Pool // *sync.WaitGroup
+}
+
+// ParallelMinMACs is the size (multiply-adds m·n·k) from which Linear splits a product
+// across the workers: below it the hand-over costs more than it saves.
+const ParallelMinMACs = 1 << 18
+
+func startPool() {
+	pool.workers = runtime.GOMAXPROCS(0)
+	pool.jobs = make(chan poolJob, 4*pool.workers)
+	pool.wgs.New = func() any { return new(sync.WaitGroup) }
+	for i := 1; i < pool.workers; i++ {
+		go func() {
+			for j := range pool.jobs {
+				switch {
+				case j.r != nil:
+					j.r.runRange(j.lo, j.hi)
+				case j.ew != nil:
+					j.ew(j.x, j.y, j.z)
+				default:
+					j.ga.run(j.g)
+				}
+				j.wg.Done()
+			}
+		}()
+	}
+}
+
+// shares returns how many parts to split n items into (1: run inline).
+func shares(n int) int {
+	pool.once.Do(startPool)
+	return min(pool.workers, n)
+}
+
+// parallelRange runs r over [0, n) in one contiguous share per worker and returns when
+// all are done.
+func parallelRange(r rangeRunner, n int) {
+	w := shares(n)
+	if w <= 1 {
+		r.runRange(0, n)
+		return
+	}
+	wg := pool.wgs.Get().(*sync.WaitGroup)
+	for i := 1; i < w; i++ {
+		wg.Add(1)
+		pool.jobs <- poolJob{r: r, lo: i * n / w, hi: (i + 1) * n / w, wg: wg}
+	}
+	r.runRange(0, n/w)
+	wg.Wait()
+	pool.wgs.Put(wg)
+}
+
+// ParallelMinElems is the length from which elementwise kernels (GELU) split their
+// work across the workers.
+const ParallelMinElems = 1 << 15
+
+// parallelElementwise runs f over matching blocks of x and of y and z (each as long
+// as x, or nil), split across the workers when x is long enough.
+func parallelElementwise(f func(x, y, z []float32), x, y, z []float32) {
+	n := len(x)
+	w := 1
+	if n >= ParallelMinElems {
+		w = shares(n)
+	}
+	if w <= 1 {
+		f(x, y, z)
+		return
+	}
+	part := func(s []float32, lo, hi int) []float32 {
+		if s == nil {
+			return nil
+		}
+		return s[lo:hi]
+	}
+	wg := pool.wgs.Get().(*sync.WaitGroup)
+	for i := 1; i < w; i++ {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		pool.jobs <- poolJob{ew: f, x: x[lo:hi], y: part(y, lo, hi), z: part(z, lo, hi), wg: wg}
+	}
+	f(x[:n/w], part(y, 0, n/w), part(z, 0, n/w))
+	wg.Wait()
+	pool.wgs.Put(wg)
+}
+
+// parallelSgemm is g.Sgemm with the m rows of C split across the workers when the
+// product is large enough (ParallelMinMACs). Each share is an ordinary Sgemm on a
+// block of rows of C and the matching rows of op(A), so the backend needs no change.
+func parallelSgemm(g Gemm, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	w := 1
+	if m*n*k >= ParallelMinMACs {
+		w = shares(m)
+	}
+	if w <= 1 {
+		g.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	share := func(lo, hi int) gemmArgs {
+		ga := gemmArgs{transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha, beta: beta,
+			b: b, ldb: ldb, c: c[lo*ldc:], ldc: ldc, lda: lda}
+		if transA {
+			ga.a = a[lo:] // op(A) rows are columns of A
+		} else {
+			ga.a = a[lo*lda:]
+		}
+		return ga
+	}
+	wg := pool.wgs.Get().(*sync.WaitGroup)
+	for i := 1; i < w; i++ {
+		wg.Add(1)
+		pool.jobs <- poolJob{g: g, ga: share(i*m/w, (i+1)*m/w), wg: wg}
+	}
+	ga := share(0, m/w)
+	ga.run(g)
+	wg.Wait()
+	pool.wgs.Put(wg)
+}
