@@ -87,16 +87,25 @@ type Offline struct {
 	step   int
 }
 
-// NewOffline prepares training of model's trainable parameters on windows from source.
-// rng drives the window sampling (the model's own rng drives dropout); pass the same
-// seeded source to both for a run that is reproducible from one seed.
-func NewOffline(model *policy.Model, source WindowSource, cfg TrainConfig, rng *rand.Rand) (*Offline, error) {
+// NewOffline prepares training on windows from source. params are the parameters
+// to train — nil means the model's trainable ones; for LoRA methods, the adapters'
+// (lora.Model.Params). rng drives the window sampling (the model's own rng drives
+// dropout); pass the same seeded source to both for a run reproducible from one seed.
+func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cfg TrainConfig, rng *rand.Rand) (*Offline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trainable := model.Params().Trainable()
+	trainable := params
+	if trainable == nil {
+		trainable = model.Params().Trainable()
+	}
 	if len(trainable) == 0 {
-		return nil, fmt.Errorf("train: the model has no trainable parameters")
+		return nil, fmt.Errorf("train: no trainable parameters")
+	}
+	for _, p := range trainable {
+		if !p.Trainable() {
+			return nil, fmt.Errorf("train: parameter %s is frozen", p.Name)
+		}
 	}
 	opt, err := nn.NewAdamW(trainable, cfg.Optimizer)
 	if err != nil {
@@ -126,7 +135,9 @@ func (o *Offline) Step() (StepStats, error) {
 	if math.IsNaN(float64(loss.Loss)) || math.IsInf(float64(loss.Loss), 0) {
 		return StepStats{}, fmt.Errorf("train step %d: loss is %v (learning rate too high, or bad data?)", o.step, loss.Loss)
 	}
-	o.model.Params().ZeroGrad()
+	for _, p := range o.opt.Params() {
+		p.ZeroGrad()
+	}
 	o.model.Backward()
 	norm := 0.0
 	if o.clip > 0 {

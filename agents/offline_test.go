@@ -53,7 +53,7 @@ func newTinyTrainer(t *testing.T, seed uint64, eps []*replay.Episode, steps int)
 	tc := DefaultTrainConfig(steps)
 	tc.BatchSize = 8
 	tc.Schedule.LR = 3e-3
-	tr, err := NewOffline(m, sampler, tc, rng)
+	tr, err := NewOffline(m, nil, sampler, tc, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestOfflineResumeExact(t *testing.T) {
 	tc := DefaultTrainConfig(2 * n)
 	tc.BatchSize = 8
 	tc.Schedule.LR = 3e-3
-	resumed, err := NewOffline(m, sampler, tc, rng)
+	resumed, err := NewOffline(m, nil, sampler, tc, rng)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -205,16 +205,20 @@ type Online struct {
 	actor   *Actor
 	actions []float64
 
+	lastExplore Exploration
+
 	iter        int  // iterations completed
 	rolledOut   bool // the current iteration's episodes are in the buffer
 	iterUpdates int  // updates taken in the current iteration
 	updates     int  // updates taken in the whole run
 }
 
-// NewOnline prepares online fine-tuning of model's trainable parameters on task.
-// offline seeds the replay buffer (may be empty: the first rollouts fill it); the
-// buffer aliases those episodes. rng is the run's one random source (see Online).
-func NewOnline(model *policy.Model, task envs.Task, offline []*replay.Episode, cfg OnlineConfig, rng *rand.Rand) (*Online, error) {
+// NewOnline prepares online fine-tuning of params on task. params are the parameters
+// to train, as for NewOffline: nil means the model's trainable ones; for LoRA
+// methods, the adapters'. offline seeds the replay buffer (may be empty: the first
+// rollouts fill it); the buffer aliases those episodes. rng is the run's one random
+// source (see Online).
+func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline []*replay.Episode, cfg OnlineConfig, rng *rand.Rand) (*Online, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -232,11 +236,20 @@ func NewOnline(model *policy.Model, task envs.Task, offline []*replay.Episode, c
 		return nil, fmt.Errorf("online: the policy's head is %q, the Online Decision Transformer needs a stochastic one (%q for continuous actions, %q for discrete)",
 			mc.Head, policy.HeadGaussian, policy.HeadCategorical)
 	}
-	trainable := model.Params().Trainable()
-	if len(trainable) == 0 {
-		return nil, fmt.Errorf("online: the model has no trainable parameters")
+	trainable := params
+	if trainable == nil {
+		trainable = model.Params().Trainable()
 	}
-	o := &Online{cfg: cfg, task: task, model: model, rng: rng, clip: cfg.ClipNorm, targetEntropy: target}
+	if len(trainable) == 0 {
+		return nil, fmt.Errorf("online: no trainable parameters")
+	}
+	for _, p := range trainable {
+		if !p.Trainable() {
+			return nil, fmt.Errorf("online: parameter %s is frozen", p.Name)
+		}
+	}
+	o := &Online{cfg: cfg, task: task, model: model, rng: rng, clip: cfg.ClipNorm, targetEntropy: target,
+		lastExplore: Exploration{Iteration: -1}}
 	var err error
 	if o.opt, err = nn.NewAdamW(trainable, cfg.Optimizer); err != nil {
 		return nil, fmt.Errorf("online: %w", err)
@@ -286,63 +299,106 @@ func (o *Online) newBuffer(initial []*replay.Episode) (*replay.Buffer, error) {
 	return buf, nil
 }
 
+// Step takes one update, as the run loop drives trainers (Stepper): at the start of
+// an iteration it first collects the iteration's exploration episodes into the buffer
+// (LastExploration reports them). The loop's step count is the update count, so
+// Iterations × UpdatesPerIteration updates make the whole run.
+func (o *Online) Step() (StepStats, error) {
+	l, norm, lr, err := o.step()
+	return StepStats{Loss: float64(l.Loss), GradNorm: norm, LR: lr}, err
+}
+
+// StepCount is the number of updates taken since the start of the run (across
+// resumes).
+func (o *Online) StepCount() int { return o.updates }
+
 // Iterate runs the rest of the current iteration — its exploration episodes unless
-// they are in the buffer already, then its remaining updates — and reports it. When
-// ctx is cancelled it returns ctx's error after the update in progress, with stats of
-// the work done and the trainer consistent (see SaveState).
+// they are in the buffer already, then its remaining updates — and reports it. ctx
+// is checked before the rollouts and before each update; when it is cancelled,
+// Iterate returns its error with the stats of the work done, and the trainer is at
+// an update boundary, consistent for SaveState.
 func (o *Online) Iterate(ctx context.Context) (OnlineStats, error) {
 	st := OnlineStats{Iteration: o.iter, TargetEntropy: o.targetEntropy}
-	if o.iter >= o.cfg.Iterations {
-		return st, fmt.Errorf("online: all %d iterations are done", o.cfg.Iterations)
-	}
-	if err := ctx.Err(); err != nil {
-		return st, err
-	}
-	if !o.rolledOut {
-		eps, err := o.explore()
-		if err != nil {
-			return st, err
-		}
-		for _, ep := range eps {
-			if err := o.buf.Add(ep); err != nil {
-				return st, fmt.Errorf("online %s: %w", o.task.ID, err)
-			}
-			st.ExploreReturns = append(st.ExploreReturns, ep.Return())
-			st.ExploreLengths = append(st.ExploreLengths, ep.Len())
-			st.ExploreSuccesses = append(st.ExploreSuccesses, ep.Success)
-		}
-		o.rolledOut = true
-	}
 	var sumLoss, sumNLL, sumEnt, sumNorm float64
-	for o.iterUpdates < o.cfg.UpdatesPerIteration {
+	finish := func() {
+		if st.Updates > 0 {
+			n := float64(st.Updates)
+			st.Loss, st.NLL, st.Entropy, st.GradNorm = sumLoss/n, sumNLL/n, sumEnt/n, sumNorm/n
+		}
+		st.Temperature = o.Temperature()
+		st.BufferEpisodes, st.BufferTransitions = o.buf.Len(), o.buf.Transitions()
+		st.TotalUpdates = o.updates
+	}
+	for o.iter == st.Iteration {
 		if err := ctx.Err(); err != nil {
-			o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+			finish()
 			return st, err
 		}
-		l, norm, lr, err := o.update()
+		collect := !o.rolledOut
+		l, norm, lr, err := o.step()
+		if collect && o.lastExplore.Iteration == st.Iteration {
+			ex := o.LastExploration()
+			st.ExploreReturns, st.ExploreLengths, st.ExploreSuccesses = ex.Returns, ex.Lengths, ex.Successes
+		}
 		if err != nil {
-			o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+			finish()
 			return st, err
 		}
 		sumLoss, sumNLL, sumEnt, sumNorm = sumLoss+float64(l.Loss), sumNLL+float64(l.NLL), sumEnt+float64(l.Entropy), sumNorm+norm
 		st.Updates++
 		st.LR = lr
 	}
-	o.iter++
-	o.rolledOut, o.iterUpdates = false, 0
 	st.Done = true
-	o.finishStats(&st, sumLoss, sumNLL, sumEnt, sumNorm)
+	finish()
 	return st, nil
 }
 
-func (o *Online) finishStats(st *OnlineStats, loss, nll, ent, norm float64) {
-	if st.Updates > 0 {
-		n := float64(st.Updates)
-		st.Loss, st.NLL, st.Entropy, st.GradNorm = loss/n, nll/n, ent/n, norm/n
+// Exploration describes the episodes an iteration collected.
+type Exploration struct {
+	// Iteration is the iteration that collected them (−1 before any).
+	Iteration int
+	// Target is the return-to-go the episodes were conditioned on.
+	Target    float64
+	Returns   []float64
+	Lengths   []int
+	Successes []bool
+}
+
+// LastExploration returns the most recent exploration episodes' summary, for the
+// run's metrics (a resumed run reports nothing until its next rollouts).
+func (o *Online) LastExploration() Exploration { return o.lastExplore }
+
+// step is one update, preceded by the iteration's rollouts when it starts one.
+func (o *Online) step() (policy.Loss, float64, float64, error) {
+	if o.iter >= o.cfg.Iterations {
+		return policy.Loss{}, 0, 0, fmt.Errorf("online: all %d iterations are done", o.cfg.Iterations)
 	}
-	st.Temperature = o.Temperature()
-	st.BufferEpisodes, st.BufferTransitions = o.buf.Len(), o.buf.Transitions()
-	st.TotalUpdates = o.updates
+	if !o.rolledOut {
+		eps, err := o.explore()
+		if err != nil {
+			return policy.Loss{}, 0, 0, err
+		}
+		ex := Exploration{Iteration: o.iter, Target: o.cfg.ExploreTarget()}
+		for _, ep := range eps {
+			if err := o.buf.Add(ep); err != nil {
+				return policy.Loss{}, 0, 0, fmt.Errorf("online %s: %w", o.task.ID, err)
+			}
+			ex.Returns = append(ex.Returns, ep.Return())
+			ex.Lengths = append(ex.Lengths, ep.Len())
+			ex.Successes = append(ex.Successes, ep.Success)
+		}
+		o.lastExplore = ex
+		o.rolledOut = true
+	}
+	l, norm, lr, err := o.update()
+	if err != nil {
+		return l, norm, lr, err
+	}
+	if o.iterUpdates == o.cfg.UpdatesPerIteration {
+		o.iter++
+		o.rolledOut, o.iterUpdates = false, 0
+	}
+	return l, norm, lr, nil
 }
 
 // update takes one gradient step of the policy and one of the temperature.
@@ -360,7 +416,9 @@ func (o *Online) update() (policy.Loss, float64, float64, error) {
 	if !finite32(loss.Loss) || !finite32(loss.Entropy) {
 		return loss, 0, 0, fmt.Errorf("online update %d: loss %v, entropy %v (learning rate too high, or bad data?)", o.updates, loss.Loss, loss.Entropy)
 	}
-	o.model.Params().ZeroGrad()
+	for _, p := range o.opt.Params() {
+		p.ZeroGrad()
+	}
 	o.model.Backward()
 	norm := 0.0
 	if o.clip > 0 {
@@ -410,3 +468,5 @@ func (o *Online) Config() OnlineConfig { return o.cfg }
 
 // Optimizer is the policy's AdamW instance.
 func (o *Online) Optimizer() *nn.AdamW { return o.opt }
+
+var _ Stepper = (*Online)(nil)

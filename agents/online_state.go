@@ -96,9 +96,9 @@ const (
 // saves: the model, or the adapters) into dir: the update count and src's state (src
 // must be the PCG behind the trainer's random source, see NewRand), the policy
 // optimizer's moments, the temperature and its optimizer, where the current iteration
-// stands, and the replay buffer's episodes. Each file is written to a temporary name
-// and renamed.
-func (o *Online) SaveState(dir string, src *rand.PCG) error {
+// stands, and the replay buffer's episodes; best is the run's best evaluation score
+// (TrainState.Best). Each file is written to a temporary name and renamed.
+func (o *Online) SaveState(dir string, src *rand.PCG, best float64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("online: save state: %w", err)
 	}
@@ -110,7 +110,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG) error {
 	if o.rolledOut {
 		rolled = 1
 	}
-	st := TrainState{Step: o.updates, Extra: map[string]float64{
+	st := TrainState{Step: o.updates, Best: best, Extra: map[string]float64{
 		extraIteration:   float64(o.iter),
 		extraRolledOut:   rolled,
 		extraIterUpdates: float64(o.iterUpdates),
@@ -125,11 +125,12 @@ func (o *Online) SaveState(dir string, src *rand.PCG) error {
 // LoadState restores what SaveState wrote into a trainer built with the same model
 // weights (loaded by the caller), task, configuration and offline data; src is the
 // PCG behind the trainer's random source. The replay buffer is replaced by the saved
-// one.
-func (o *Online) LoadState(dir string, src *rand.PCG) error {
+// one. It returns the saved TrainState (for Best). After an error, build a new
+// trainer and random source before retrying.
+func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 	st, opt, err := LoadTrainState(dir, src)
 	if err != nil {
-		return fmt.Errorf("online: %w", err)
+		return st, fmt.Errorf("online: %w", err)
 	}
 	get := func(key string) (float64, error) {
 		v, ok := st.Extra[key]
@@ -141,37 +142,37 @@ func (o *Online) LoadState(dir string, src *rand.PCG) error {
 	vals := map[string]float64{}
 	for _, k := range []string{extraIteration, extraRolledOut, extraIterUpdates, extraLogTemp, extraLogTempM, extraLogTempV} {
 		if vals[k], err = get(k); err != nil {
-			return err
+			return st, err
 		}
 	}
 	iter, iterUpdates := int(vals[extraIteration]), int(vals[extraIterUpdates])
 	switch {
 	case iter < 0 || float64(iter) != vals[extraIteration] || iter > o.cfg.Iterations:
-		return fmt.Errorf("online: resume %s: iteration %v, want an integer in [0, iterations = %d]", dir, vals[extraIteration], o.cfg.Iterations)
+		return st, fmt.Errorf("online: resume %s: iteration %v, want an integer in [0, iterations = %d]", dir, vals[extraIteration], o.cfg.Iterations)
 	case iterUpdates < 0 || float64(iterUpdates) != vals[extraIterUpdates] || iterUpdates >= o.cfg.UpdatesPerIteration:
-		return fmt.Errorf("online: resume %s: %v updates into the iteration, want an integer in [0, updates_per_iteration = %d)", dir, vals[extraIterUpdates], o.cfg.UpdatesPerIteration)
+		return st, fmt.Errorf("online: resume %s: %v updates into the iteration, want an integer in [0, updates_per_iteration = %d)", dir, vals[extraIterUpdates], o.cfg.UpdatesPerIteration)
 	case st.Step != iter*o.cfg.UpdatesPerIteration+iterUpdates:
-		return fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match updates_per_iteration = %d (was the configuration changed?)",
+		return st, fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match updates_per_iteration = %d (was the configuration changed?)",
 			dir, st.Step, iter, iterUpdates, o.cfg.UpdatesPerIteration)
 	}
 	eps, err := readEpisodes(filepath.Join(dir, OnlineBufferFile))
 	if err != nil {
-		return fmt.Errorf("online: resume: %w", err)
+		return st, fmt.Errorf("online: resume: %w", err)
 	}
 	if len(eps) > o.cfg.BufferSize {
-		return fmt.Errorf("online: resume %s: the saved buffer holds %d trajectories, buffer_size is %d", dir, len(eps), o.cfg.BufferSize)
+		return st, fmt.Errorf("online: resume %s: the saved buffer holds %d trajectories, buffer_size is %d", dir, len(eps), o.cfg.BufferSize)
 	}
 	buf, err := o.newBuffer(nil)
 	if err != nil {
-		return err
+		return st, err
 	}
 	for i, ep := range eps {
 		if err := buf.Add(ep); err != nil {
-			return fmt.Errorf("online: resume %s: buffer episode %d: %w", dir, i, err)
+			return st, fmt.Errorf("online: resume %s: buffer episode %d: %w", dir, i, err)
 		}
 	}
 	if err := o.opt.LoadState(opt); err != nil {
-		return fmt.Errorf("online: resume %s: %w", dir, err)
+		return st, fmt.Errorf("online: resume %s: %w", dir, err)
 	}
 	shape := []int{1}
 	tempState := nn.AdamWState{Step: st.Step, Tensors: []*nn.Param{
@@ -179,12 +180,12 @@ func (o *Online) LoadState(dir string, src *rand.PCG) error {
 		{Name: extraLogTempV, Shape: shape, Data: []float32{float32(vals[extraLogTempV])}},
 	}}
 	if err := o.tempOpt.LoadState(tempState); err != nil {
-		return fmt.Errorf("online: resume %s: temperature: %w", dir, err)
+		return st, fmt.Errorf("online: resume %s: temperature: %w", dir, err)
 	}
 	o.logTemp.Data[0] = float32(vals[extraLogTemp])
 	o.buf = buf
 	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step
-	return nil
+	return st, nil
 }
 
 // writeEpisodes writes eps to path through a temporary file and a rename, replacing

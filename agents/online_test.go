@@ -84,7 +84,7 @@ func TestOnlineLearnsGridworld(t *testing.T) {
 	m := stochasticModel(t, task, 32, 8, rng)
 	cfg := smallOnline(20, 75)
 	cfg.EpisodesPerIteration, cfg.NumEnvs = 8, 4
-	o, err := NewOnline(m, task, nil, cfg, rng)
+	o, err := NewOnline(m, nil, task, nil, cfg, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestTemperatureStep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rng, _ := NewRand(1)
 			cfg := smallOnline(1, 1)
-			o, err := NewOnline(stochasticModel(t, tc.task, 16, 4, rng), tc.task, nil, cfg, rng)
+			o, err := NewOnline(stochasticModel(t, tc.task, 16, 4, rng), nil, tc.task, nil, cfg, rng)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +171,7 @@ func TestOnlineRelabels(t *testing.T) {
 	}
 	cfg := smallOnline(1, 1)
 	cfg.BufferSize, cfg.ExploreScale, cfg.ExploreReturn = 5, 0, -50
-	o, err := NewOnline(m, task, offline, cfg, rng)
+	o, err := NewOnline(m, nil, task, offline, cfg, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func runOnline(t *testing.T, task envs.Task, seed uint64, n int) ([]float32, flo
 	t.Helper()
 	rng, _ := NewRand(seed)
 	m := stochasticModel(t, task, 16, 4, rng)
-	o, err := NewOnline(m, task, nil, tinyOnline(n), rng)
+	o, err := NewOnline(m, nil, task, nil, tinyOnline(n), rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,23 +311,23 @@ func TestOnlineResume(t *testing.T) {
 			dir := t.TempDir()
 			rng, src := NewRand(9)
 			m := stochasticModel(t, task, 16, 4, rng)
-			o, err := NewOnline(m, task, nil, tinyOnline(iters), rng)
+			o, err := NewOnline(m, nil, task, nil, tinyOnline(iters), rng)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := o.Iterate(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			// Iteration 1: the first ctx check is before the rollouts, then one per
-			// update: stop after 2 of its 5 updates.
-			st, err := o.Iterate(&cancelAfter{Context: context.Background(), n: 3})
+			// Iteration 1: ctx is checked before each update (the first one after the
+			// rollouts): stop after 2 of its 5 updates.
+			st, err := o.Iterate(&cancelAfter{Context: context.Background(), n: 2})
 			if !errors.Is(err, context.Canceled) || st.Updates != 2 || st.Done {
 				t.Fatalf("interrupted iteration: %d updates, done %v, err %v; want 2, false, Canceled", st.Updates, st.Done, err)
 			}
 			if err := m.Save(dir); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.SaveState(dir, src); err != nil {
+			if err := o.SaveState(dir, src, 0.25); err != nil {
 				t.Fatal(err)
 			}
 			buffered := len(o.Buffer().Episodes())
@@ -337,12 +337,16 @@ func TestOnlineResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o2, err := NewOnline(m2, task, nil, tinyOnline(iters), rng2)
+			o2, err := NewOnline(m2, nil, task, nil, tinyOnline(iters), rng2)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := o2.LoadState(dir, src2); err != nil {
+			ts, err := o2.LoadState(dir, src2)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if ts.Best != 0.25 {
+				t.Errorf("resumed best score %v, want 0.25", ts.Best)
 			}
 			if o2.Iteration() != 1 || o2.Updates() != 7 || o2.Buffer().Len() != buffered {
 				t.Fatalf("resumed at iteration %d, update %d, %d episodes; want 1, 7, %d", o2.Iteration(), o2.Updates(), o2.Buffer().Len(), buffered)
@@ -407,13 +411,13 @@ func TestOnlineNeedsStochasticHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := tinyModel(t, env, 4) // deterministic head
-	_, err = NewOnline(m, task, nil, smallOnline(1, 1), rand.New(rand.NewPCG(1, 1)))
+	_, err = NewOnline(m, nil, task, nil, smallOnline(1, 1), rand.New(rand.NewPCG(1, 1)))
 	if err == nil || !strings.Contains(err.Error(), policy.HeadGaussian) {
 		t.Errorf("deterministic head: error %v, want one asking for %q", err, policy.HeadGaussian)
 	}
 	// A resumed state from another trainer is refused with the missing key's name.
 	rng, src := NewRand(1)
-	o, err := NewOnline(stochasticModel(t, task, 16, 4, rng), task, nil, smallOnline(1, 1), rng)
+	o, err := NewOnline(stochasticModel(t, task, 16, 4, rng), nil, task, nil, smallOnline(1, 1), rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +428,7 @@ func TestOnlineNeedsStochasticHead(t *testing.T) {
 	if err := writeEpisodes(filepath.Join(dir, OnlineBufferFile), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.LoadState(dir, src); err == nil || !strings.Contains(err.Error(), extraIteration) {
+	if _, err := o.LoadState(dir, src); err == nil || !strings.Contains(err.Error(), extraIteration) {
 		t.Errorf("loading an offline trainer's state: %v, want an error naming %q", err, extraIteration)
 	}
 }

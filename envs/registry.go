@@ -173,3 +173,41 @@ func TaskSets() []TaskSet {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out
 }
+
+// ResolveTasks turns a task specification into tasks: a task set key ("gridworld/
+// heldout"), or a comma-separated list of task ids from registered task sets
+// ("gridworld/heldout-01,gridworld/heldout-02"). Unknown names are errors that list
+// what is registered.
+func ResolveTasks(spec string) ([]Task, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, fmt.Errorf("envs: empty task specification; want a task set such as gridworld/heldout or task ids")
+	}
+	if set, err := LookupTaskSet(spec); err == nil {
+		return set.Tasks, nil
+	}
+	byID := map[string]Task{}
+	for _, set := range TaskSets() {
+		for _, t := range set.Tasks {
+			byID[t.ID] = t
+		}
+	}
+	var out []Task
+	seen := map[string]bool{}
+	for _, id := range strings.Split(spec, ",") {
+		id = strings.TrimSpace(id)
+		t, ok := byID[id]
+		if !ok {
+			keys := make([]string, 0)
+			for _, s := range TaskSets() {
+				keys = append(keys, s.Key())
+			}
+			return nil, fmt.Errorf("envs: %q is neither a task set (%s) nor a task id of one (e.g. %s-00)", id, strings.Join(keys, ", "), keys[0])
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -18,11 +18,14 @@ const (
 	benchEmbed = 128
 )
 
-func benchIPCA(b *testing.B, d int) {
+func benchIPCA(b *testing.B, d int, lowRank bool) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	std := []float64{8, 7, 6, 5, 4, 3.5, 3, 2.5, 2, 1.8, 1.6, 1.4, 1.2, 1, 0.9, 0.8, 0.7, 0.6}
 	x := lowRankData(rng, benchRows, d, std, 0.3)
 	p := NewIPCA(16, d)
+	if lowRank {
+		p.LowRankQ, p.Rng = 32, rand.New(rand.NewPCG(1, 2))
+	}
 	if _, err := p.PartialFit(x, benchRows); err != nil {
 		b.Fatal(err)
 	}
@@ -44,10 +47,13 @@ func reportCPU(b *testing.B, c0 time.Duration) {
 
 // BenchmarkIPCAUpdate128 is one incremental update of a 128-wide layer input
 // (attention and mlp.fc) with 3840 rows.
-func BenchmarkIPCAUpdate128(b *testing.B) { benchIPCA(b, benchEmbed) }
+func BenchmarkIPCAUpdate128(b *testing.B) { benchIPCA(b, benchEmbed, false) }
 
 // BenchmarkIPCAUpdate512 is the same for mlp.proj's 512-wide input.
-func BenchmarkIPCAUpdate512(b *testing.B) { benchIPCA(b, 4*benchEmbed) }
+func BenchmarkIPCAUpdate512(b *testing.B) { benchIPCA(b, 4*benchEmbed, false) }
+
+// BenchmarkIPCAUpdate512LowRank is that update with svd: lowrank (q = 32, 4 iterations).
+func BenchmarkIPCAUpdate512LowRank(b *testing.B) { benchIPCA(b, 4*benchEmbed, true) }
 
 // BenchmarkPassSynthetic6 runs a whole EVA pass (to convergence at tau 0.99) over
 // the six target layers of one block: q, k, v sharing a 128-wide input, o and fc

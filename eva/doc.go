@@ -16,8 +16,8 @@
 //  3. Incremental PCA (ipca.go): per owner, scikit-learn's IncrementalPCA as PEFT
 //     adapts it: float64 running mean and population variance (Chan et al.), the
 //     previous components scaled by their singular values stacked above the centred
-//     minibatch and a mean-correction row, a full SVD (gonum's LAPACK dgesvd), the
-//     sign convention that the largest-magnitude entry of each component is
+//     minibatch and a mean-correction row, a full SVD (gonum's LAPACK dgesvd; or,
+//     with svd: lowrank, the randomized SVD PEFT itself uses), the sign convention that the largest-magnitude entry of each component is
 //     positive. round(r·rho) components are kept; a minibatch with fewer rows is
 //     skipped and counted.
 //  4. Convergence: a component is converged when the cosine between its new and

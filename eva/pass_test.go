@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		{"tau above 1", func(c *Config) { c.Tau = 1.5 }, "tau"},
 		{"tau 0 and 1 allowed", func(c *Config) { c.Tau = 1 }, ""},
 		{"no batches", func(c *Config) { c.MaxBatches = 0 }, "max_batches"},
+		{"lowrank", func(c *Config) { c.SVD = SVDLowRank }, ""},
+		{"unknown svd", func(c *Config) { c.SVD = "qr" }, "svd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,5 +343,30 @@ func TestScaledAlphaKeepsScale(t *testing.T) {
 		if a := l.ScaledAlpha(alpha, false, false); a != alpha {
 			t.Errorf("adjust off: alpha %v, want %v", a, alpha)
 		}
+	}
+}
+
+// A converged layer stops receiving rows, and resumes when redistribution raises its
+// rank past its converged components (white-box: the ranks are set by hand).
+func TestPassResumesWhenRankGrows(t *testing.T) {
+	f := newFakeModel(5, 16, 128)
+	p, _ := NewPass(DefaultConfig(), []Layer{{"a", 2, 16}, {"b", 2, 16}}, nil)
+	rows, _ := f.next(nil)
+	if err := p.Step([]Rows{rows[0], rows[3]}); err != nil {
+		t.Fatal(err)
+	}
+	p.conv[0] = []bool{true, true, false, false}
+	p.conv[1] = []bool{true, false, false, false}
+	p.ranks = []int{2, 1}
+	if w := p.Wants(); w[0] || w[1] || !p.Done() {
+		t.Fatalf("ranks 2,1 with 2 and 1 converged components: wants %v, done %v; want no rows and done", w, p.Done())
+	}
+	p.ranks = []int{3, 1}
+	if w := p.Wants(); !w[0] || w[1] || p.Done() {
+		t.Fatalf("rank of a raised to 3: wants %v, done %v; want rows for a only", w, p.Done())
+	}
+	p.ranks = []int{0, 4}
+	if w := p.Wants(); w[0] || !w[1] {
+		t.Fatalf("a at rank 0 is converged, b at 4 is not: wants %v", w)
 	}
 }

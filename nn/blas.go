@@ -46,7 +46,7 @@ func (s BLASSelection) Fields() logrus.Fields {
 	f := logrus.Fields{"blas": s.Gemm.Name(), "blas_requested": s.Requested}
 	if s.Library != "" {
 		f["blas_library"] = s.Library
-		f["blas_small_to_gonum_below_macs"] = SmallGemmFlops
+		f["blas_small_to_gonum_below_macs"] = SmallGemmMACs
 	}
 	if s.Fallback != nil {
 		f["blas_fallback_reason"] = s.Fallback.Error()
@@ -57,7 +57,7 @@ func (s BLASSelection) Fields() logrus.Fields {
 // SelectGemm returns the backend for choice: "openblas" loads OpenBLAS or fails,
 // "gonum" is always available, and "auto" (or "") tries OpenBLAS and falls back to
 // gonum, recording why in Fallback. The OpenBLAS backend sends products below
-// SmallGemmFlops to gonum, where they are faster. An unknown choice is an error that
+// SmallGemmMACs to gonum, where they are faster. An unknown choice is an error that
 // names it.
 func SelectGemm(choice string) (BLASSelection, error) {
 	return selectGemm(choice, loadDefaultOpenBLAS)
@@ -84,7 +84,7 @@ func selectGemm(choice string, load func() (Gemm, string, error)) (BLASSelection
 			sel.Gemm, sel.Fallback = GonumGemm{}, err
 			return sel, nil
 		}
-		sel.Gemm = &dispatchGemm{large: g, small: GonumGemm{}, minMACs: SmallGemmFlops}
+		sel.Gemm = &dispatchGemm{large: g, small: GonumGemm{}, minMACs: SmallGemmMACs}
 		sel.Library = lib
 		return sel, nil
 	default:

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ import (
 func benchGemms(b *testing.B) []Gemm {
 	gs := []Gemm{GonumGemm{}}
 	if g := openBLASForBench(b); g != nil {
-		gs = append(gs, g, &dispatchGemm{large: g, small: GonumGemm{}, minMACs: SmallGemmFlops})
+		gs = append(gs, g, &dispatchGemm{large: g, small: GonumGemm{}, minMACs: SmallGemmMACs})
 	}
 	return gs
 }
@@ -88,7 +89,7 @@ func BenchmarkSgemm(b *testing.B) {
 
 // BenchmarkSgemmCrossover times small products on gonum and on OpenBLAS without
 // dispatch: cubes n³ and a few skinny shapes of equal multiply-add count.
-// SmallGemmFlops is set from where the two cross. The 1³ case is the per-call
+// SmallGemmMACs is set from where the two cross. The 1³ case is the per-call
 // overhead of the foreign call.
 //
 //	go test ./nn -run '^$' -bench SgemmCrossover -benchtime 200000x -count 3
@@ -108,5 +109,35 @@ func BenchmarkSgemmCrossover(b *testing.B) {
 		for _, s := range shapes {
 			b.Run(g.Name()+"/"+s.name, func(b *testing.B) { benchShape(b, g, s) })
 		}
+	}
+}
+
+// BenchmarkSgemmParallel runs the headline product on two goroutines at once, as
+// trainers do with independent work, and reports the aggregate rate; compare with
+// BenchmarkSgemm's single-goroutine figure for the scaling.
+//
+//	go test ./nn -run '^$' -bench SgemmParallel -benchtime 10x
+func BenchmarkSgemmParallel(b *testing.B) {
+	const workers = 2
+	s := dtShapes[0]
+	for _, g := range benchGemms(b) {
+		b.Run(benchName(g)+"/"+s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(9, 10))
+			type bufs struct{ a, b, c []float32 }
+			ws := make([]bufs, workers)
+			for i := range ws {
+				ws[i] = bufs{gemmRandSlice(rng, s.m*s.k), gemmRandSlice(rng, s.k*s.n), make([]float32, s.m*s.n)}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for _, w := range ws {
+					wg.Go(func() { g.Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, w.a, s.k, w.b, s.k, 0, w.c, s.n) })
+				}
+				wg.Wait()
+			}
+			flops := workers * 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

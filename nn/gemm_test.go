@@ -60,7 +60,7 @@ func (tc gemmCase) String() string {
 }
 
 // gemmSuite lists the cases every backend must pass: 1×1 and vectors, odd sizes,
-// sizes on both sides of SmallGemmFlops, all four transpose combinations, alpha in
+// sizes on both sides of SmallGemmMACs, all four transpose combinations, alpha in
 // {1, -0.5, 0}, beta in {0, 1, 0.75}, tight and padded leading dimensions.
 func gemmSuite() []gemmCase {
 	shapes := [][3]int{
@@ -222,12 +222,12 @@ func TestDispatchGemm(t *testing.T) {
 	}{
 		{1, 1, 1, false},
 		{8, 8, 7, false},
-		{8, 8, 8, true}, // exactly SmallGemmFlops goes to the large backend
+		{8, 8, 8, true}, // exactly SmallGemmMACs goes to the large backend
 		{512, 1, 1, true},
 		{3840, 128, 512, true},
 	} {
 		large, small := &recordingGemm{name: "large"}, &recordingGemm{name: "small"}
-		d := &dispatchGemm{large: large, small: small, minMACs: SmallGemmFlops}
+		d := &dispatchGemm{large: large, small: small, minMACs: SmallGemmMACs}
 		a := make([]float32, tc.m*tc.k)
 		b := make([]float32, tc.k*tc.n)
 		c := make([]float32, tc.m*tc.n)

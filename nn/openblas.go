@@ -33,35 +33,50 @@ var openBLASNames = map[string][]string{
 //
 // The Fortran entry point is called rather than cblas_sgemm because every Fortran
 // argument is a pointer: purego.SyscallN passes them as plain machine words, which
-// costs about 220 ns per call and allocates nothing, while a cblas call with float
-// arguments needs purego.RegisterFunc (about 1 µs and an allocation per call).
+// costs ≈170–220 ns per call (BenchmarkSgemmCrossover's 1³ case) and allocates
+// nothing, while a cblas call with float arguments needs purego.RegisterFunc
+// (about 1 µs and an allocation per call).
 // Row-major storage is handled by computing Cᵀ = op(B)ᵀ·op(A)ᵀ in column-major
 // terms: swap A with B and m with n.
 //
-// Loading sets OpenBLAS to one thread: evarl runs independent work on goroutines, and
-// measured OpenBLAS threads competing with busy goroutines fall to a third of their
-// speed (see DESIGN.md decision 1). Safe for concurrent use.
+// Loading sets OpenBLAS to one thread: evarl runs independent work on goroutines,
+// and OpenBLAS threads competing with busy goroutines were measured to fall to a
+// third of their speed, while one OpenBLAS thread per goroutine scaled 1.7–1.85× on
+// two goroutines. Safe for concurrent use.
 //
 // OpenBLASGemm computes every product in OpenBLAS, however small; DefaultGemm and
 // SelectGemm wrap it so that tiny products go to gonum instead.
 type OpenBLASGemm struct {
 	path  string  // the library name that loaded
 	sgemm uintptr // address of sgemm_
-	// args holds *sgemmArgs: the scalar arguments must live in memory that is not on
-	// a goroutine stack while the foreign code reads them, and a pool gives each
+	// calls holds *sgemmCall: the scalar arguments must live in memory that is not
+	// on a goroutine stack while the foreign code reads them, and a pool gives each
 	// concurrent call its own block without allocating per call.
-	args sync.Pool
+	calls sync.Pool
 }
 
 var _ Gemm = (*OpenBLASGemm)(nil)
 
-// sgemmArgs are the scalar arguments of Fortran sgemm_, each passed by address.
+// sgemmCall is the per-call block: the arguments of Fortran sgemm_ and the
+// matrices they point to.
+type sgemmCall struct {
+	args sgemmArgs
+	// a, b and c hold the matrices for the duration of the call. Storing them in
+	// this heap block makes the compiler treat Sgemm's slices as escaping, so no
+	// caller can hand over a stack array, which could move (stack growth) between
+	// taking its address and the foreign call.
+	a, b, c []float32
+}
+
+// sgemmArgs are the arguments of Fortran sgemm_: the scalars, each passed by
+// address, and the machine words handed to SyscallN. It holds no Go pointers, as
+// memory read by foreign code must not.
 type sgemmArgs struct {
 	transA, transB byte // 'N' or 'T' (CHARACTER*1)
 	m, n, k        int32
 	lda, ldb, ldc  int32
 	alpha, beta    float32
-	words          [15]uintptr // the argument list handed to SyscallN
+	words          [15]uintptr
 }
 
 // LoadOpenBLAS opens the first of names that loads (the platform's usual names
@@ -115,7 +130,7 @@ func loadOpenBLAS(name string) (*OpenBLASGemm, error) {
 	// The handle stays open for the life of the process: the function pointers
 	// must stay valid and every Gemm value may be used at any time.
 	g := &OpenBLASGemm{path: name, sgemm: sgemm}
-	g.args.New = func() any { return new(sgemmArgs) }
+	g.calls.New = func() any { return new(sgemmCall) }
 	return g, nil
 }
 
@@ -141,7 +156,9 @@ func (g *OpenBLASGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a 
 			panic(fmt.Sprintf("nn: sgemm: dimension %d exceeds OpenBLAS's 32-bit integers", d))
 		}
 	}
-	p := g.args.Get().(*sgemmArgs)
+	call := g.calls.Get().(*sgemmCall)
+	call.a, call.b, call.c = a, b, c
+	p := &call.args
 	// Column-major view: C (m×n, row-major) is Cᵀ (n×m) with leading dimension ldc,
 	// and Cᵀ = op(B)ᵀ·op(A)ᵀ, where op(B)ᵀ is B as stored read column-major
 	// (so transB maps to Fortran's TRANSA unchanged), and likewise for A.
@@ -153,9 +170,8 @@ func (g *OpenBLASGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a 
 	// len(TRANSB)); the trailing hidden string lengths are what gfortran-compiled
 	// BLAS expects and are ignored by OpenBLAS's C interface. The words are stored in
 	// the pooled block because a variadic list built here would escape to the heap on
-	// every call. The addresses stay valid during the call: the pooled block and the
-	// slices are kept alive below, Go's heap does not move, and a goroutine's stack
-	// is neither grown nor shrunk while it is inside a foreign call.
+	// every call. The addresses stay valid during the call: everything they point to
+	// is on the heap (see sgemmCall), which does not move, and is referenced by call.
 	p.words = [len(p.words)]uintptr{
 		uintptr(unsafe.Pointer(&p.transA)), uintptr(unsafe.Pointer(&p.transB)),
 		uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.k)),
@@ -167,10 +183,8 @@ func (g *OpenBLASGemm) Sgemm(transA, transB bool, m, n, k int, alpha float32, a 
 		1, 1,
 	}
 	purego.SyscallN(g.sgemm, p.words[:]...)
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-	g.args.Put(p)
+	call.a, call.b, call.c = nil, nil, nil // the pool must not keep the caller's buffers alive
+	g.calls.Put(call)
 }
 
 func fortranTrans(t bool) byte {

@@ -2,11 +2,12 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -56,6 +57,10 @@ type CheckpointMeta struct {
 	// ReturnScale repeats Config.ReturnScale at the top level for readers of the
 	// file that look for it there.
 	ReturnScale float64 `json:"return_scale"`
+	// WeightsSHA256 is the hex SHA-256 of model.safetensors. Load verifies it when
+	// present, which catches a corrupted weights file and a config and weights that
+	// come from different saves (a crash between the two renames).
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 }
 
 // ErrCheckpoint is wrapped by every error about a checkpoint's content (as opposed to
@@ -87,14 +92,19 @@ func (m *Model) Save(dir string) error {
 			return fmt.Errorf("save checkpoint: %w", err)
 		}
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), f); err != nil {
+	sum := sha256.New()
+	err := safetensors.WriteAtomic(filepath.Join(dir, WeightsFile), func(w io.Writer) error {
+		return f.Encode(io.MultiWriter(w, sum))
+	})
+	if err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	meta := CheckpointMeta{
 		Format: CheckpointFormat, FormatVersion: CheckpointVersion, EvarlVersion: evarlVersion(),
 		Config: m.cfg, StateMean: m.stateMean, StateStd: m.stateStd, ReturnScale: m.cfg.ReturnScale,
+		WeightsSHA256: hex.EncodeToString(sum.Sum(nil)),
 	}
-	err := safetensors.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+	err = safetensors.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(meta)
@@ -163,7 +173,7 @@ func LoadRand(dir string, g nn.Gemm, rng *rand.Rand) (*Model, error) {
 	if err := m.SetStateNorm(meta.StateMean, meta.StateStd); err != nil {
 		return nil, fmt.Errorf("load checkpoint %s: %w", dir, err)
 	}
-	if err := m.LoadWeights(filepath.Join(dir, WeightsFile)); err != nil {
+	if err := m.loadWeights(filepath.Join(dir, WeightsFile), meta.WeightsSHA256); err != nil {
 		return nil, err
 	}
 	m.SetTrain(false)
@@ -172,17 +182,26 @@ func LoadRand(dir string, g nn.Gemm, rng *rand.Rand) (*Model, error) {
 
 // LoadWeights reads a safetensors file into the model's parameters. The file must
 // hold exactly the model's parameter names with matching shapes.
-func (m *Model) LoadWeights(path string) error {
-	f, err := safetensors.ReadFile(path)
+func (m *Model) LoadWeights(path string) error { return m.loadWeights(path, "") }
+
+// loadWeights is LoadWeights that also checks the file's SHA-256 when wantSum is
+// not empty.
+func (m *Model) loadWeights(path, wantSum string) error {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		var ioErr *fs.PathError
-		if errors.As(err, &ioErr) {
-			return fmt.Errorf("load checkpoint: %w", err)
-		}
-		return fmt.Errorf("load checkpoint: %w: %w", ErrCheckpoint, err)
+		return fmt.Errorf("load checkpoint: %w", err)
 	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("load checkpoint: %s: %w: %s", path, ErrCheckpoint, fmt.Sprintf(format, a...))
+	}
+	if wantSum != "" {
+		if got := sha256.Sum256(raw); hex.EncodeToString(got[:]) != wantSum {
+			return bad("SHA-256 %x differs from weights_sha256 in %s (corrupted, or not written by the same save)", got, ConfigFile)
+		}
+	}
+	f, err := safetensors.Decode(raw)
+	if err != nil {
+		return bad("%v", err)
 	}
 	if v := f.Metadata["format"]; v != CheckpointFormat {
 		return bad("metadata format = %q, want %q", v, CheckpointFormat)

@@ -92,9 +92,12 @@ func rewriteJSON(t *testing.T, dir string, edit func(map[string]any)) {
 	}
 }
 
-// rewriteWeights replaces model.safetensors by the saved tensors after edit.
+// rewriteWeights replaces model.safetensors by the saved tensors after edit, and
+// drops the checksum from config.json (as in a hand-assembled checkpoint) so that the
+// structural checks behind it are the ones tested.
 func rewriteWeights(t *testing.T, dir string, edit func(f *safetensors.File) *safetensors.File) {
 	t.Helper()
+	dropSum(t, dir)
 	path := filepath.Join(dir, WeightsFile)
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
@@ -103,6 +106,10 @@ func rewriteWeights(t *testing.T, dir string, edit func(f *safetensors.File) *sa
 	if err := safetensors.WriteFile(path, edit(f)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func dropSum(t *testing.T, dir string) {
+	rewriteJSON(t, dir, func(v map[string]any) { delete(v, "weights_sha256") })
 }
 
 // without copies f leaving out one tensor and optionally adding others.
@@ -146,12 +153,30 @@ func TestCheckpointErrors(t *testing.T) {
 		{"architecture changed", func(t *testing.T, dir string) {
 			rewriteJSON(t, dir, func(v map[string]any) { v["config"].(map[string]any)["embed_dim"] = 16 })
 		}, []string{WeightsFile, `"embed_timestep.weight" has shape [10 8], the model needs [10 16]`}},
+		{"flipped byte", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, WeightsFile)
+			raw, _ := os.ReadFile(p)
+			raw[len(raw)-3] ^= 0x10 // a weight, not the header: only the checksum sees it
+			os.WriteFile(p, raw, 0o644)
+		}, []string{WeightsFile, "differs from weights_sha256"}},
+		{"weights of another save", func(t *testing.T, dir string) {
+			m, _ := savedModel(t)
+			m.Params().All()[0].Data[0] += 1
+			other := filepath.Join(t.TempDir(), "other")
+			if err := m.Save(other); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := os.ReadFile(filepath.Join(other, WeightsFile))
+			os.WriteFile(filepath.Join(dir, WeightsFile), raw, 0o644)
+		}, []string{WeightsFile, "differs from weights_sha256"}},
 		{"truncated weights", func(t *testing.T, dir string) {
+			dropSum(t, dir)
 			p := filepath.Join(dir, WeightsFile)
 			raw, _ := os.ReadFile(p)
 			os.WriteFile(p, raw[:len(raw)-10], 0o644)
-		}, []string{WeightsFile, "truncated"}},
+		}, []string{WeightsFile, "(truncated file?)"}},
 		{"garbage weights", func(t *testing.T, dir string) {
+			dropSum(t, dir)
 			os.WriteFile(filepath.Join(dir, WeightsFile), []byte("not a safetensors file at all"), 0o644)
 		}, []string{WeightsFile, "header length"}},
 		{"missing tensor", func(t *testing.T, dir string) {

@@ -193,6 +193,10 @@ func TestLanesMatchSingleLane(t *testing.T) {
 			t.Fatal(err)
 		}
 		scramble(m, rng)
+		for _, name := range []string{"blocks.0.mlp.fc.weight", "embed_timestep.weight"} {
+			p, _ := m.Params().Get(name)
+			p.SetTrainable(false) // frozen, as under an adapter: no gradient anywhere
+		}
 		obs := &countObserver{}
 		if observe {
 			l, _ := m.Linear("blocks.1.mlp.fc")
@@ -209,7 +213,13 @@ func TestLanesMatchSingleLane(t *testing.T) {
 		m.Params().ZeroGrad()
 		m.Backward()
 		out := map[string][]float32{}
+		if _, trainable := m.Params().Count(); trainable == 0 {
+			t.Fatal("no trainable parameters")
+		}
 		for _, p := range m.Params().All() {
+			if !p.Trainable() && len(p.Grad) > 0 {
+				t.Errorf("frozen %s has a gradient", p.Name)
+			}
 			out[p.Name] = append([]float32(nil), p.Grad...)
 		}
 		return out, obs.rows

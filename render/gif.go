@@ -258,6 +258,10 @@ func (b *blockWriter) WriteByte(c byte) error {
 	return nil
 }
 
+// Flush ends the current sub-block early; with WriteByte it lets compress/lzw write
+// straight into the blockWriter instead of through a bufio.Writer it allocates.
+func (b *blockWriter) Flush() error { return b.flush() }
+
 func (b *blockWriter) flush() error {
 	if b.n == 0 {
 		return nil

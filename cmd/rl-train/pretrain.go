@@ -179,7 +179,7 @@ func runPretrain(ctx context.Context, a *app, cfg pretrainConfig, resume bool) e
 	if err != nil {
 		return fmt.Errorf("pretrain: %w", err)
 	}
-	trainer, err := agents.NewOffline(model, sampler, cfg.Train, rng)
+	trainer, err := agents.NewOffline(model, nil, sampler, cfg.Train, rng)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type renderFlags struct {
 	fps       float64 // frames per second
 	scale     float64 // output pixels per native pixel
 	noOverlay bool    // hide the step/reward/return text
+	truncated bool    // accept a file whose last record is torn (a crash while writing)
 }
 
 func (f *renderFlags) add(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *renderFlags) add(cmd *cobra.Command) {
 	fl.Float64Var(&f.fps, "fps", 30, "frames per second (at most 50 in a GIF)")
 	fl.Float64Var(&f.scale, "scale", 1, "size factor: 2 draws CartPole at 1200×800")
 	fl.BoolVar(&f.noOverlay, "no-overlay", false, "do not print step, reward and return on the frames")
+	fl.BoolVar(&f.truncated, "allow-truncated", false, "draw the complete episodes of a file whose last record is torn (left by a crash)")
 }
 
 // check validates the numeric flags before any file is read.
@@ -77,9 +79,12 @@ episodeEEE_stepSSSSS.png. Output appears only when complete.`,
 
 // selectEpisodes opens path and returns the chosen episodes (all when idx is empty),
 // with their indexes in the file.
-func selectEpisodes(path string, idx []int) ([]*replay.Episode, []int, error) {
-	ds, err := replay.Open(path, replay.Options{})
+func selectEpisodes(path string, idx []int, allowTruncated bool) ([]*replay.Episode, []int, error) {
+	ds, err := replay.Open(path, replay.Options{AllowTruncatedTail: allowTruncated})
 	if err != nil {
+		if !allowTruncated && (errors.Is(err, replay.ErrTruncated) || errors.Is(err, replay.ErrCorrupt)) {
+			err = fmt.Errorf("%w (rl-train: --allow-truncated draws the complete episodes before a torn last record)", err)
+		}
 		return nil, nil, fmt.Errorf("read replay file: %w", err)
 	}
 	n := len(ds.Episodes)
@@ -123,13 +128,16 @@ func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags
 	if err := fl.check(); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	eps, idx, err := selectEpisodes(path, fl.episodes)
+	eps, idx, err := selectEpisodes(path, fl.episodes, fl.truncated)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
 	sources, pal, err := prepareFrames(eps, idx, fl.scale)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
+	}
+	if len(sources) == 0 {
+		return fmt.Errorf("render: %s: no episodes to draw", path)
 	}
 	isGIF := strings.EqualFold(filepath.Ext(out), ".gif")
 	var sink render.Sink

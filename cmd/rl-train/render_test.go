@@ -159,7 +159,7 @@ func TestRenderBadInput(t *testing.T) {
 		want string
 	}{
 		{"corrupted", []string{"render", corrupted, "--out", gifOut}, "corrupted.evr"},
-		{"truncated", []string{"render", truncated, "--out", gifOut}, "truncated.evr"},
+		{"truncated", []string{"render", truncated, "--out", gifOut}, "--allow-truncated"},
 		{"not a replay file", []string{"render", notAFile, "--out", gifOut}, "plain.txt"},
 		{"missing file", []string{"render", filepath.Join(tmp, "nope.evr"), "--out", gifOut}, "nope.evr"},
 		{"episode out of range", []string{"render", good, "--out", gifOut, "--episodes", "0,3"}, "episode 3 does not exist"},
@@ -184,6 +184,38 @@ func TestRenderBadInput(t *testing.T) {
 				t.Fatalf("output directory holds %v after a failure, want nothing", left)
 			}
 		})
+	}
+}
+
+// TestRenderAllowTruncated: with --allow-truncated the complete episodes before a
+// torn last record are drawn.
+func TestRenderAllowTruncated(t *testing.T) {
+	a := recordForRender(t, classic.CartPoleID, nil, 1, 8, false)
+	b := recordForRender(t, classic.CartPoleID, nil, 2, 8, false)
+	path := writeReplay(t, a, b)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data[:len(data)-50], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "a.gif")
+	var stdout, stderr bytes.Buffer
+	if err := runWith([]string{"render", path, "--out", out, "--allow-truncated"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := gif.DecodeAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Image) != a.Len()+1 {
+		t.Errorf("%d frames, want the first episode's %d", len(g.Image), a.Len()+1)
 	}
 }
 

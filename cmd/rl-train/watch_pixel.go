@@ -23,7 +23,7 @@ func (a *app) watchReplay(cmd *cobra.Command, path string, fl renderFlags, loop 
 	if err := fl.check(); err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
-	eps, idx, err := selectEpisodes(path, fl.episodes)
+	eps, idx, err := selectEpisodes(path, fl.episodes, fl.truncated)
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}

@@ -1,0 +1,503 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/eva"
+	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
+)
+
+func init() { subcommands = append(subcommands, newFinetuneCmd) }
+
+// Fine-tuning methods: which parameters train and how adapters start.
+const (
+	MethodFull  = "full"  // every weight of the policy trains
+	MethodLoRA  = "lora"  // LoRA adapters, PEFT's default init (Kaiming-uniform A, B = 0)
+	MethodPiSSA = "pissa" // adapters from the top singular triplets of W
+	MethodOLoRA = "olora" // adapters from a QR decomposition of W
+	MethodEVA   = "eva"   // adapters from the activations' top right-singular vectors
+)
+
+var methods = []string{MethodFull, MethodLoRA, MethodPiSSA, MethodOLoRA, MethodEVA}
+
+// evaSection configures the EVA pass of method eva.
+type evaSection struct {
+	eva.Config      `yaml:",inline"`
+	Source          string  `yaml:"source"`           // rollouts (the pretrained policy acting in the target tasks) or dataset (windows of the fine-tuning data)
+	RolloutEpisodes int     `yaml:"rollout_episodes"` // episodes per task for the rollout source
+	RolloutTarget   float64 `yaml:"rollout_target"`   // target return the policy is conditioned on during rollouts (NaN: the first eval target)
+	Batch           int     `yaml:"batch"`            // context windows per EVA minibatch
+	State           string  `yaml:"state"`            // load this saved EVA state instead of computing one ("" computes and saves it in run_dir)
+}
+
+// finetuneConfig configures `rl-train finetune` (configs/finetune-*.yaml).
+type finetuneConfig struct {
+	RunDir   string             `yaml:"run_dir"`   // output: best/ and last/ (adapter or full checkpoint), metrics, curves, results
+	Base     string             `yaml:"base"`      // the pretrained checkpoint directory
+	Tasks    string             `yaml:"tasks"`     // target tasks: a task set key or comma-separated task ids
+	Method   string             `yaml:"method"`    // full, lora, pissa, olora or eva
+	Datasets []string           `yaml:"datasets"`  // offline data of the target tasks (episodes of other tasks are ignored)
+	LoRA     lora.Config        `yaml:"lora"`      // adapter rank, alpha, targets (init is set by method)
+	EVA      evaSection         `yaml:"eva"`       // the EVA pass (method eva)
+	Train    agents.TrainConfig `yaml:"train"`     // optimisation
+	Eval     evalSection        `yaml:"eval"`      // evaluation schedule and targets
+	LogEvery int                `yaml:"log_every"` // updates between training-metric rows
+	Metrics  string             `yaml:"metrics"`   // metrics file name in run_dir: .jsonl or .csv
+	Seed     uint64             `yaml:"seed"`      // seeds adapters, sampling, dropout and rollouts
+	BLAS     string             `yaml:"blas"`      // auto, openblas or gonum
+}
+
+func defaultFinetuneConfig() finetuneConfig {
+	tc := agents.DefaultTrainConfig(2000)
+	tc.Schedule.LR = 1e-3
+	return finetuneConfig{
+		RunDir:   "runs/finetune",
+		Method:   MethodEVA,
+		LoRA:     lora.DefaultConfig(),
+		EVA:      evaSection{Config: eva.DefaultConfig(), Source: "rollouts", RolloutEpisodes: 16, RolloutTarget: math.NaN(), Batch: 16},
+		Train:    tc,
+		Eval:     defaultEvalSection(),
+		LogEvery: 50,
+		Metrics:  "metrics.jsonl",
+		BLAS:     "auto",
+	}
+}
+
+func newFinetuneCmd(a *app) *cobra.Command {
+	var resume bool
+	var method string
+	var steps int
+	var seed int64
+	cmd := &cobra.Command{
+		Use:   "finetune",
+		Short: "Adapt a pretrained Decision Transformer to target tasks (full, lora, pissa, olora or eva)",
+		Long: `Fine-tune a pretrained Decision Transformer on target tasks by return-conditioned
+supervised learning on their datasets. Methods: full (every weight), lora (PEFT's
+default init), pissa, olora, eva (adapters initialised from the policy's own
+activations on the target tasks). LoRA methods save only the adapter (PEFT layout).
+Evaluates before and after; writes best/, last/, metrics, a learning-curve PNG and
+results.json / results.md into run_dir. Ctrl-C saves last/ for --resume.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := defaultFinetuneConfig()
+			if ok, err := a.loadConfig(&cfg); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("finetune needs --config FILE (see configs/finetune-*.yaml)")
+			}
+			if method != "" {
+				cfg.Method = method
+			}
+			if steps > 0 {
+				cfg.Train.Steps = steps
+				cfg.Train.Schedule.TotalSteps = min(cfg.Train.Schedule.TotalSteps, steps)
+				cfg.Train.Schedule.WarmupSteps = min(cfg.Train.Schedule.WarmupSteps, steps/2)
+			}
+			if seed >= 0 {
+				cfg.Seed = uint64(seed)
+			}
+			_, err := runFinetune(cmd.Context(), a, cfg, resume)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&resume, "resume", false, "continue from run_dir/last exactly as an uninterrupted run would")
+	cmd.Flags().StringVar(&method, "method", "", "override method: "+strings.Join(methods, ", "))
+	cmd.Flags().IntVar(&steps, "steps", 0, "override train.steps")
+	cmd.Flags().Int64Var(&seed, "seed", -1, "override seed")
+	return cmd
+}
+
+func (c *finetuneConfig) validate() error {
+	known := false
+	for _, m := range methods {
+		known = known || c.Method == m
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("finetune: method %q: want one of %s", c.Method, strings.Join(methods, ", "))
+	case c.RunDir == "":
+		return fmt.Errorf("finetune: run_dir is empty")
+	case c.Base == "":
+		return fmt.Errorf("finetune: base is empty; want a pretrained checkpoint directory such as pretrained/gridworld")
+	case c.Tasks == "":
+		return fmt.Errorf("finetune: tasks is empty; want a task set or task ids such as gridworld/heldout-01")
+	case c.LogEvery <= 0:
+		return fmt.Errorf("finetune: log_every = %d, want > 0", c.LogEvery)
+	case c.Method == MethodEVA && c.EVA.Source != "rollouts" && c.EVA.Source != "dataset":
+		return fmt.Errorf("finetune: eva.source = %q, want rollouts or dataset", c.EVA.Source)
+	case c.Method == MethodEVA && (c.EVA.RolloutEpisodes <= 0 || c.EVA.Batch <= 0):
+		return fmt.Errorf("finetune: eva.rollout_episodes = %d and eva.batch = %d, want both > 0", c.EVA.RolloutEpisodes, c.EVA.Batch)
+	}
+	if _, err := metrics.FormatOf(c.Metrics); err != nil {
+		return fmt.Errorf("finetune: metrics: %w", err)
+	}
+	if err := c.Train.Validate(); err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	if err := c.Eval.validate(); err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	if c.Method != MethodFull {
+		lc := c.LoRA
+		lc.Init = lora.InitRandom
+		if err := lc.Validate(); err != nil {
+			return fmt.Errorf("finetune: lora: %w", err)
+		}
+		if c.Method == MethodEVA {
+			if err := c.EVA.Config.Validate(); err != nil {
+				return fmt.Errorf("finetune: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// finetuneResult is what a fine-tuning run reports (results.json).
+type finetuneResult struct {
+	Method         string                         `json:"method"`
+	Tasks          []string                       `json:"tasks"`
+	Seed           uint64                         `json:"seed"`
+	Before         agents.Summary                 `json:"before"`
+	After          agents.Summary                 `json:"after"`
+	PerTask        map[string][]agents.EvalResult `json:"per_task"`
+	Params         int                            `json:"params"`
+	Trainable      int                            `json:"trainable_params"`
+	Steps          int                            `json:"steps"`
+	StepsTo90      int                            `json:"steps_to_90pct"` // first evaluated step reaching 90 % of the final score (−1: never)
+	EVASeconds     float64                        `json:"eva_seconds"`
+	TrainSeconds   float64                        `json:"train_seconds"`
+	EVAShare       float64                        `json:"eva_share"` // EVA pass / (EVA pass + training), wall time
+	Ranks          map[string]int                 `json:"ranks,omitempty"`
+	BestCheckpoint string                         `json:"best_checkpoint"`
+}
+
+// runFinetune runs one fine-tuning and returns its result.
+func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (*finetuneResult, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	tasks, err := envs.ResolveTasks(cfg.Tasks)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	gemm, err := a.selectGemm(cfg.BLAS)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDir(cfg.RunDir); err != nil {
+		return nil, err
+	}
+	rng, src := agents.NewRand(cfg.Seed)
+	last := filepath.Join(cfg.RunDir, "last")
+	start := cfg.Base
+	if resume && cfg.Method == MethodFull {
+		start = last // a full fine-tune's checkpoints hold every weight
+	}
+	model, err := policy.LoadRand(start, gemm, rng)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	for _, t := range tasks {
+		env, err := t.Make()
+		if err != nil {
+			return nil, err
+		}
+		if err := agents.CheckCompatible(model.Config(), env, t.EnvID); err != nil {
+			return nil, fmt.Errorf("finetune: base %s cannot act in task %s: %w", cfg.Base, t.ID, err)
+		}
+	}
+	refs, err := agents.ComputeReferences(ctx, tasks, cfg.Eval.RefEpisodes, cfg.Eval.Seed)
+	if err != nil {
+		return nil, err
+	}
+	res := &finetuneResult{Method: cfg.Method, Seed: cfg.Seed, PerTask: map[string][]agents.EvalResult{}, StepsTo90: -1}
+	for _, t := range tasks {
+		res.Tasks = append(res.Tasks, t.ID)
+	}
+	evaluate := func(ctx context.Context, m *policy.Model, episodes int) ([]agents.EvalResult, agents.Summary, error) {
+		out, err := agents.Evaluate(ctx, m, tasks, cfg.Eval.config(episodes, refs), nil)
+		if err != nil {
+			return nil, agents.Summary{}, err
+		}
+		return out, agents.Summarize(firstTarget(out, cfg.Eval.Targets[0])), nil
+	}
+	if !resume {
+		before, s, err := evaluate(ctx, model, cfg.Eval.Final)
+		if err != nil {
+			return nil, err
+		}
+		res.Before, res.PerTask["before"] = s, before
+		a.log.WithFields(summaryFields(s)).WithField("method", cfg.Method).Info("before fine-tuning")
+	}
+
+	// The episodes of the target tasks, also the EVA pass's dataset source.
+	eps, err := loadEpisodes(cfg.Datasets, envIDs(tasks))
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	eps = onlyTasks(eps, tasks)
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("finetune: the datasets %v hold no episode of tasks %v", cfg.Datasets, res.Tasks)
+	}
+
+	// Attach the method's trainable parameters.
+	var adapters *lora.Model
+	var params []*nn.Param
+	evaStart := time.Now()
+	switch {
+	case cfg.Method == MethodFull:
+	case resume:
+		if adapters, err = lora.Load(last, model, lora.Options{Rng: rng}); err != nil {
+			return nil, fmt.Errorf("finetune --resume: %w", err)
+		}
+	case cfg.Method == MethodEVA:
+		state, err := evaState(ctx, a, cfg, model, tasks, eps, rng)
+		if err != nil {
+			return nil, err
+		}
+		res.Ranks = map[string]int{}
+		for _, l := range state.Layers {
+			res.Ranks[l.Name] = l.Rank
+		}
+		if adapters, err = eva.Apply(model, cfg.LoRA, state, lora.Options{Rng: rng}); err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+	default:
+		lc := cfg.LoRA
+		lc.Init = cfg.Method
+		if cfg.Method == MethodLoRA {
+			lc.Init = lora.InitRandom
+		}
+		if adapters, err = lora.Apply(model, lc, lora.Options{Rng: rng}); err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+	}
+	if cfg.Method == MethodEVA && !resume {
+		res.EVASeconds = time.Since(evaStart).Seconds()
+	}
+	if adapters != nil {
+		params = adapters.Params().All()
+		a.log.WithField("adapters", adapters.Report().String()).Info("adapters attached")
+	}
+
+	sampler, err := replay.NewSampler(eps, agents.RawSamplerConfig(model), replay.IdentityNorm(model.Config().StateDim))
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	trainer, err := agents.NewOffline(model, params, sampler, cfg.Train, rng)
+	if err != nil {
+		return nil, err
+	}
+	res.Params, _ = model.Params().Count()
+	for _, p := range trainer.Optimizer().Params() {
+		res.Trainable += p.Size()
+	}
+	best, keepUpTo := math.Inf(-1), -1
+	if resume {
+		st, opt, err := agents.LoadTrainState(last, src)
+		if err != nil {
+			return nil, err
+		}
+		if err := trainer.Restore(st.Step, opt); err != nil {
+			return nil, fmt.Errorf("finetune --resume: %w", err)
+		}
+		best, keepUpTo = st.Best, st.Step
+		res.EVASeconds = st.Extra["eva_seconds"]
+	}
+	a.log.WithFields(logrus.Fields{"method": cfg.Method, "tasks": cfg.Tasks, "episodes": len(eps), "transitions": sampler.Transitions(),
+		"params": res.Params, "trainable": res.Trainable, "steps": cfg.Train.Steps, "seed": cfg.Seed}).Info("finetune")
+
+	columns := []string{"train/loss", "train/grad_norm", "train/lr", "time/elapsed_s", "eval/score", "eval/return", "eval/normalized", "eval/success_rate", "time/eval_s"}
+	ml, err := metrics.Open(filepath.Join(cfg.RunDir, cfg.Metrics), columns, keepUpTo)
+	if err != nil {
+		return nil, err
+	}
+	save := func(kind string, step int, best float64) error {
+		dir := filepath.Join(cfg.RunDir, kind)
+		tmp := dir + ".tmp"
+		if err := os.RemoveAll(tmp); err != nil {
+			return err
+		}
+		if err := ensureDir(tmp); err != nil {
+			return err
+		}
+		if adapters != nil {
+			if err := adapters.Save(tmp, cfg.Base); err != nil {
+				return err
+			}
+		} else if err := model.Save(tmp); err != nil {
+			return err
+		}
+		st := agents.TrainState{Step: step, Best: best, Extra: map[string]float64{"eva_seconds": res.EVASeconds}}
+		if err := agents.SaveTrainState(tmp, st, src, trainer.Optimizer().State()); err != nil {
+			return err
+		}
+		return replaceDir(tmp, dir)
+	}
+	trainStart := time.Now()
+	hooks := agents.LoopHooks{
+		Metrics:  ml,
+		Log:      a.log,
+		Progress: a.newProgress("finetune "+cfg.Method, cfg.Train.Steps-trainer.StepCount()),
+		Evaluate: func(ctx context.Context, step int) (agents.EvalReport, error) {
+			out, _, err := evaluate(ctx, model, cfg.Eval.Episodes)
+			if err != nil {
+				return agents.EvalReport{}, err
+			}
+			s, row := evalRow(firstTarget(out, cfg.Eval.Targets[0]))
+			return agents.EvalReport{Score: score(s), Values: row}, nil
+		},
+		Save: save,
+	}
+	loop := agents.LoopConfig{Steps: cfg.Train.Steps, LogEvery: cfg.LogEvery, EvalEvery: cfg.Eval.Every}
+	_, err = agents.RunLoop(ctx, loop, trainer, hooks, best)
+	res.TrainSeconds = time.Since(trainStart).Seconds()
+	if curveErr := learningCurves(filepath.Join(cfg.RunDir, "learning_curve.png"), "finetune "+cfg.Method+" "+cfg.Tasks, ml.Rows()); curveErr != nil && err == nil {
+		a.log.WithError(curveErr).Warn("learning curve")
+	}
+	if err != nil {
+		if errors.Is(err, agents.ErrInterrupted) {
+			a.log.WithField("checkpoint", last).Warn("interrupted; resume with --resume")
+		}
+		return nil, err
+	}
+	res.Steps = cfg.Train.Steps
+	res.EVAShare = res.EVASeconds / (res.EVASeconds + res.TrainSeconds)
+	res.StepsTo90 = stepsTo90(ml.Rows())
+
+	// The final evaluation runs the best checkpoint, loaded as a user would load it.
+	res.BestCheckpoint = filepath.Join(cfg.RunDir, "best")
+	bestModel, err := loadFinetuned(cfg.Base, res.BestCheckpoint, adapters != nil, gemm)
+	if err != nil {
+		return nil, err
+	}
+	after, s, err := evaluate(ctx, bestModel, cfg.Eval.Final)
+	if err != nil {
+		return nil, err
+	}
+	res.After, res.PerTask["after"] = s, after
+	a.log.WithFields(summaryFields(s)).WithField("method", cfg.Method).Info("after fine-tuning")
+	if err := writeJSON(filepath.Join(cfg.RunDir, "results.json"), res); err != nil {
+		return nil, err
+	}
+	md := resultsMarkdown(res.PerTask, refs)
+	if err := metrics.WriteFileAtomic(filepath.Join(cfg.RunDir, "results.md"), []byte(md)); err != nil {
+		return nil, err
+	}
+	fmt.Fprint(a.stdout, md)
+	return res, nil
+}
+
+// loadFinetuned loads a fine-tuned policy: a full checkpoint, or the base checkpoint
+// with an adapter directory attached.
+func loadFinetuned(base, dir string, adapter bool, gemm nn.Gemm) (*policy.Model, error) {
+	if !adapter {
+		return policy.Load(dir, gemm)
+	}
+	m, err := policy.Load(base, gemm)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lora.Load(dir, m, lora.Options{}); err != nil {
+		return nil, err
+	}
+	m.SetTrain(false)
+	return m, nil
+}
+
+// evaState loads the configured EVA state or computes one from the configured source.
+func evaState(ctx context.Context, a *app, cfg finetuneConfig, model *policy.Model, tasks []envs.Task, eps []*replay.Episode, rng *rand.Rand) (*eva.State, error) {
+	if cfg.EVA.State != "" {
+		st, err := eva.Load(cfg.EVA.State)
+		if err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		return st, nil
+	}
+	source := eps
+	if cfg.EVA.Source == "rollouts" {
+		target := cfg.EVA.RolloutTarget
+		if math.IsNaN(target) {
+			target = cfg.Eval.Targets[0]
+		}
+		source = nil
+		for i, t := range tasks {
+			vec, err := envs.MakeVector(t.EnvID, t.Options, min(cfg.EVA.RolloutEpisodes, cfg.Eval.NumEnvs), 0)
+			if err != nil {
+				return nil, err
+			}
+			got, err := eva.Rollouts(ctx, model, vec, t.EnvID, target, cfg.EVA.RolloutEpisodes, cfg.Eval.Seed+int64(100000*(i+1)), false, rng)
+			vec.Close()
+			if err != nil {
+				return nil, fmt.Errorf("finetune: eva rollouts on %s: %w", t.ID, err)
+			}
+			source = append(source, got...)
+		}
+	}
+	forward, err := eva.WindowSource(model, source, cfg.EVA.Batch, rng)
+	if err != nil {
+		return nil, err
+	}
+	state, err := eva.Compute(ctx, model, cfg.LoRA, cfg.EVA.Config, forward, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	if err := state.Save(filepath.Join(cfg.RunDir, "eva_state.safetensors")); err != nil {
+		return nil, err
+	}
+	return state, nil
+}
+
+// onlyTasks keeps the episodes of the given tasks.
+func onlyTasks(eps []*replay.Episode, tasks []envs.Task) []*replay.Episode {
+	ids := map[string]bool{}
+	for _, t := range tasks {
+		ids[t.ID] = true
+	}
+	var out []*replay.Episode
+	for _, ep := range eps {
+		if ids[ep.TaskID] {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// stepsTo90 is the first evaluated step whose score reaches 90 % of the way from the
+// first evaluation's score to the last one's (−1 without evaluations).
+func stepsTo90(rows []metrics.Row) int {
+	var steps []int
+	var scores []float64
+	for _, r := range rows {
+		if v, ok := r.Values["eval/score"]; ok {
+			steps, scores = append(steps, r.Step), append(scores, v)
+		}
+	}
+	if len(scores) == 0 {
+		return -1
+	}
+	first, final := scores[0], scores[len(scores)-1]
+	for i, s := range scores {
+		if s >= first+0.9*(final-first) {
+			return steps[i]
+		}
+	}
+	return steps[len(steps)-1]
+}
