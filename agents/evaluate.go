@@ -75,7 +75,9 @@ type EvalResult struct {
 	Mean float64 `json:"mean_return"`
 	Std  float64 `json:"std_return"`
 	CI95 float64 `json:"ci95_return"`
-	// SuccessRate is the share of episodes in which the environment reported success.
+	// SuccessRate is the share of successful episodes: the environment reported
+	// success, or (environments without that notion, e.g. CartPole) the return reached
+	// the registered reward threshold, as replay.Recorder and `rl-train demo` count it.
 	SuccessRate float64 `json:"success_rate"`
 	// MeanLength is the mean episode length in steps.
 	MeanLength float64 `json:"mean_length"`
@@ -121,12 +123,29 @@ func Evaluate(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg E
 		return nil, err
 	}
 	for i := range results {
+		thresholdSuccess(&results[i])
 		summarize(&results[i])
 		if ref, ok := cfg.References[results[i].TaskID]; ok {
 			results[i].Normalized = ref.Normalize(results[i].Mean)
 		}
 	}
 	return results, nil
+}
+
+// thresholdSuccess marks the episodes whose return reached the registered reward
+// threshold of res.EnvID as successful, so evaluation success rates agree with those
+// of datasets and recordings (replay.Recorder) for environments that never report
+// Info.Success.
+func thresholdSuccess(res *EvalResult) {
+	spec, ok := envs.Lookup(res.EnvID)
+	if !ok || math.IsNaN(spec.RewardThreshold) {
+		return
+	}
+	for j, ret := range res.Returns {
+		if ret >= spec.RewardThreshold {
+			res.Successes[j] = true
+		}
+	}
 }
 
 // evalJob is one episode to run: episode j of a task at the target of results[result].

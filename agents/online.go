@@ -156,18 +156,18 @@ type OnlineStats struct {
 //   - a stochastic policy: the model's Gaussian head (tanh-squashed) for continuous
 //     actions, its categorical head for discrete ones;
 //   - the loss −(log-likelihood + λ·entropy) with the temperature λ learned so that
-//     the policy's entropy stays at or above a target (ODT §4.1; its dual gradient
-//     step, as SAC's): L(log λ) = λ·(H − target) with H held fixed, so λ falls while
-//     the entropy exceeds the target and rises when it drops below. The target is
-//     −|A| for continuous actions (ODT) and DiscreteEntropyShare·log N for N
-//     discrete ones;
+//     the policy's entropy stays at or above a target (ODT's constrained problem,
+//     solved by dual gradient steps as in SAC): L(log λ) = λ·(H − target) with H
+//     held fixed, so λ falls while the entropy exceeds the target and rises when it
+//     drops below. The target is −|A| for continuous actions (ODT) and
+//     DiscreteEntropyShare·log N for N discrete ones;
 //   - a trajectory-level replay buffer (replay.Buffer) seeded with the offline
 //     trajectories of highest return that fit, then first-in first-out;
 //   - each iteration, exploration episodes with actions sampled from the policy
 //     conditioned on the exploration return-to-go (ODT: twice the evaluation target),
 //     added to the buffer. Returns-to-go in the buffer are computed from the stored
 //     rewards, so every trajectory is conditioned on the return it achieved
-//     (hindsight return relabelling, ODT §4.2);
+//     (ODT's hindsight return relabelling);
 //   - then UpdatesPerIteration updates on windows drawn from the buffer.
 //
 // Randomness: everything comes from the one *rand.Rand given to NewOnline, which the
@@ -180,9 +180,10 @@ type OnlineStats struct {
 // buffer's window draws (one IntN per window) followed by the model's dropout masks
 // and Gaussian entropy noise. The same seed and NumEnvs give bit-identical runs.
 //
-// Iterate may be stopped by its context between updates; the trainer then stays in a
-// consistent state that SaveState captures, and a resumed run finishes the iteration
-// without repeating its rollouts, exactly as the uninterrupted run would.
+// Drive it with Step (one update, as RunLoop drives trainers) or Iterate (the rest of
+// an iteration). Between two updates the trainer is always in a state SaveState
+// captures, and a resumed run finishes an interrupted iteration without repeating
+// its rollouts, exactly as the uninterrupted run would.
 type Online struct {
 	cfg   OnlineConfig
 	task  envs.Task

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
 	"github.com/evarl/evarl/replay"
@@ -281,6 +282,27 @@ func TestOnlineDeterministic(t *testing.T) {
 			if slices.Equal(w1, w3) {
 				t.Error("seeds 5 and 6 gave the same weights")
 			}
+			// Driven update by update, as the run loop drives it: the same run.
+			rng, _ := NewRand(5)
+			m := stochasticModel(t, task, 16, 4, rng)
+			o, err := NewOnline(m, nil, task, nil, tinyOnline(2), rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for o.StepCount() < o.Config().TotalUpdates() {
+				if _, err := o.Step(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ex := o.LastExploration(); ex.Iteration != 1 || len(ex.Returns) != 4 {
+				t.Errorf("last exploration: iteration %d with %d episodes, want 1 with 4", ex.Iteration, len(ex.Returns))
+			}
+			if !slices.Equal(flatWeights(m), w1) || o.Temperature() != l1 {
+				t.Error("Step-driven run differs from the Iterate-driven run")
+			}
+			if _, err := o.Step(); err == nil {
+				t.Error("Step after the last iteration gave no error")
+			}
 		})
 	}
 }
@@ -430,5 +452,57 @@ func TestOnlineNeedsStochasticHead(t *testing.T) {
 	}
 	if _, err := o.LoadState(dir, src); err == nil || !strings.Contains(err.Error(), extraIteration) {
 		t.Errorf("loading an offline trainer's state: %v, want an error naming %q", err, extraIteration)
+	}
+}
+
+// TestOnlineLoRA: with adapters attached and their parameters given to NewOnline,
+// online updates change the adapters and leave every base weight as it was.
+func TestOnlineLoRA(t *testing.T) {
+	task := gridTask()
+	rng, _ := NewRand(4)
+	m := stochasticModel(t, task, 16, 4, rng)
+	lm, err := lora.Apply(m, lora.DefaultConfig(), lora.Options{Rng: rng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := map[string][]float32{}
+	for _, p := range m.Params().All() {
+		base[p.Name] = slices.Clone(p.Data)
+	}
+	o, err := NewOnline(m, lm.Params().Trainable(), task, nil, tinyOnline(1), rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Iterate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params().All() {
+		if !slices.Equal(p.Data, base[p.Name]) {
+			t.Errorf("base parameter %s changed", p.Name)
+		}
+	}
+	for _, a := range lm.Adapters {
+		if !slices.ContainsFunc(a.B.Data, func(v float32) bool { return v != 0 }) {
+			t.Errorf("adapter %s: lora_B is still zero after 5 updates", a.Layer.Name)
+		}
+	}
+}
+
+// BenchmarkOnlineStep: one online update of a small DT on the small gridworld, the
+// rollouts of each iteration (4 episodes per 50 updates) amortised over its updates.
+func BenchmarkOnlineStep(b *testing.B) {
+	task := gridTask()
+	rng, _ := NewRand(1)
+	m := stochasticModel(b, task, 32, 8, rng)
+	cfg := smallOnline(1<<20, 50)
+	o, err := NewOnline(m, nil, task, nil, cfg, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := o.Step(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

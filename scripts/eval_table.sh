@@ -72,7 +72,7 @@ for p in "${policies[@]}"; do
 	fi
 	out="$work/$(printf '%02d' "$i")"
 	echo "eval_table.sh: evaluating $p" >&2
-	"$bin" eval "${args[@]}" "${flags[@]}" ${extra[@]+"${extra[@]}"} --out "$out" >/dev/null
+	"$bin" eval --log-level warn "${args[@]}" "${flags[@]}" ${extra[@]+"${extra[@]}"} --out "$out" >/dev/null
 	results+=("$out/results.json")
 	i=$((i + 1))
 done

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"image/gif"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -65,9 +66,6 @@ func runEvalCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := runWith(append([]string{"eval", "--log-format", "json", "--blas", "gonum"}, args...), &stdout, &stderr)
-	if err != nil {
-		t.Logf("stderr:\n%s", stderr.String())
-	}
 	return stdout.String(), err
 }
 
@@ -121,7 +119,6 @@ func TestEvalSmoke(t *testing.T) {
 		t.Fatalf("eval: %v", err)
 	}
 	rep := readReport(t, filepath.Join(out, evalResultsJSON))
-	t.Log(stdout)
 	md, err := os.ReadFile(filepath.Join(out, evalResultsMD))
 	if err != nil {
 		t.Fatal(err)
@@ -356,5 +353,32 @@ func TestEvalConfigsValid(t *testing.T) {
 		if _, err := resolveTasks(cfg.Tasks); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+// --render without --record draws the first episode of each target into a GIF per
+// task, one frame per observation.
+func TestEvalRender(t *testing.T) {
+	ckpt := tinyGridPolicy(t, 6)
+	dir := t.TempDir()
+	out, gifs := filepath.Join(dir, "out"), filepath.Join(dir, "gifs")
+	if _, err := runEvalCmd(t, "--checkpoint", ckpt, "--tasks", "gridworld/heldout-04", "--episodes", "2", "--targets", "1,0.5",
+		"--ref-episodes", "0", "--out", out, "--render", gifs); err != nil {
+		t.Fatal(err)
+	}
+	rep := readReport(t, filepath.Join(out, evalResultsJSON))
+	f, err := os.Open(filepath.Join(gifs, taskFileName("gridworld/heldout-04")+".gif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g, err := gif.DecodeAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Episode 0 of each target: its steps plus the final observation.
+	want := rep.Results[0].Lengths[0] + 1 + rep.Results[1].Lengths[0] + 1
+	if len(g.Image) != want {
+		t.Errorf("GIF has %d frames, want %d", len(g.Image), want)
 	}
 }
