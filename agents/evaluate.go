@@ -168,7 +168,7 @@ type evalSlot struct {
 
 func runEvalJobs(ctx context.Context, model *policy.Model, jobs []evalJob, results []EvalResult, cfg EvalConfig, rng *rand.Rand) error {
 	n := min(cfg.NumEnvs, len(jobs))
-	actor, err := NewActor(model, n)
+	actor, err := policy.NewActor(model, n)
 	if err != nil {
 		return err
 	}

@@ -203,7 +203,7 @@ type Online struct {
 	// Exploration: one environment and recorder per actor slot.
 	envs    []envs.Env
 	recs    []*replay.Recorder
-	actor   *Actor
+	actor   *policy.Actor
 	actions []float64
 
 	lastExplore Exploration
@@ -282,7 +282,7 @@ func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline 
 		rec.RecordStates = false // the buffer trains on observations; states only cost memory
 		o.envs, o.recs = append(o.envs, env), append(o.recs, rec)
 	}
-	if o.actor, err = NewActor(model, n); err != nil {
+	if o.actor, err = policy.NewActor(model, n); err != nil {
 		return nil, err
 	}
 	o.actions = make([]float64, n*mc.Action.Width())

@@ -29,8 +29,11 @@ func ActionSpaceOf(space envs.Space) (policy.ActionSpace, error) {
 	return policy.ActionSpace{}, fmt.Errorf("unsupported action space %v", space)
 }
 
-// CheckCompatible reports whether a policy can act in env: same observation size and
-// the same action space.
+// CheckCompatible reports whether a policy can act in env: the same observation size
+// and the same action space — for a continuous space the same dimension and an
+// environment box that contains the policy's. The policy's tanh heads keep every
+// action inside its own box, so those actions are valid in a wider box (a held-out
+// task with more torque, say); the policy just does not use the extra range.
 func CheckCompatible(cfg policy.Config, env envs.Env, envID string) error {
 	if d := env.ObservationSpace().Dim(); d != cfg.StateDim {
 		return fmt.Errorf("environment %s has observations of %d values, the policy expects %d", envID, d, cfg.StateDim)
@@ -39,12 +42,13 @@ func CheckCompatible(cfg policy.Config, env envs.Env, envID string) error {
 	if err != nil {
 		return fmt.Errorf("environment %s: %w", envID, err)
 	}
-	same := a.Discrete == cfg.Action.Discrete && a.Dim == cfg.Action.Dim
+	same := a.Discrete == cfg.Action.Discrete && a.Dim == cfg.Action.Dim &&
+		len(a.Low) == len(cfg.Action.Low) && len(a.High) == len(cfg.Action.High)
 	for i := 0; same && i < len(a.Low); i++ {
-		same = a.Low[i] == cfg.Action.Low[i] && a.High[i] == cfg.Action.High[i]
+		same = a.Low[i] <= cfg.Action.Low[i] && a.High[i] >= cfg.Action.High[i]
 	}
 	if !same {
-		return fmt.Errorf("environment %s has action space %v, the policy was built for %+v", envID, env.ActionSpace(), cfg.Action)
+		return fmt.Errorf("environment %s has action space %v, the policy was built for %+v (a continuous space must contain the policy's bounds)", envID, env.ActionSpace(), cfg.Action)
 	}
 	return nil
 }

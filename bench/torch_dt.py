@@ -21,35 +21,50 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class Block(nn.Module):
-    def __init__(self, c, heads, dropout):
+class Attention(nn.Module):
+    def __init__(self, c):
         super().__init__()
-        self.heads = heads
-        self.ln1 = nn.LayerNorm(c)
         self.q = nn.Linear(c, c)
         self.k = nn.Linear(c, c)
         self.v = nn.Linear(c, c)
         self.o = nn.Linear(c, c)
-        self.ln2 = nn.LayerNorm(c)
+
+
+class MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
         self.fc = nn.Linear(c, 4 * c)
         self.proj = nn.Linear(4 * c, c)
+
+
+class Block(nn.Module):
+    # Module names match evarl's parameter names (blocks.0.attn.q.weight, ...), so an
+    # evarl checkpoint loads with load_state_dict (see torch_check.py).
+    def __init__(self, c, heads, dropout):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = nn.LayerNorm(c)
+        self.attn = Attention(c)
+        self.ln2 = nn.LayerNorm(c)
+        self.mlp = MLP(c)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask):
         # x (B, T, C); mask (B, 1, T, T) True where attention is allowed
         b, t, c = x.shape
+        a = self.attn
         h = self.ln1(x)
         hd = c // self.heads
-        q = self.q(h).view(b, t, self.heads, hd).transpose(1, 2)
-        k = self.k(h).view(b, t, self.heads, hd).transpose(1, 2)
-        v = self.v(h).view(b, t, self.heads, hd).transpose(1, 2)
+        q = a.q(h).view(b, t, self.heads, hd).transpose(1, 2)
+        k = a.k(h).view(b, t, self.heads, hd).transpose(1, 2)
+        v = a.v(h).view(b, t, self.heads, hd).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hd)
         # A finite fill: a padding query (which may see no real key) gets a uniform
         # row instead of NaN; its output is never used by a real token or the loss.
         att = att.masked_fill(~mask, -1e9).softmax(-1)
         y = (att @ v).transpose(1, 2).reshape(b, t, c)  # no attention dropout, as evarl
-        x = x + self.drop(self.o(y))
-        x = x + self.drop(self.proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh")))
+        x = x + self.drop(a.o(y))
+        x = x + self.drop(self.mlp.proj(F.gelu(self.mlp.fc(self.ln2(x)), approximate="tanh")))
         return x
 
 

@@ -74,85 +74,58 @@ func Rollouts(ctx context.Context, m *policy.Model, vec *envs.Vector, envID stri
 	if n < 1 {
 		return nil, fmt.Errorf("eva: rollouts of %d episodes: want ≥ 1", n)
 	}
+	actor, err := policy.NewActor(m, N)
+	if err != nil {
+		return nil, fmt.Errorf("eva: rollouts: %w", err)
+	}
 	obs, err := vec.Reset(seed)
 	if err != nil {
 		return nil, fmt.Errorf("eva: rollouts: %w", err)
 	}
-	type history struct {
-		states, actions, rtg []float32
-		steps                int
-		ep                   *replay.Episode
-	}
-	hs := make([]history, N)
-	start := func(i int, o []float64) {
-		hs[i] = history{ep: &replay.Episode{EnvID: envID, ObsDim: S, ActDim: A, Source: "eva rollout", Seed: envs.NoSeed}}
-		hs[i].rtg = append(hs[i].rtg, float32(targetReturn))
-		hs[i].states = appendF32(hs[i].states, o)
+	eps := make([]*replay.Episode, N)
+	start := func(i int, o []float64, epSeed int64) error {
+		eps[i] = &replay.Episode{EnvID: envID, ObsDim: S, ActDim: A, Source: "eva rollout", Seed: epSeed}
+		eps[i].Observations = appendF32(eps[i].Observations, o)
+		return actor.Begin(i, o, targetReturn)
 	}
 	for i := 0; i < N; i++ {
-		start(i, obs[i*S:(i+1)*S])
+		epSeed := envs.NoSeed
 		if seed != envs.NoSeed {
-			hs[i].ep.Seed = seed + int64(i)
+			epSeed = seed + int64(i)
+		}
+		if err := start(i, obs[i*S:(i+1)*S], epSeed); err != nil {
+			return nil, fmt.Errorf("eva: rollouts: %w", err)
 		}
 	}
-	K := cfg.Context
-	bt := policy.NewBatch(cfg, N)
-	act32 := make([]float32, N*A)
-	act64 := make([]float64, N*A)
+	actions := make([]float64, N*A)
 	var done []*replay.Episode
 	for len(done) < n {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// Windows of the last K steps, left-padded; the current step is last and its
-		// action is unknown (ignored by the model).
-		for i := range hs {
-			h := &hs[i]
-			T := h.steps + 1
-			for k := 0; k < K; k++ {
-				t := T - K + k // step index in the episode
-				j := i*K + k
-				bt.Mask[j] = t >= 0
-				if t < 0 {
-					continue
-				}
-				bt.Returns[j] = h.rtg[t]
-				bt.Timesteps[j] = t
-				copy(bt.States[j*S:(j+1)*S], h.states[t*S:(t+1)*S])
-				if t < h.steps {
-					copy(bt.Actions[j*A:(j+1)*A], h.actions[t*A:(t+1)*A])
-				} else {
-					clear(bt.Actions[j*A : (j+1)*A])
-				}
-			}
-		}
-		if err := m.Act(bt, greedy, rng, act32); err != nil {
+		if err := actor.Act(greedy, rng, actions); err != nil {
 			return nil, fmt.Errorf("eva: rollouts: %w", err)
 		}
-		for i, v := range act32 {
-			act64[i] = float64(v)
-		}
-		st, err := vec.Step(act64)
+		st, err := vec.Step(actions)
 		if err != nil {
 			return nil, fmt.Errorf("eva: rollouts: %w", err)
 		}
-		for i := range hs {
-			h := &hs[i]
+		for i, ep := range eps {
 			r := st.Rewards[i]
-			h.actions = append(h.actions, act32[i*A:(i+1)*A]...)
-			h.ep.Rewards = append(h.ep.Rewards, float32(r))
-			h.steps++
-			h.ep.Success = h.ep.Success || st.Infos[i].Success
+			ep.Actions = appendF32(ep.Actions, actions[i*A:(i+1)*A])
+			ep.Rewards = append(ep.Rewards, float32(r))
+			ep.Success = ep.Success || st.Infos[i].Success
 			if st.Terminated[i] || st.Truncated[i] {
-				h.ep.Observations = appendF32(h.states, st.FinalObs[i*S:(i+1)*S])
-				h.ep.Actions = h.actions
-				h.ep.Terminated, h.ep.Truncated = st.Terminated[i], st.Truncated[i]
-				done = append(done, h.ep)
-				start(i, st.Obs[i*S:(i+1)*S])
+				ep.Observations = appendF32(ep.Observations, st.FinalObs[i*S:(i+1)*S])
+				ep.Terminated, ep.Truncated = st.Terminated[i], st.Truncated[i]
+				done = append(done, ep)
+				if err := start(i, st.Obs[i*S:(i+1)*S], envs.NoSeed); err != nil {
+					return nil, fmt.Errorf("eva: rollouts: %w", err)
+				}
 				continue
 			}
-			h.rtg = append(h.rtg, h.rtg[len(h.rtg)-1]-float32(r))
-			h.states = appendF32(h.states, st.Obs[i*S:(i+1)*S])
+			ep.Observations = appendF32(ep.Observations, st.Obs[i*S:(i+1)*S])
+			actor.Observe(i, r, st.Obs[i*S:(i+1)*S])
 		}
 	}
 	return done[:n], nil

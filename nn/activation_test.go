@@ -29,6 +29,18 @@ func TestActivationsMatchGorgonia(t *testing.T) {
 			},
 		},
 		{
+			name: "gelu, backward from the output", forward: GELUForward,
+			backward: func(x, dy, dx []float32) {
+				y := make([]float32, len(x))
+				GELUForward(x, y)
+				GELUBackwardWithOutput(x, y, dy, dx)
+			},
+			graph: func(x *G.Node) *G.Node {
+				inner := gMulS(G.Must(G.Add(x, gMulS(G.Must(G.Cube(x)), 0.044715))), math.Sqrt(2/math.Pi))
+				return gMulS(G.Must(G.HadamardProd(x, gAddS(G.Must(G.Tanh(inner)), 1))), 0.5)
+			},
+		},
+		{
 			name: "relu", forward: ReLUForward, backward: ReLUBackward,
 			graph: func(x *G.Node) *G.Node { return G.Must(G.Rectify(x)) },
 		},
@@ -67,12 +79,21 @@ func TestGELUNaiveTwin(t *testing.T) {
 
 	dx, dxSerial := make([]float32, n), make([]float32, n)
 	GELUBackward(x, dy, dx)
-	geluBackward(x, dy, dxSerial)
+	geluBackward(x, dy, dxSerial, nil)
 	for i := range dx {
 		if dx[i] != dxSerial[i] {
 			t.Fatalf("dx[%d] = %v split, %v serial", i, dx[i], dxSerial[i])
 		}
 	}
+
+	// From the output: the same gradient up to the rounding of y/x.
+	x[0], x[1], x[2] = 0, 1e-35, -1e-35 // where σ(2u) = ½ is used instead of y/x
+	GELUForward(x, got)
+	clear(dx)
+	clear(dxSerial)
+	GELUBackwardWithOutput(x, got, dy, dx)
+	geluBackward(x, dy, dxSerial, nil)
+	assertClose(t, "dx from output", dx, to64(dxSerial), 1e-6, 1e-5)
 }
 
 // TestExpf bounds expf's relative error against math.Exp over float32's range.
@@ -137,6 +158,7 @@ func BenchmarkGELU(b *testing.B) {
 		{"forward", func() { GELUForward(x, y) }},
 		{"forward-naive-tanh", func() { geluForwardNaive(x, y) }},
 		{"backward", func() { GELUBackward(x, y, dx) }},
+		{"backward-with-output", func() { GELUBackwardWithOutput(x, y, y, dx) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

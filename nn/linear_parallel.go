@@ -42,20 +42,20 @@ func (ga *gemmArgs) run(g Gemm) {
 }
 
 type poolJob struct {
-	r       rangeRunner // a range job when non-nil,
-	lo, hi  int
-	ew      func(x, y, z []float32) // an elementwise share when non-nil,
-	x, y, z []float32
-	g       Gemm // else a product share
-	ga      gemmArgs
-	wg      *sync.WaitGroup
+	r          rangeRunner // a range job when non-nil,
+	lo, hi     int
+	ew         func(x, y, z, w []float32) // an elementwise share when non-nil,
+	x, y, z, w []float32
+	g          Gemm // else a product share
+	ga         gemmArgs
+	wg         *sync.WaitGroup
 }
 
 var pool struct {
 	once    sync.Once
 	workers int
 	jobs    chan poolJob
-	wgs     sync.Pool // *sync.WaitGroup
+	wgs     chan *sync.WaitGroup // free list (a sync.Pool would drop items under -race, and allocate)
 }
 
 // ParallelMinMACs is the size (multiply-adds m·n·k) from which Linear splits a product
@@ -69,7 +69,7 @@ const GemmShares = 2
 func startPool() {
 	pool.workers = runtime.GOMAXPROCS(0)
 	pool.jobs = make(chan poolJob, 4*pool.workers)
-	pool.wgs.New = func() any { return new(sync.WaitGroup) }
+	pool.wgs = make(chan *sync.WaitGroup, 64)
 	for i := 1; i < pool.workers; i++ {
 		go func() {
 			for j := range pool.jobs {
@@ -77,13 +77,31 @@ func startPool() {
 				case j.r != nil:
 					j.r.runRange(j.lo, j.hi)
 				case j.ew != nil:
-					j.ew(j.x, j.y, j.z)
+					j.ew(j.x, j.y, j.z, j.w)
 				default:
 					j.ga.run(j.g)
 				}
 				j.wg.Done()
 			}
 		}()
+	}
+}
+
+// getWG returns a recycled wait group, allocating only while more callers run at
+// once than ever before.
+func getWG() *sync.WaitGroup {
+	select {
+	case wg := <-pool.wgs:
+		return wg
+	default:
+		return new(sync.WaitGroup)
+	}
+}
+
+func putWG(wg *sync.WaitGroup) {
+	select {
+	case pool.wgs <- wg:
+	default:
 	}
 }
 
@@ -101,47 +119,46 @@ func parallelRange(r rangeRunner, n int) {
 		r.runRange(0, n)
 		return
 	}
-	wg := pool.wgs.Get().(*sync.WaitGroup)
+	wg := getWG()
 	for i := 1; i < w; i++ {
 		wg.Add(1)
 		pool.jobs <- poolJob{r: r, lo: i * n / w, hi: (i + 1) * n / w, wg: wg}
 	}
 	r.runRange(0, n/w)
 	wg.Wait()
-	pool.wgs.Put(wg)
+	putWG(wg)
 }
 
 // ParallelMinElems is the length from which elementwise kernels (GELU) split their
 // work across the workers.
 const ParallelMinElems = 1 << 15
 
-// parallelElementwise runs f over matching blocks of x and of y and z (each as long
-// as x, or nil), split across the workers when x is long enough.
-func parallelElementwise(f func(x, y, z []float32), x, y, z []float32) {
+// parallelElementwise runs f over matching blocks of x and of y, z and w (each as
+// long as x, or nil), split across the workers when x is long enough.
+func parallelElementwise(f func(x, y, z, w []float32), x, y, z, w []float32) {
 	n := len(x)
-	w := 1
+	parts := 1
 	if n >= ParallelMinElems {
-		w = shares(n)
+		parts = shares(n)
 	}
-	if w <= 1 {
-		f(x, y, z)
+	if parts <= 1 {
+		f(x, y, z, w)
 		return
 	}
-	part := func(s []float32, lo, hi int) []float32 {
+	block := func(s []float32, i int) []float32 {
 		if s == nil {
 			return nil
 		}
-		return s[lo:hi]
+		return s[i*n/parts : (i+1)*n/parts]
 	}
-	wg := pool.wgs.Get().(*sync.WaitGroup)
-	for i := 1; i < w; i++ {
-		lo, hi := i*n/w, (i+1)*n/w
+	wg := getWG()
+	for i := 1; i < parts; i++ {
 		wg.Add(1)
-		pool.jobs <- poolJob{ew: f, x: x[lo:hi], y: part(y, lo, hi), z: part(z, lo, hi), wg: wg}
+		pool.jobs <- poolJob{ew: f, x: block(x, i), y: block(y, i), z: block(z, i), w: block(w, i), wg: wg}
 	}
-	f(x[:n/w], part(y, 0, n/w), part(z, 0, n/w))
+	f(block(x, 0), block(y, 0), block(z, 0), block(w, 0))
 	wg.Wait()
-	pool.wgs.Put(wg)
+	putWG(wg)
 }
 
 // parallelSgemm is g.Sgemm with the m rows of C cut into GemmShares blocks when the
@@ -173,7 +190,7 @@ func parallelSgemm(g Gemm, transA, transB bool, m, n, k int, alpha float32, a []
 		}
 		return
 	}
-	wg := pool.wgs.Get().(*sync.WaitGroup)
+	wg := getWG()
 	for i := 1; i < parts; i++ {
 		wg.Add(1)
 		pool.jobs <- poolJob{g: g, ga: share(i), wg: wg}
@@ -181,5 +198,5 @@ func parallelSgemm(g Gemm, transA, transB bool, m, n, k int, alpha float32, a []
 	ga := share(0)
 	ga.run(g)
 	wg.Wait()
-	pool.wgs.Put(wg)
+	putWG(wg)
 }

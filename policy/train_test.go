@@ -154,6 +154,9 @@ func TestDeterministicTraining(t *testing.T) {
 
 // TestTrainStepAllocs: after the first step, a training step allocates nothing.
 func TestTrainStepAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	cfg := tinyConfig(ActionSpace{Discrete: 3}, HeadCategorical, ActGELU)
 	cfg.Dropout = 0.1
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -80,7 +80,7 @@ func mergeMarkdown(reports []*evalReport) string {
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, r := range reports {
 		for _, s := range r.Summary {
-			fmt.Fprintf(&b, "| %s | %s | %g | %d | %s | %.2f | %.4g |\n", r.Label, r.Tasks, s.Target, s.Episodes,
+			fmt.Fprintf(&b, "| %s | %s | %g | %d | %s | %.2f | %.4g |\n", mdCell(r.Label), mdCell(r.Tasks), s.Target, s.Episodes,
 				fmtOpt("%.1f", s.MeanNormalized), s.SuccessRate, s.MeanReturn)
 		}
 	}

@@ -88,11 +88,14 @@ func fmtOpt(format string, x *float64) string {
 	return fmt.Sprintf(format, *x)
 }
 
+// mdCell escapes the pipes of a name put in a Markdown table.
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
 // markdown renders the report: one row per task and target, then the mean over tasks
 // of each target.
 func (r *evalReport) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### %s on %s\n\n", r.Label, r.Tasks)
+	fmt.Fprintf(&b, "### %s on %s\n\n", mdCell(r.Label), mdCell(r.Tasks))
 	actions := "greedy"
 	if !r.Greedy {
 		actions = "sampled"

@@ -37,31 +37,40 @@ const (
 
 var methods = []string{MethodFull, MethodLoRA, MethodPiSSA, MethodOLoRA, MethodEVA}
 
+// Fine-tuning modes.
+const (
+	ModeOffline = "offline" // return-conditioned supervised learning on the target tasks' data
+	ModeOnline  = "online"  // the Online Decision Transformer: exploration into a replay buffer seeded with the data
+)
+
 // evaSection configures the EVA pass of method eva.
 type evaSection struct {
 	eva.Config      `yaml:",inline"`
-	Source          string  `yaml:"source"`           // rollouts (the pretrained policy acting in the target tasks) or dataset (windows of the fine-tuning data)
-	RolloutEpisodes int     `yaml:"rollout_episodes"` // episodes per task for the rollout source
-	RolloutTarget   float64 `yaml:"rollout_target"`   // target return the policy is conditioned on during rollouts (NaN: the first eval target)
-	Batch           int     `yaml:"batch"`            // context windows per EVA minibatch
-	State           string  `yaml:"state"`            // load this saved EVA state instead of computing one ("" computes and saves it in run_dir)
+	Source          string  `yaml:"source"`            // rollouts (the pretrained policy acting in the target tasks) or dataset (windows of the fine-tuning data)
+	RolloutEpisodes int     `yaml:"rollout_episodes"`  // episodes per task for the rollout source
+	RolloutTarget   float64 `yaml:"rollout_target"`    // target return the policy is conditioned on during rollouts (NaN: the first eval target)
+	RolloutMaxSteps int     `yaml:"rollout_max_steps"` // cut rollouts after this many steps (0: the task's time limit); EVA needs the states the policy visits, not whole failed episodes
+	Batch           int     `yaml:"batch"`             // context windows per EVA minibatch
+	State           string  `yaml:"state"`             // load this saved EVA state instead of computing one ("" computes and saves it in run_dir)
 }
 
 // finetuneConfig configures `rl-train finetune` (configs/finetune-*.yaml).
 type finetuneConfig struct {
-	RunDir   string             `yaml:"run_dir"`   // output: best/ and last/ (adapter or full checkpoint), metrics, curves, results
-	Base     string             `yaml:"base"`      // the pretrained checkpoint directory
-	Tasks    string             `yaml:"tasks"`     // target tasks: a task set key or comma-separated task ids
-	Method   string             `yaml:"method"`    // full, lora, pissa, olora or eva
-	Datasets []string           `yaml:"datasets"`  // offline data of the target tasks (episodes of other tasks are ignored)
-	LoRA     lora.Config        `yaml:"lora"`      // adapter rank, alpha, targets (init is set by method)
-	EVA      evaSection         `yaml:"eva"`       // the EVA pass (method eva)
-	Train    agents.TrainConfig `yaml:"train"`     // optimisation
-	Eval     evalSection        `yaml:"eval"`      // evaluation schedule and targets
-	LogEvery int                `yaml:"log_every"` // updates between training-metric rows
-	Metrics  string             `yaml:"metrics"`   // metrics file name in run_dir: .jsonl or .csv
-	Seed     uint64             `yaml:"seed"`      // seeds adapters, sampling, dropout and rollouts
-	BLAS     string             `yaml:"blas"`      // auto, openblas or gonum
+	RunDir   string              `yaml:"run_dir"`   // output: best/ and last/ (adapter or full checkpoint), metrics, curves, results
+	Base     string              `yaml:"base"`      // the pretrained checkpoint directory
+	Tasks    string              `yaml:"tasks"`     // target tasks: a task set key or comma-separated task ids
+	Method   string              `yaml:"method"`    // full, lora, pissa, olora or eva
+	Mode     string              `yaml:"mode"`      // offline (supervised on the datasets) or online (Online Decision Transformer, seeded with them)
+	Datasets []string            `yaml:"datasets"`  // offline data of the target tasks (episodes of other tasks are ignored)
+	LoRA     lora.Config         `yaml:"lora"`      // adapter rank, alpha, targets (init is set by method)
+	EVA      evaSection          `yaml:"eva"`       // the EVA pass (method eva)
+	Train    agents.TrainConfig  `yaml:"train"`     // optimisation (offline mode)
+	Online   agents.OnlineConfig `yaml:"online"`    // exploration, buffer, temperature and optimisation (online mode)
+	Eval     evalSection         `yaml:"eval"`      // evaluation schedule and targets
+	LogEvery int                 `yaml:"log_every"` // updates between training-metric rows
+	Metrics  string              `yaml:"metrics"`   // metrics file name in run_dir: .jsonl or .csv
+	Seed     uint64              `yaml:"seed"`      // seeds adapters, sampling, dropout and rollouts
+	BLAS     string              `yaml:"blas"`      // auto, openblas or gonum
 }
 
 func defaultFinetuneConfig() finetuneConfig {
@@ -70,8 +79,10 @@ func defaultFinetuneConfig() finetuneConfig {
 	return finetuneConfig{
 		RunDir:   "runs/finetune",
 		Method:   MethodEVA,
+		Mode:     ModeOffline,
+		Online:   agents.DefaultOnlineConfig(),
 		LoRA:     lora.DefaultConfig(),
-		EVA:      evaSection{Config: eva.DefaultConfig(), Source: "rollouts", RolloutEpisodes: 16, RolloutTarget: math.NaN(), Batch: 16},
+		EVA:      evaSection{Config: eva.DefaultConfig(), Source: "rollouts", RolloutEpisodes: 16, RolloutTarget: math.NaN(), RolloutMaxSteps: 100, Batch: 16},
 		Train:    tc,
 		Eval:     defaultEvalSection(),
 		LogEvery: 50,
@@ -140,15 +151,22 @@ func (c *finetuneConfig) validate() error {
 		return fmt.Errorf("finetune: tasks is empty; want a task set or task ids such as gridworld/heldout-01")
 	case c.LogEvery <= 0:
 		return fmt.Errorf("finetune: log_every = %d, want > 0", c.LogEvery)
+	case c.Mode != ModeOffline && c.Mode != ModeOnline:
+		return fmt.Errorf("finetune: mode %q: want %s or %s", c.Mode, ModeOffline, ModeOnline)
 	case c.Method == MethodEVA && c.EVA.Source != "rollouts" && c.EVA.Source != "dataset":
 		return fmt.Errorf("finetune: eva.source = %q, want rollouts or dataset", c.EVA.Source)
-	case c.Method == MethodEVA && (c.EVA.RolloutEpisodes <= 0 || c.EVA.Batch <= 0):
-		return fmt.Errorf("finetune: eva.rollout_episodes = %d and eva.batch = %d, want both > 0", c.EVA.RolloutEpisodes, c.EVA.Batch)
+	case c.Method == MethodEVA && (c.EVA.RolloutEpisodes <= 0 || c.EVA.Batch <= 0 || c.EVA.RolloutMaxSteps < 0):
+		return fmt.Errorf("finetune: eva.rollout_episodes = %d, eva.batch = %d, eva.rollout_max_steps = %d: want the first two > 0 and the last ≥ 0",
+			c.EVA.RolloutEpisodes, c.EVA.Batch, c.EVA.RolloutMaxSteps)
 	}
 	if _, err := metrics.FormatOf(c.Metrics); err != nil {
 		return fmt.Errorf("finetune: metrics: %w", err)
 	}
-	if err := c.Train.Validate(); err != nil {
+	if c.Mode == ModeOnline {
+		if err := c.Online.Validate(); err != nil {
+			return fmt.Errorf("finetune: online: %w", err)
+		}
+	} else if err := c.Train.Validate(); err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}
 	if err := c.Eval.validate(); err != nil {
@@ -172,6 +190,7 @@ func (c *finetuneConfig) validate() error {
 // finetuneResult is what a fine-tuning run reports (results.json).
 type finetuneResult struct {
 	Method         string                         `json:"method"`
+	Mode           string                         `json:"mode"`
 	Tasks          []string                       `json:"tasks"`
 	Seed           uint64                         `json:"seed"`
 	Before         agents.Summary                 `json:"before"`
@@ -196,6 +215,9 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	tasks, err := envs.ResolveTasks(cfg.Tasks)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	if cfg.Mode == ModeOnline && len(tasks) != 1 {
+		return nil, fmt.Errorf("finetune: online mode adapts to one task; tasks %q names %d", cfg.Tasks, len(tasks))
 	}
 	gemm, err := a.selectGemm(cfg.BLAS)
 	if err != nil {
@@ -227,7 +249,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	if err != nil {
 		return nil, err
 	}
-	res := &finetuneResult{Method: cfg.Method, Seed: cfg.Seed, PerTask: map[string][]agents.EvalResult{}, StepsTo90: -1}
+	res := &finetuneResult{Method: cfg.Method, Mode: cfg.Mode, Seed: cfg.Seed, PerTask: map[string][]agents.EvalResult{}, StepsTo90: -1}
 	for _, t := range tasks {
 		res.Tasks = append(res.Tasks, t.ID)
 	}
@@ -297,32 +319,61 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		a.log.WithField("adapters", adapters.Report().String()).Info("adapters attached")
 	}
 
-	sampler, err := replay.NewSampler(eps, agents.RawSamplerConfig(model), replay.IdentityNorm(model.Config().StateDim))
-	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
-	}
-	trainer, err := agents.NewOffline(model, params, sampler, cfg.Train, rng)
-	if err != nil {
-		return nil, err
-	}
-	res.Params, _ = model.Params().Count()
-	for _, p := range trainer.Optimizer().Params() {
-		res.Trainable += p.Size()
-	}
+	// The trainer: offline supervised learning on the data, or the Online Decision
+	// Transformer seeded with it. saveState adds its resumable state to a checkpoint.
+	var (
+		trainer   agents.Stepper
+		optimizer *nn.AdamW
+		steps     int
+		saveState func(dir string, step int, best float64) error
+	)
 	best, keepUpTo := math.Inf(-1), -1
-	if resume {
-		st, opt, err := agents.LoadTrainState(last, src)
+	if cfg.Mode == ModeOnline {
+		on, err := agents.NewOnline(model, params, tasks[0], eps, cfg.Online, rng)
 		if err != nil {
 			return nil, err
 		}
-		if err := trainer.Restore(st.Step, opt); err != nil {
-			return nil, fmt.Errorf("finetune --resume: %w", err)
+		trainer, optimizer, steps = on, on.Optimizer(), cfg.Online.TotalUpdates()
+		saveState = func(dir string, _ int, best float64) error { return on.SaveState(dir, src, best) }
+		if resume {
+			st, err := on.LoadState(last, src)
+			if err != nil {
+				return nil, fmt.Errorf("finetune --resume: %w", err)
+			}
+			best, keepUpTo = st.Best, st.Step
 		}
-		best, keepUpTo = st.Best, st.Step
-		res.EVASeconds = st.Extra["eva_seconds"]
+	} else {
+		sampler, err := replay.NewSampler(eps, agents.RawSamplerConfig(model), replay.IdentityNorm(model.Config().StateDim))
+		if err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		off, err := agents.NewOffline(model, params, sampler, cfg.Train, rng)
+		if err != nil {
+			return nil, err
+		}
+		trainer, optimizer, steps = off, off.Optimizer(), cfg.Train.Steps
+		saveState = func(dir string, step int, best float64) error {
+			st := agents.TrainState{Step: step, Best: best, Extra: map[string]float64{"eva_seconds": res.EVASeconds}}
+			return agents.SaveTrainState(dir, st, src, off.Optimizer().State())
+		}
+		if resume {
+			st, opt, err := agents.LoadTrainState(last, src)
+			if err != nil {
+				return nil, err
+			}
+			if err := off.Restore(st.Step, opt); err != nil {
+				return nil, fmt.Errorf("finetune --resume: %w", err)
+			}
+			best, keepUpTo = st.Best, st.Step
+			res.EVASeconds = st.Extra["eva_seconds"]
+		}
 	}
-	a.log.WithFields(logrus.Fields{"method": cfg.Method, "tasks": cfg.Tasks, "episodes": len(eps), "transitions": sampler.Transitions(),
-		"params": res.Params, "trainable": res.Trainable, "steps": cfg.Train.Steps, "seed": cfg.Seed}).Info("finetune")
+	res.Params, _ = model.Params().Count()
+	for _, p := range optimizer.Params() {
+		res.Trainable += p.Size()
+	}
+	a.log.WithFields(logrus.Fields{"method": cfg.Method, "mode": cfg.Mode, "tasks": cfg.Tasks, "episodes": len(eps),
+		"params": res.Params, "trainable": res.Trainable, "steps": steps, "seed": cfg.Seed}).Info("finetune")
 
 	columns := []string{"train/loss", "train/grad_norm", "train/lr", "time/elapsed_s", "eval/score", "eval/return", "eval/normalized", "eval/success_rate", "time/eval_s"}
 	ml, err := metrics.Open(filepath.Join(cfg.RunDir, cfg.Metrics), columns, keepUpTo)
@@ -345,8 +396,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		} else if err := model.Save(tmp); err != nil {
 			return err
 		}
-		st := agents.TrainState{Step: step, Best: best, Extra: map[string]float64{"eva_seconds": res.EVASeconds}}
-		if err := agents.SaveTrainState(tmp, st, src, trainer.Optimizer().State()); err != nil {
+		if err := saveState(tmp, step, best); err != nil {
 			return err
 		}
 		return replaceDir(tmp, dir)
@@ -355,8 +405,12 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	hooks := agents.LoopHooks{
 		Metrics:  ml,
 		Log:      a.log,
-		Progress: a.newProgress("finetune "+cfg.Method, cfg.Train.Steps-trainer.StepCount()),
+		Progress: a.newProgress("finetune "+cfg.Method, steps-trainer.StepCount()),
 		Evaluate: func(ctx context.Context, step int) (agents.EvalReport, error) {
+			if adapters != nil { // adapter dropout has its own switch
+				adapters.SetTrain(false)
+				defer adapters.SetTrain(true)
+			}
 			out, _, err := evaluate(ctx, model, cfg.Eval.Episodes)
 			if err != nil {
 				return agents.EvalReport{}, err
@@ -366,7 +420,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		},
 		Save: save,
 	}
-	loop := agents.LoopConfig{Steps: cfg.Train.Steps, LogEvery: cfg.LogEvery, EvalEvery: cfg.Eval.Every}
+	loop := agents.LoopConfig{Steps: steps, LogEvery: cfg.LogEvery, EvalEvery: cfg.Eval.Every}
 	_, err = agents.RunLoop(ctx, loop, trainer, hooks, best)
 	res.TrainSeconds = time.Since(trainStart).Seconds()
 	if curveErr := learningCurves(filepath.Join(cfg.RunDir, "learning_curve.png"), "finetune "+cfg.Method+" "+cfg.Tasks, ml.Rows()); curveErr != nil && err == nil {
@@ -378,7 +432,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		}
 		return nil, err
 	}
-	res.Steps = cfg.Train.Steps
+	res.Steps = steps
 	res.EVAShare = res.EVASeconds / (res.EVASeconds + res.TrainSeconds)
 	res.StepsTo90 = stepsTo90(ml.Rows())
 
@@ -439,7 +493,11 @@ func evaState(ctx context.Context, a *app, cfg finetuneConfig, model *policy.Mod
 		}
 		source = nil
 		for i, t := range tasks {
-			vec, err := envs.MakeVector(t.EnvID, t.Options, min(cfg.EVA.RolloutEpisodes, cfg.Eval.NumEnvs), 0)
+			opts := t.Options.Clone()
+			if cfg.EVA.RolloutMaxSteps > 0 {
+				opts[envs.MaxStepsOption] = cfg.EVA.RolloutMaxSteps
+			}
+			vec, err := envs.MakeVector(t.EnvID, opts, min(cfg.EVA.RolloutEpisodes, cfg.Eval.NumEnvs), 0)
 			if err != nil {
 				return nil, err
 			}

@@ -1,10 +1,8 @@
-package agents
+package policy
 
 import (
 	"fmt"
 	"math/rand/v2"
-
-	"github.com/evarl/evarl/policy"
 )
 
 // Actor runs a Decision Transformer in N environments at once (a vector env). It keeps
@@ -16,7 +14,7 @@ import (
 // environments; Observe(i, reward, obs) after each step that did not end i's episode
 // (an ended episode is followed by Begin for the next one).
 type Actor struct {
-	model          *policy.Model
+	model          *Model
 	n, k, obs, act int
 
 	// History of each environment, oldest first, the current step last: (N, K, ·).
@@ -28,14 +26,14 @@ type Actor struct {
 	rtg       []float64 // the current return-to-go of each environment
 	t         []int     // the current timestep of each environment
 
-	batch *policy.Batch
+	batch *Batch
 	out   []float32 // (N, act) the model's actions
 }
 
 // NewActor prepares an actor for n environments.
-func NewActor(model *policy.Model, n int) (*Actor, error) {
+func NewActor(model *Model, n int) (*Actor, error) {
 	if n <= 0 {
-		return nil, fmt.Errorf("agents: actor for %d environments: want at least 1", n)
+		return nil, fmt.Errorf("policy: actor: actor for %d environments: want at least 1", n)
 	}
 	cfg := model.Config()
 	k, obs, act := cfg.Context, cfg.StateDim, cfg.Action.Width()
@@ -48,7 +46,7 @@ func NewActor(model *policy.Model, n int) (*Actor, error) {
 		length:    make([]int, n),
 		rtg:       make([]float64, n),
 		t:         make([]int, n),
-		batch:     policy.NewBatch(cfg, n),
+		batch:     NewBatch(cfg, n),
 		out:       make([]float32, n*act),
 	}, nil
 }
@@ -63,7 +61,7 @@ func (a *Actor) ReturnToGo(i int) float64 { return a.rtg[i] }
 // target return.
 func (a *Actor) Begin(i int, obs []float64, target float64) error {
 	if len(obs) != a.obs {
-		return fmt.Errorf("agents: observation of %d values, the policy expects %d", len(obs), a.obs)
+		return fmt.Errorf("policy: actor: observation of %d values, the policy expects %d", len(obs), a.obs)
 	}
 	a.length[i] = 0
 	a.rtg[i] = target
@@ -105,12 +103,12 @@ func (a *Actor) push(i int, obs []float64) {
 // float64 as envs take them): greedy or sampled from rng.
 func (a *Actor) Act(greedy bool, rng *rand.Rand, actions []float64) error {
 	if len(actions) != a.n*a.act {
-		return fmt.Errorf("agents: actions buffer of %d values, want %d", len(actions), a.n*a.act)
+		return fmt.Errorf("policy: actor: actions buffer of %d values, want %d", len(actions), a.n*a.act)
 	}
 	kk := 0
 	for _, l := range a.length {
 		if l == 0 {
-			return fmt.Errorf("agents: Act before Begin")
+			return fmt.Errorf("policy: actor: Act before Begin")
 		}
 		kk = max(kk, l)
 	}
@@ -139,7 +137,7 @@ func (a *Actor) Act(greedy bool, rng *rand.Rand, actions []float64) error {
 		}
 	}
 	if err := a.model.Act(bt, greedy, rng, a.out); err != nil {
-		return fmt.Errorf("agents: act: %w", err)
+		return fmt.Errorf("policy: actor: act: %w", err)
 	}
 	for w := 0; w < a.n; w++ {
 		j := w*k + a.length[w] - 1
