@@ -7,8 +7,8 @@ every parameter gradient (DIR/batch.safetensors). Loads the checkpoint into the
 PyTorch model of torch_dt.py (same module names, so load_state_dict is one call),
 recomputes everything in float64 and compares, at the real (unpadded) steps.
 
-Tolerance: per tensor, max |evarl − torch| <= 1e-3 · max |torch| + 1e-7 (evarl computes
-in float32). Exits 1 on a mismatch.
+Tolerance: per tensor, max |evarl − torch| <= 1e-4 · max |torch| + 1e-7 (evarl computes
+in float32; observed errors are ~1e-6 relative). Exits 1 on a mismatch.
 """
 import json
 import struct
@@ -58,7 +58,7 @@ def main():
         nonlocal failed
         err = (got.double() - want).abs().max().item()
         scale = want.abs().max().item()
-        ok = err <= 1e-3 * scale + 1e-7
+        ok = err <= 1e-4 * scale + 1e-7
         failed += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {name:28s} max|diff| {err:.3g}  max|torch| {scale:.3g}")
 

@@ -39,8 +39,17 @@ func (d *Dropout) Forward(x, y []float32) {
 	}
 	d.scale = grow(d.scale, len(x))
 	keep := 1 / (1 - d.P)
+	// An element is dropped when 32 random bits fall below P·2³²; one Uint64 from the
+	// generator serves two elements, half the cost of a Float32 per element.
+	thr := uint32(float64(d.P) * (1 << 32))
+	var bits uint64
 	for i, v := range x {
-		if d.rng.Float32() < d.P {
+		if i&1 == 0 {
+			bits = d.rng.Uint64()
+		} else {
+			bits >>= 32
+		}
+		if uint32(bits) < thr {
 			d.scale[i] = 0
 		} else {
 			d.scale[i] = keep

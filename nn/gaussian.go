@@ -47,8 +47,13 @@ func atanhClipped(a float32) float64 {
 	return math.Atanh(x)
 }
 
-func checkGaussian(what string, n, d int, bufs ...[]float32) {
-	for _, b := range bufs {
+// checkGaussian panics unless the per-row buffer rows has n entries and every
+// non-nil element buffer n·d.
+func checkGaussian(what string, n, d int, rows []float32, elems ...[]float32) {
+	if len(rows) < n {
+		panic(fmt.Sprintf("nn: %s: per-row buffer of %d < %d rows", what, len(rows), n))
+	}
+	for _, b := range elems {
 		if b != nil && len(b) < n*d {
 			panic(fmt.Sprintf("nn: %s: buffer of %d < %d rows × %d", what, len(b), n, d))
 		}
@@ -58,7 +63,7 @@ func checkGaussian(what string, n, d int, bufs ...[]float32) {
 // TanhGaussianLogProb writes, for each of n rows, logp[r] = Σ_d log p(a) of the
 // squashed action a (n, d) under tanh(N(mu, exp(logStd)²)).
 func TanhGaussianLogProb(mu, logStd, action, logp []float32, n, d int) {
-	checkGaussian("tanh-Gaussian log-prob", n, d, mu, logStd, action)
+	checkGaussian("tanh-Gaussian log-prob", n, d, logp, mu, logStd, action)
 	for r := 0; r < n; r++ {
 		var s float64
 		for i := r * d; i < (r+1)*d; i++ {
@@ -75,7 +80,7 @@ func TanhGaussianLogProb(mu, logStd, action, logp []float32, n, d int) {
 // dlogStd (either may be nil): with z = (u − mu)/σ, ∂/∂mu = z/σ and ∂/∂logσ = z² − 1.
 // The action is data, so no gradient flows to it.
 func TanhGaussianLogProbBackward(mu, logStd, action, dlogp, dmu, dlogStd []float32, n, d int) {
-	checkGaussian("tanh-Gaussian log-prob backward", n, d, mu, logStd, action, dmu, dlogStd)
+	checkGaussian("tanh-Gaussian log-prob backward", n, d, dlogp, mu, logStd, action, dmu, dlogStd)
 	for r := 0; r < n; r++ {
 		g := float64(dlogp[r])
 		if g == 0 {
@@ -99,7 +104,7 @@ func TanhGaussianLogProbBackward(mu, logStd, action, dlogp, dmu, dlogStd []float
 // ent[r] = Σ_d (½ + ½·log 2π + logStd), for each of n rows. Its gradient with respect
 // to logStd is 1 per element (add dent[r] to each dlogStd of the row).
 func GaussianEntropy(logStd, ent []float32, n, d int) {
-	checkGaussian("Gaussian entropy", n, d, logStd)
+	checkGaussian("Gaussian entropy", n, d, ent, logStd)
 	for r := 0; r < n; r++ {
 		var s float64
 		for i := r * d; i < (r+1)*d; i++ {
@@ -111,6 +116,7 @@ func GaussianEntropy(logStd, ent []float32, n, d int) {
 
 // GaussianEntropyBackward adds dent[r] into every dlogStd element of row r.
 func GaussianEntropyBackward(dent, dlogStd []float32, n, d int) {
+	checkGaussian("Gaussian entropy backward", n, d, dent, dlogStd)
 	for r := 0; r < n; r++ {
 		for i := r * d; i < (r+1)*d; i++ {
 			dlogStd[i] += dent[r]
@@ -124,7 +130,7 @@ func GaussianEntropyBackward(dent, dlogStd []float32, n, d int) {
 // again to the backward. This estimate is unbiased for the entropy of tanh(N(mu, σ²)),
 // not the Gaussian's (GaussianEntropy).
 func TanhGaussianEntropySample(mu, logStd, eps, ent []float32, n, d int) {
-	checkGaussian("tanh-Gaussian entropy", n, d, mu, logStd, eps)
+	checkGaussian("tanh-Gaussian entropy", n, d, ent, mu, logStd, eps)
 	for r := 0; r < n; r++ {
 		var s float64
 		for i := r * d; i < (r+1)*d; i++ {
@@ -142,7 +148,7 @@ func TanhGaussianEntropySample(mu, logStd, eps, ent []float32, n, d int) {
 // (reparameterisation, as ODT's rsample): ∂log(1−tanh²u)/∂u = −2·tanh u, so
 // ∂ent/∂mu = −2·tanh u and ∂ent/∂logσ = 1 − 2·tanh u·σ·ε.
 func TanhGaussianEntropySampleBackward(mu, logStd, eps, dent, dmu, dlogStd []float32, n, d int) {
-	checkGaussian("tanh-Gaussian entropy backward", n, d, mu, logStd, eps, dmu, dlogStd)
+	checkGaussian("tanh-Gaussian entropy backward", n, d, dent, mu, logStd, eps, dmu, dlogStd)
 	for r := 0; r < n; r++ {
 		g := float64(dent[r])
 		if g == 0 {

@@ -105,8 +105,8 @@ func (l *Linear) check(what string, buf []float32, n, width int) {
 }
 
 // Forward computes y = x·Wᵀ + b for n rows (then the adapter's addition), overwriting
-// y. x is (n, In), y is (n, Out); mask (n entries or nil) tells the observer which rows
-// are padding, it does not change the result.
+// y. x is (n, In), y is (n, Out) and must not overlap x; mask (n entries or nil) tells
+// the observer which rows are padding, it does not change the result.
 func (l *Linear) Forward(x, y []float32, n int, mask []bool) {
 	l.check("x", x, n, l.In)
 	l.check("y", y, n, l.Out)

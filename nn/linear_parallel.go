@@ -3,25 +3,41 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Work sharing for the kernels: one pool of worker goroutines for the process, one
-// per CPU (GOMAXPROCS at first use), fed three kinds of job: a share of a matrix
-// product (Linear splits its products by rows of the result), a range of items of a
-// rangeRunner (Attention's independent (batch, head) pairs) and a block of an
-// elementwise kernel (GELU). Each share writes its own part of the output, so
-// results do not depend on scheduling. Jobs travel as plain values and wait groups
-// are recycled, so a training step allocates nothing.
+// per CPU but the caller's (GOMAXPROCS at first use), fed three kinds of job: a share
+// of a matrix product (Linear splits its products by rows of the result), a range of
+// items of a rangeRunner (Attention's independent (batch, head) pairs) and a block of
+// an elementwise kernel (GELU). Each share writes its own part of the output, so
+// results do not depend on scheduling. Jobs travel as plain values and their
+// completion records are recycled, so a training step allocates nothing.
+//
+// A caller runs the first share itself and, while it waits for the rest, runs queued
+// jobs (its own or another caller's). So when the model already keeps every core busy
+// with goroutines of its own (as the policy's data-parallel lanes do), a caller never
+// sits idle behind a queue, and since no job waits on another, the pool cannot
+// deadlock.
 //
 // Results do not depend on the machine either. Splitting a range of heads or of
 // elements changes no arithmetic, so those follow the worker count. Splitting a
 // product does: OpenBLAS's last bits change with the row blocks it is given
 // (measured: a 3840×128×128 product cut in three differs from the whole in 26k of
 // its 491k entries). So products are always cut in the same GemmShares blocks, run
-// one after another when there are fewer workers.
-//
-// The calling goroutine always takes one share itself and pool workers never wait on
-// other jobs, so callers on several goroutines cannot deadlock the pool.
+// one after another when there is a single CPU.
+
+// ParallelMinMACs is the size (multiply-adds m·n·k) from which Linear splits a product
+// across the workers: below it the hand-over costs more than it saves.
+const ParallelMinMACs = 1 << 18
+
+// GemmShares is the fixed number of row blocks a large product is cut into (see
+// above: fixed so that results do not depend on the number of cores).
+const GemmShares = 2
+
+// ParallelMinElems is the length from which elementwise kernels (GELU) split their
+// work across the workers.
+const ParallelMinElems = 1 << 15
 
 // rangeRunner runs items [lo, hi) of the work currently set up on it.
 type rangeRunner interface {
@@ -41,67 +57,55 @@ func (ga *gemmArgs) run(g Gemm) {
 	g.Sgemm(ga.transA, ga.transB, ga.m, ga.n, ga.k, ga.alpha, ga.a, ga.lda, ga.b, ga.ldb, ga.beta, ga.c, ga.ldc)
 }
 
+// poolJob is one share of a call: a range job when r is set, an elementwise block
+// when ew is set, else a product share.
 type poolJob struct {
-	r          rangeRunner // a range job when non-nil,
+	r          rangeRunner
 	lo, hi     int
-	ew         func(x, y, z, w []float32) // an elementwise share when non-nil,
+	ew         func(x, y, z, w []float32)
 	x, y, z, w []float32
-	g          Gemm // else a product share
+	g          Gemm
 	ga         gemmArgs
-	wg         *sync.WaitGroup
+	call       *poolCall
+}
+
+func (j *poolJob) run() {
+	switch {
+	case j.r != nil:
+		j.r.runRange(j.lo, j.hi)
+	case j.ew != nil:
+		j.ew(j.x, j.y, j.z, j.w)
+	default:
+		j.ga.run(j.g)
+	}
+	if j.call.pending.Add(-1) == 0 {
+		j.call.done <- struct{}{}
+	}
+}
+
+// poolCall tracks the shares of one call handed to the pool.
+type poolCall struct {
+	pending atomic.Int32
+	done    chan struct{} // receives once, when pending reaches 0
 }
 
 var pool struct {
 	once    sync.Once
 	workers int
 	jobs    chan poolJob
-	wgs     chan *sync.WaitGroup // free list (a sync.Pool would drop items under -race, and allocate)
+	calls   chan *poolCall // free list
 }
-
-// ParallelMinMACs is the size (multiply-adds m·n·k) from which Linear splits a product
-// across the workers: below it the hand-over costs more than it saves.
-const ParallelMinMACs = 1 << 18
-
-// GemmShares is the fixed number of row blocks a large product is cut into (see
-// above: fixed so that results do not depend on the number of cores).
-const GemmShares = 2
 
 func startPool() {
 	pool.workers = runtime.GOMAXPROCS(0)
 	pool.jobs = make(chan poolJob, 4*pool.workers)
-	pool.wgs = make(chan *sync.WaitGroup, 64)
+	pool.calls = make(chan *poolCall, 64)
 	for i := 1; i < pool.workers; i++ {
 		go func() {
 			for j := range pool.jobs {
-				switch {
-				case j.r != nil:
-					j.r.runRange(j.lo, j.hi)
-				case j.ew != nil:
-					j.ew(j.x, j.y, j.z, j.w)
-				default:
-					j.ga.run(j.g)
-				}
-				j.wg.Done()
+				j.run()
 			}
 		}()
-	}
-}
-
-// getWG returns a recycled wait group, allocating only while more callers run at
-// once than ever before.
-func getWG() *sync.WaitGroup {
-	select {
-	case wg := <-pool.wgs:
-		return wg
-	default:
-		return new(sync.WaitGroup)
-	}
-}
-
-func putWG(wg *sync.WaitGroup) {
-	select {
-	case pool.wgs <- wg:
-	default:
 	}
 }
 
@@ -109,6 +113,35 @@ func putWG(wg *sync.WaitGroup) {
 func shares(n int) int {
 	pool.once.Do(startPool)
 	return min(pool.workers, n)
+}
+
+// newCall returns a recycled completion record for n shares, allocating only while
+// more callers run at once than ever before.
+func newCall(n int) *poolCall {
+	var c *poolCall
+	select {
+	case c = <-pool.calls:
+	default:
+		c = &poolCall{done: make(chan struct{}, 1)}
+	}
+	c.pending.Store(int32(n))
+	return c
+}
+
+// wait runs queued jobs until c's shares are all done, then recycles c.
+func (c *poolCall) wait() {
+	for {
+		select {
+		case <-c.done:
+			select {
+			case pool.calls <- c:
+			default:
+			}
+			return
+		case j := <-pool.jobs:
+			j.run()
+		}
+	}
 }
 
 // parallelRange runs r over [0, n) in one contiguous share per worker and returns when
@@ -119,19 +152,13 @@ func parallelRange(r rangeRunner, n int) {
 		r.runRange(0, n)
 		return
 	}
-	wg := getWG()
+	c := newCall(w - 1)
 	for i := 1; i < w; i++ {
-		wg.Add(1)
-		pool.jobs <- poolJob{r: r, lo: i * n / w, hi: (i + 1) * n / w, wg: wg}
+		pool.jobs <- poolJob{r: r, lo: i * n / w, hi: (i + 1) * n / w, call: c}
 	}
 	r.runRange(0, n/w)
-	wg.Wait()
-	putWG(wg)
+	c.wait()
 }
-
-// ParallelMinElems is the length from which elementwise kernels (GELU) split their
-// work across the workers.
-const ParallelMinElems = 1 << 15
 
 // parallelElementwise runs f over matching blocks of x and of y, z and w (each as
 // long as x, or nil), split across the workers when x is long enough.
@@ -151,14 +178,12 @@ func parallelElementwise(f func(x, y, z, w []float32), x, y, z, w []float32) {
 		}
 		return s[i*n/parts : (i+1)*n/parts]
 	}
-	wg := getWG()
+	c := newCall(parts - 1)
 	for i := 1; i < parts; i++ {
-		wg.Add(1)
-		pool.jobs <- poolJob{ew: f, x: block(x, i), y: block(y, i), z: block(z, i), w: block(w, i), wg: wg}
+		pool.jobs <- poolJob{ew: f, x: block(x, i), y: block(y, i), z: block(z, i), w: block(w, i), call: c}
 	}
 	f(block(x, 0), block(y, 0), block(z, 0), block(w, 0))
-	wg.Wait()
-	putWG(wg)
+	c.wait()
 }
 
 // parallelSgemm is g.Sgemm with the m rows of C cut into GemmShares blocks when the
@@ -190,13 +215,11 @@ func parallelSgemm(g Gemm, transA, transB bool, m, n, k int, alpha float32, a []
 		}
 		return
 	}
-	wg := getWG()
+	call := newCall(parts - 1)
 	for i := 1; i < parts; i++ {
-		wg.Add(1)
-		pool.jobs <- poolJob{g: g, ga: share(i), wg: wg}
+		pool.jobs <- poolJob{g: g, ga: share(i), call: call}
 	}
 	ga := share(0)
 	ga.run(g)
-	wg.Wait()
-	putWG(wg)
+	call.wait()
 }

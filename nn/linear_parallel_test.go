@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -37,6 +38,64 @@ func TestParallelSgemmMatchesSerial(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// Several goroutines sharing the pool (as the policy's data-parallel lanes do) get
+// exactly the results each gets alone: the pool neither mixes up nor drops shares.
+func TestPoolConcurrentCallers(t *testing.T) {
+	const callers, b, tt, c, nHead = 3, 8, 32, 32, 4 // large enough for every split
+	type run struct {
+		a      *Attention
+		x, out []float32
+		dx     []float32
+		g, gy  []float32
+	}
+	newRun := func(seed uint64) *run {
+		rng := rand.New(rand.NewPCG(seed, 70))
+		r := &run{a: newTestAttention(seed, c, nHead), x: randn(rng, b*tt*c, 1),
+			out: make([]float32, b*tt*c), dx: make([]float32, b*tt*c),
+			g: randn(rng, ParallelMinElems+5, 1), gy: make([]float32, ParallelMinElems+5)}
+		return r
+	}
+	step := func(r *run) {
+		for _, p := range r.a.Params() {
+			p.ZeroGrad()
+		}
+		clear(r.dx)
+		r.a.Forward(r.x, r.out, b, tt, nil)
+		r.a.Backward(r.x, r.out, r.dx, b, tt) // out doubles as the upstream gradient
+		GELUForward(r.g, r.gy)
+	}
+	alone := make([]*run, callers)
+	for i := range alone {
+		alone[i] = newRun(uint64(80 + i))
+		step(alone[i])
+	}
+	together := make([]*run, callers)
+	done := make(chan int)
+	for i := range together {
+		together[i] = newRun(uint64(80 + i))
+		go func() {
+			for range 5 { // repeated, to overlap with the others
+				step(together[i])
+			}
+			done <- i
+		}()
+	}
+	for range callers {
+		<-done
+	}
+	for i := range together {
+		for k, p := range together[i].a.Params() {
+			if !slices.Equal(p.Grad, alone[i].a.Params()[k].Grad) {
+				t.Errorf("caller %d: %s gradient differs when run concurrently", i, p.Name)
+			}
+		}
+		if !slices.Equal(together[i].out, alone[i].out) || !slices.Equal(together[i].dx, alone[i].dx) ||
+			!slices.Equal(together[i].gy, alone[i].gy) {
+			t.Errorf("caller %d: outputs differ when run concurrently", i)
 		}
 	}
 }

@@ -206,3 +206,49 @@ func TestLinearForwardNaiveTwin(t *testing.T) {
 	linearForwardNaive(x, l.W.Data, l.B.Data, want, n, in, out)
 	assertClose(t, "y", got, to64(want), 1e-6, 1e-6)
 }
+
+// Shape mismatches are programming errors: every kernel panics with a message that
+// starts with "nn: " and names what is wrong.
+func TestKernelsPanicOnBadShapes(t *testing.T) {
+	lin := NewLinear("fc", 4, 3, true, loopGemm{})
+	ln := NewLayerNorm("ln", 4)
+	emb := NewEmbedding("wte", 5, 2)
+	att := NewAttention("attn", 8, 2, loopGemm{})
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"linear short y", func() { lin.Forward(make([]float32, 8), make([]float32, 5), 2, nil) }},
+		{"linear short mask", func() { lin.Forward(make([]float32, 8), make([]float32, 6), 2, []bool{true}) }},
+		{"linear short dx", func() { lin.Backward(make([]float32, 8), make([]float32, 6), make([]float32, 7), 2) }},
+		{"layernorm short y", func() { ln.Forward(make([]float32, 8), make([]float32, 7), 2) }},
+		{"embedding id out of range", func() { emb.Forward([]int{0, 5}, make([]float32, 4)) }},
+		{"attention heads", func() { NewAttention("a", 10, 4, loopGemm{}) }},
+		{"attention short out", func() { att.Forward(make([]float32, 16), make([]float32, 15), 1, 2, nil) }},
+		{"attention backward shape", func() {
+			att.Forward(make([]float32, 16), make([]float32, 16), 1, 2, nil)
+			att.Backward(make([]float32, 32), make([]float32, 32), nil, 2, 2)
+		}},
+		{"dropout probability", func() { NewDropout(1, rand.New(rand.NewPCG(1, 1))) }},
+		{"cross-entropy target", func() {
+			var ce CrossEntropy
+			ce.Forward(make([]float32, 4), []int{0, 2}, nil, 2, 2)
+		}},
+		{"mse short target", func() { MSEForward(make([]float32, 4), make([]float32, 3), nil, 2, 2) }},
+		{"gaussian short logp", func() {
+			TanhGaussianLogProb(make([]float32, 4), make([]float32, 4), make([]float32, 4), make([]float32, 1), 2, 2)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				msg, ok := r.(string)
+				if !ok || len(msg) < 4 || msg[:4] != "nn: " {
+					t.Errorf("panic %v, want a string starting with \"nn: \"", r)
+				}
+			}()
+			tc.fn()
+		})
+	}
+}

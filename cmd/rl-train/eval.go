@@ -158,45 +158,6 @@ func parseTargets(s string) ([]float64, error) {
 	return out, nil
 }
 
-// resolveTasks turns --tasks into tasks: a task set key, or a comma list whose items
-// are task set keys or task ids of registered sets, in order, without duplicates.
-func resolveTasks(spec string) ([]envs.Task, error) {
-	sets := envs.TaskSets()
-	byID := map[string]envs.Task{}
-	bySet := map[string][]envs.Task{}
-	for _, s := range sets {
-		bySet[s.Key()] = s.Tasks
-		for _, t := range s.Tasks {
-			byID[t.ID] = t
-		}
-	}
-	var tasks []envs.Task
-	seen := map[string]bool{}
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		var found []envs.Task
-		if ts, ok := bySet[item]; ok {
-			found = ts
-		} else if t, ok := byID[item]; ok {
-			found = []envs.Task{t}
-		} else {
-			keys := make([]string, len(sets))
-			for i, s := range sets {
-				keys[i] = s.Key()
-			}
-			return nil, fmt.Errorf("eval: tasks: %q is neither a registered task set nor a task id of one; task sets: %s (rl-train envs lists them)",
-				item, strings.Join(keys, ", "))
-		}
-		for _, t := range found {
-			if !seen[t.ID] {
-				seen[t.ID] = true
-				tasks = append(tasks, t)
-			}
-		}
-	}
-	return tasks, nil
-}
-
 // loadEvalPolicy loads the checkpoint and, when given, the adapter (merged into the
 // weights: evaluation only runs forward passes).
 func loadEvalPolicy(a *app, cfg evalCmdConfig) (*policy.Model, error) {
@@ -265,9 +226,9 @@ func runEval(ctx context.Context, a *app, cfg evalCmdConfig) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	tasks, err := resolveTasks(cfg.Tasks)
+	tasks, err := envs.ResolveTasks(cfg.Tasks)
 	if err != nil {
-		return err
+		return fmt.Errorf("eval: tasks: %w", err)
 	}
 	model, err := loadEvalPolicy(a, cfg)
 	if err != nil {

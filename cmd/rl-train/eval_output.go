@@ -182,7 +182,10 @@ func recordAndRender(ctx context.Context, a *app, cfg evalCmdConfig, results []a
 			}
 		}
 		gif := filepath.Join(cfg.Render, taskFileName(task)+".gif")
-		if err := a.renderReplay(ctx, path, gif, renderFlags{episodes: idx, fps: 30, scale: 1}); err != nil {
+		// Keep stdout for the table: the renderer's progress lines go to stderr.
+		ra := *a
+		ra.stdout = a.stderr
+		if err := ra.renderReplay(ctx, path, gif, renderFlags{episodes: idx, fps: 30, scale: 1}); err != nil {
 			return fmt.Errorf("eval: render %s: %w", task, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
@@ -302,7 +303,7 @@ func TestEvalBadInput(t *testing.T) {
 		{"mismatched env", []string{"--checkpoint", ckpt, "--targets", "1", "--tasks", "cartpole/heldout"},
 			[]string{"task cartpole/heldout-00 does not fit the checkpoint", "observations of 4 values, the policy expects 204"}},
 		{"unknown task set", []string{"--checkpoint", ckpt, "--targets", "1", "--tasks", "gridworld/nope"},
-			[]string{`"gridworld/nope" is neither a registered task set`, "gridworld/heldout"}},
+			[]string{"eval: tasks", `"gridworld/nope" is neither a task set`, "gridworld/heldout"}},
 		{"adapter of another model", append([]string{"--checkpoint", ckpt, "--targets", "1", "--adapter", otherAdapter}, ok...),
 			[]string{"adapter " + otherAdapter, "was trained on base model"}},
 		{"greedy and sample", append([]string{"--checkpoint", ckpt, "--targets", "1", "--greedy", "--sample"}, ok...), []string{"exclude each other"}},
@@ -321,6 +322,11 @@ func TestEvalBadInput(t *testing.T) {
 	cfg := writeConfig(t, "checkpoint: "+ckpt+"\ntarget: [1]\n")
 	if _, err := runEvalCmd(t, "--config", cfg); err == nil || !strings.Contains(err.Error(), "target") {
 		t.Errorf("unknown key: err = %v", err)
+	}
+	// So is a target in the config that is not a number, naming the value.
+	cfg = writeConfig(t, "checkpoint: "+ckpt+"\ntasks: gridworld/heldout\ntargets: [1, high]\n")
+	if _, err := runEvalCmd(t, "--config", cfg); err == nil || !strings.Contains(err.Error(), "high") || !strings.Contains(err.Error(), "float64") {
+		t.Errorf("non-numeric target in the config: err = %v", err)
 	}
 	if err := runWith([]string{"eval-merge", missing}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("eval-merge of a missing file: err = %v", err)
@@ -350,7 +356,7 @@ func TestEvalConfigsValid(t *testing.T) {
 		if err := cfg.validate(); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
-		if _, err := resolveTasks(cfg.Tasks); err != nil {
+		if _, err := envs.ResolveTasks(cfg.Tasks); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
 	}
@@ -362,9 +368,16 @@ func TestEvalRender(t *testing.T) {
 	ckpt := tinyGridPolicy(t, 6)
 	dir := t.TempDir()
 	out, gifs := filepath.Join(dir, "out"), filepath.Join(dir, "gifs")
-	if _, err := runEvalCmd(t, "--checkpoint", ckpt, "--tasks", "gridworld/heldout-04", "--episodes", "2", "--targets", "1,0.5",
-		"--ref-episodes", "0", "--out", out, "--render", gifs); err != nil {
+	stdout, err := runEvalCmd(t, "--checkpoint", ckpt, "--tasks", "gridworld/heldout-04", "--episodes", "2", "--targets", "1,0.5",
+		"--ref-episodes", "0", "--out", out, "--render", gifs)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if md, err := os.ReadFile(filepath.Join(out, evalResultsMD)); err != nil || string(md) != stdout {
+		t.Errorf("stdout holds more than the table (err %v):\n%s", err, stdout)
+	}
+	if _, err := os.Stat(filepath.Join(gifs, taskFileName("gridworld/heldout-04")+".evds")); !os.IsNotExist(err) {
+		t.Errorf("without --record, replay files were left beside the GIFs (stat err %v)", err)
 	}
 	rep := readReport(t, filepath.Join(out, evalResultsJSON))
 	f, err := os.Open(filepath.Join(gifs, taskFileName("gridworld/heldout-04")+".gif"))

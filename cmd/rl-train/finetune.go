@@ -71,6 +71,10 @@ type finetuneConfig struct {
 	Metrics  string              `yaml:"metrics"`   // metrics file name in run_dir: .jsonl or .csv
 	Seed     uint64              `yaml:"seed"`      // seeds adapters, sampling, dropout and rollouts
 	BLAS     string              `yaml:"blas"`      // auto, openblas or gonum
+
+	// before, when set, is the pretrained policy's evaluation on these tasks, reused
+	// instead of evaluated again (an experiment evaluates the base once per family).
+	before []agents.EvalResult
 }
 
 func defaultFinetuneConfig() finetuneConfig {
@@ -260,7 +264,10 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		}
 		return out, agents.Summarize(firstTarget(out, cfg.Eval.Targets[0])), nil
 	}
-	if !resume {
+	if cfg.before != nil {
+		res.PerTask["before"] = cfg.before
+		res.Before = agents.Summarize(firstTarget(cfg.before, cfg.Eval.Targets[0]))
+	} else if !resume {
 		before, s, err := evaluate(ctx, model, cfg.Eval.Final)
 		if err != nil {
 			return nil, err
