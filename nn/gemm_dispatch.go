@@ -1,17 +1,17 @@
 package nn
 
 // SmallGemmMACs is the size, in multiply-adds m·n·k, below which the OpenBLAS
-// selection sends a product to gonum: under it the foreign call (≈170 ns through
-// purego and OpenBLAS's own setup, against ≈30–50 ns for gonum on 1×1×1) costs more
-// than gonum's whole product.
+// selection sends a product to gonum: under it the foreign call (≈110–130 ns for a
+// bare purego call, ≈250–400 ns for sgemm_ on 1×1×1, against ≈55 ns for gonum)
+// costs more than gonum's whole product.
 //
-// Measured with BenchmarkSgemmCrossover on the 2-core x86-64 development machine
-// (Debian OpenBLAS 0.3.21, one thread): cubes cross between 6³ and 8³ (6³: gonum
-// 210 ns, OpenBLAS 220–880 ns; 8³: 300–390 against 250–450 ns; 12³: 820–970 against
-// 440–610 ns; 16³: 2.2–2.9 µs against 0.53–0.60 µs), and skinny shapes of a few
-// hundred multiply-adds (16×16×1, 32×8×1) favour gonum by 2×. An earlier estimate
-// of 16³ was too high for this call path: products from 8³ up run faster in OpenBLAS.
-const SmallGemmMACs = 8 * 8 * 8
+// Measured with BenchmarkSgemmCrossover (-count 5, medians) on the shared 2-core
+// x86-64 development machine under load, Debian OpenBLAS 0.3.21 with one thread:
+// gonum vs OpenBLAS 4³ 184 vs 287 ns, 5³ 284 vs 396, 6³ 397 vs 329, 7³ 556 vs 384,
+// 8³ 684 vs 324, 16³ 3485 vs 539; skinny shapes near the line go either way (16×16×1
+// 328 vs 399, 32×8×1 1192 vs 428 ns). So cubes cross at about 6³, far below the
+// 16³ once estimated for this call path.
+const SmallGemmMACs = 6 * 6 * 6
 
 // dispatchGemm sends products smaller than minMACs multiply-adds to small and the
 // rest to large. It reports large's name: that is the backend doing the real work.

@@ -221,9 +221,9 @@ func TestDispatchGemm(t *testing.T) {
 		wantLarge bool
 	}{
 		{1, 1, 1, false},
-		{8, 8, 7, false},
-		{8, 8, 8, true}, // exactly SmallGemmMACs goes to the large backend
-		{512, 1, 1, true},
+		{6, 6, 5, false},
+		{6, 6, 6, true}, // exactly SmallGemmMACs goes to the large backend
+		{216, 1, 1, true},
 		{3840, 128, 512, true},
 	} {
 		large, small := &recordingGemm{name: "large"}, &recordingGemm{name: "small"}

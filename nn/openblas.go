@@ -33,7 +33,7 @@ var openBLASNames = map[string][]string{
 //
 // The Fortran entry point is called rather than cblas_sgemm because every Fortran
 // argument is a pointer: purego.SyscallN passes them as plain machine words, which
-// costs ≈170–220 ns per call (BenchmarkSgemmCrossover's 1³ case) and allocates
+// costs ≈110–130 ns per call (BenchmarkOpenBLASCallOverhead) and allocates
 // nothing, while a cblas call with float arguments needs purego.RegisterFunc
 // (about 1 µs and an allocation per call).
 // Row-major storage is handled by computing Cᵀ = op(B)ᵀ·op(A)ᵀ in column-major

@@ -149,6 +149,9 @@ func (m *Model) forward(bt *Batch, acting bool) {
 	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, acting
 	m.split = B
 	if m.useShadow(B) {
+		if m.train && m.cfg.Dropout > 0 {
+			m.shadowSrc.Seed(m.rng.Uint64(), m.rng.Uint64())
+		}
 		m.split = (B + 1) / 2
 		m.runLanes(false, m.split, B)
 	} else {

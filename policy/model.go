@@ -50,13 +50,15 @@ type Model struct {
 	// lane is the model's own layers; shadow is a second set sharing their weights,
 	// which runs half of a batch on another core (see parallel.go).
 	lane
-	shadow   *lane
-	pairs    []shadowParam
-	work     *worker
-	headOut  int           // O
-	dropouts []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
-	buf      *buffers
-	ce       nn.CrossEntropy
+	shadow *lane
+	// shadowSrc is the shadow lane's dropout source, re-seeded from rng per forward.
+	shadowSrc *rand.PCG
+	pairs     []shadowParam
+	work      *worker
+	headOut   int           // O
+	dropouts  []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
+	buf       *buffers
+	ce        nn.CrossEntropy
 	// fwdB, fwdK are the batch shape of the last Forward; lossDone tells Backward that
 	// Loss has filled the head gradient for it.
 	fwdB, fwdK int
@@ -163,7 +165,11 @@ func New(cfg Config, rng *rand.Rand, g nn.Gemm) (*Model, error) {
 	}
 	m.head = lin("head", C, m.headOut)
 	m.init(rng)
-	m.buildShadow(rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())))
+	// The shadow lane's dropout draws from its own generator (the lanes run on two
+	// goroutines), re-seeded from rng before every training forward that uses it, so
+	// rng's state alone determines a run and a resumed run continues exactly.
+	m.shadowSrc = rand.NewPCG(0, 0)
+	m.buildShadow(rand.New(m.shadowSrc))
 	return m, nil
 }
 
