@@ -9,9 +9,10 @@
 # configs/pretrain-FAMILY.yaml` (run under runs/pretrain-FAMILY/; the best checkpoint
 # and its results.md are exported to pretrained/FAMILY/). Families run one after the
 # other, never in parallel: every step already uses all cores. The wall time of each
-# step is printed at the end. Runs are deterministic for a given machine and BLAS
-# backend (seeded in the configs). RL_TRAIN names an rl-train binary to use; by
-# default the repository's is built once.
+# step is printed at the end. All randomness is seeded in the configs; numbers may
+# still differ slightly across machines and BLAS backends (floating-point summation
+# order). See docs/pretrained.md for the results and timings. RL_TRAIN names an
+# rl-train binary to use; by default the repository's is built once.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
