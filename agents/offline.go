@@ -38,6 +38,16 @@ func DefaultTrainConfig(steps int) TrainConfig {
 	return TrainConfig{Steps: steps, BatchSize: 64, Optimizer: opt, Schedule: sched, ClipNorm: 0.25}
 }
 
+// WithSteps returns the config shortened or lengthened to n updates (a smoke test's
+// budget, or a resumed run's new end): the schedule's horizon is capped at n, so a
+// short run still decays, and warm-up at half of it.
+func (c TrainConfig) WithSteps(n int) TrainConfig {
+	c.Steps = n
+	c.Schedule.TotalSteps = min(c.Schedule.TotalSteps, n)
+	c.Schedule.WarmupSteps = min(c.Schedule.WarmupSteps, n/2)
+	return c
+}
+
 // Validate names the first bad field.
 func (c TrainConfig) Validate() error {
 	switch {
@@ -95,17 +105,9 @@ func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cf
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	trainable := params
-	if trainable == nil {
-		trainable = model.Params().Trainable()
-	}
-	if len(trainable) == 0 {
-		return nil, fmt.Errorf("train: no trainable parameters")
-	}
-	for _, p := range trainable {
-		if !p.Trainable() {
-			return nil, fmt.Errorf("train: parameter %s is frozen", p.Name)
-		}
+	trainable, err := trainableParams(model, params)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	opt, err := nn.NewAdamW(trainable, cfg.Optimizer)
 	if err != nil {
@@ -119,6 +121,23 @@ func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cf
 	data := replay.NewBatch(cfg.BatchSize, mc.Context, mc.StateDim, mc.Action.Width())
 	return &Offline{model: model, source: source, opt: opt, sched: sched, clip: cfg.ClipNorm,
 		rng: rng, data: data, batch: PolicyBatch(data, nil)}, nil
+}
+
+// trainableParams resolves the parameters a trainer updates: params, or the model's
+// trainable ones when nil. Every one must be trainable (have a gradient buffer).
+func trainableParams(model *policy.Model, params []*nn.Param) ([]*nn.Param, error) {
+	if params == nil {
+		params = model.Params().Trainable()
+	}
+	if len(params) == 0 {
+		return nil, fmt.Errorf("no trainable parameters")
+	}
+	for _, p := range params {
+		if !p.Trainable() {
+			return nil, fmt.Errorf("parameter %s is frozen", p.Name)
+		}
+	}
+	return params, nil
 }
 
 // Step takes one update and returns its statistics.

@@ -237,21 +237,12 @@ func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline 
 		return nil, fmt.Errorf("online: the policy's head is %q, the Online Decision Transformer needs a stochastic one (%q for continuous actions, %q for discrete)",
 			mc.Head, policy.HeadGaussian, policy.HeadCategorical)
 	}
-	trainable := params
-	if trainable == nil {
-		trainable = model.Params().Trainable()
-	}
-	if len(trainable) == 0 {
-		return nil, fmt.Errorf("online: no trainable parameters")
-	}
-	for _, p := range trainable {
-		if !p.Trainable() {
-			return nil, fmt.Errorf("online: parameter %s is frozen", p.Name)
-		}
+	trainable, err := trainableParams(model, params)
+	if err != nil {
+		return nil, fmt.Errorf("online: %w", err)
 	}
 	o := &Online{cfg: cfg, task: task, model: model, rng: rng, clip: cfg.ClipNorm, targetEntropy: target,
 		lastExplore: Exploration{Iteration: -1}}
-	var err error
 	if o.opt, err = nn.NewAdamW(trainable, cfg.Optimizer); err != nil {
 		return nil, fmt.Errorf("online: %w", err)
 	}

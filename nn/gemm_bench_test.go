@@ -36,7 +36,7 @@ type gemmShape struct {
 // state dim 17, LoRA rank 8). Linear layers store W as (out, in), so the forward
 // pass is x·Wᵀ (transB), the input gradient dy·W and the weight gradient dyᵀ·x.
 var dtShapes = []gemmShape{
-	{"mlp_up_3840x512x128", false, true, 3840, 512, 128}, // the DESIGN.md headline shape
+	{"mlp_up_3840x512x128", false, true, 3840, 512, 128}, // the headline shape of the design measurements
 	{"mlp_down_3840x128x512", false, true, 3840, 128, 512},
 	{"attn_proj_3840x128x128", false, true, 3840, 128, 128},
 	{"qkv_3840x384x128", false, true, 3840, 384, 128},

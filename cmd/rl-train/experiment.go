@@ -46,6 +46,7 @@ type experimentMethod struct {
 // mode, seed and run_dir are set per run.
 type experimentFamily struct {
 	Name     string         `yaml:"name"`
+	Modes    []string       `yaml:"modes"` // overrides the experiment's modes (e.g. offline only for a deterministic policy)
 	Collect  collectConfig  `yaml:"collect"`
 	Finetune finetuneConfig `yaml:"finetune"`
 }
@@ -66,6 +67,14 @@ func (f *experimentFamily) UnmarshalYAML(node *yaml.Node) error {
 	}
 	*f = experimentFamily(p)
 	return nil
+}
+
+// modes are the family's own modes, or the experiment's.
+func (f experimentFamily) modes(all []string) []string {
+	if len(f.Modes) > 0 {
+		return f.Modes
+	}
+	return all
 }
 
 // experimentRow is the outcome of one run.
@@ -103,7 +112,11 @@ func (c *experimentConfig) validate() error {
 	case len(c.Seeds) == 0 || len(c.Modes) == 0 || len(c.Variants) == 0 || len(c.Families) == 0:
 		return fmt.Errorf("experiment: seeds, modes, variants and families must each list at least one entry")
 	}
-	for _, m := range c.Modes {
+	modes := append([]string(nil), c.Modes...)
+	for _, f := range c.Families {
+		modes = append(modes, f.Modes...)
+	}
+	for _, m := range modes {
 		if m != ModeOffline && m != ModeOnline {
 			return fmt.Errorf("experiment: modes: %q, want %s or %s", m, ModeOffline, ModeOnline)
 		}
@@ -129,7 +142,10 @@ func runExperiment(ctx context.Context, a *app, cfg experimentConfig) error {
 	quiet := *a
 	quiet.stdout = io.Discard
 	start := time.Now()
-	total := len(cfg.Families) * len(cfg.Modes) * len(cfg.Variants) * len(cfg.Seeds)
+	total := 0
+	for _, fam := range cfg.Families {
+		total += len(fam.modes(cfg.Modes)) * len(cfg.Variants) * len(cfg.Seeds)
+	}
 	var rows []experimentRow
 	n := 0
 	for _, fam := range cfg.Families {
@@ -137,7 +153,7 @@ func runExperiment(ctx context.Context, a *app, cfg experimentConfig) error {
 			return err
 		}
 		var before []agents.EvalResult // the base policy's evaluation, the same for every run of the family
-		for _, mode := range cfg.Modes {
+		for _, mode := range fam.modes(cfg.Modes) {
 			for _, v := range cfg.Variants {
 				for _, seed := range cfg.Seeds {
 					n++
@@ -168,7 +184,7 @@ func runExperiment(ctx context.Context, a *app, cfg experimentConfig) error {
 		return err
 	}
 	for _, fam := range cfg.Families {
-		for _, mode := range cfg.Modes {
+		for _, mode := range fam.modes(cfg.Modes) {
 			path := filepath.Join(cfg.OutDir, fmt.Sprintf("curves_%s_%s.png", fam.Name, mode))
 			if err := experimentCurves(path, fam.Name, mode, cfg.Variants, rows); err != nil {
 				a.log.WithError(err).Warn("learning curves")
@@ -223,7 +239,7 @@ func experimentMarkdown(cfg experimentConfig, rows []experimentRow, elapsed time
 	fmt.Fprintf(&b, "# Fine-tuning methods compared\n\nSeeds %v; mean ± std over seeds of the final evaluation (best checkpoint, normalised score: random 0, expert 100). Wall time of the whole comparison: %s.\n",
 		cfg.Seeds, elapsed.Round(time.Second))
 	for _, fam := range cfg.Families {
-		for _, mode := range cfg.Modes {
+		for _, mode := range fam.modes(cfg.Modes) {
 			fmt.Fprintf(&b, "\n## %s, %s (%s)\n\n", fam.Name, mode, fam.Finetune.Tasks)
 			b.WriteString("| method | before | after (normalised) | success | trainable params | updates to 90 % | EVA share of wall time |\n|---|---|---|---|---|---|---|\n")
 			for _, v := range cfg.Variants {

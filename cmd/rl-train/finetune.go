@@ -121,9 +121,7 @@ results.json / results.md into run_dir. Ctrl-C saves last/ for --resume.`,
 				cfg.Method = method
 			}
 			if steps > 0 {
-				cfg.Train.Steps = steps
-				cfg.Train.Schedule.TotalSteps = min(cfg.Train.Schedule.TotalSteps, steps)
-				cfg.Train.Schedule.WarmupSteps = min(cfg.Train.Schedule.WarmupSteps, steps/2)
+				cfg.Train = cfg.Train.WithSteps(steps)
 			}
 			if seed >= 0 {
 				cfg.Seed = uint64(seed)

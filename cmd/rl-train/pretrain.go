@@ -71,11 +71,7 @@ checkpoints, metrics, a learning-curve PNG and results.json into run_dir.`,
 				return fmt.Errorf("pretrain needs --config FILE (see configs/pretrain-*.yaml)")
 			}
 			if steps > 0 {
-				cfg.Train.Steps = steps
-				if cfg.Train.Schedule.TotalSteps > steps {
-					cfg.Train.Schedule.TotalSteps = steps
-				}
-				cfg.Train.Schedule.WarmupSteps = min(cfg.Train.Schedule.WarmupSteps, steps/2)
+				cfg.Train = cfg.Train.WithSteps(steps)
 			}
 			return runPretrain(cmd.Context(), a, cfg, resume)
 		},
