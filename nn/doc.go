@@ -8,15 +8,33 @@
 //   - Every layer is a pair of functions or methods: Forward computes outputs and
 //     keeps what Backward needs; Backward *adds* into gradient buffers (callers zero
 //     them once per step), so a parameter used twice accumulates both contributions.
+//     A frozen parameter gets no gradient, and a nil dx skips the input gradient.
 //   - Buffers are allocated once per shape and reused: after the first step, a
-//     training step allocates nothing.
+//     training step allocates nothing (on the OpenBLAS path; gonum's parallel sgemm
+//     allocates inside large products).
 //   - Shape mismatches are programming errors and panic with "nn: …"; user input
 //     (files, configs) is validated higher up and returns errors.
+//   - Each optimised kernel keeps a plain-loop twin (linearForwardNaive, …) that
+//     its tests compare against; every backward is checked against gorgonia's
+//     autodiff in float64.
 //
 // Parameters (Param) are addressable by name ("blocks.0.attn.q.weight"), and are
 // trainable or frozen: a frozen parameter has no gradient buffer and no optimizer
 // state.
 //
-// Matrix products go through Gemm (see gemm.go): OpenBLAS loaded at run time when the
-// machine has it, gonum's pure-Go blas32 otherwise.
+// Hooks: a Linear layer has two optional hook points so that packages above nn can
+// change it without nn importing them. An Adapter adds to the layer's output in
+// Forward and to the input gradient in Backward (package lora's adapters); an
+// Observer sees the layer's input rows with their padding mask (package eva's
+// activation capture).
+//
+// Matrix products go through Gemm (gemm.go). DefaultGemm picks OpenBLAS, loaded at
+// run time with purego so that the default build needs no cgo, when the machine has
+// libopenblas, and gonum's pure-Go blas32 otherwise; products below SmallGemmMACs
+// multiply-adds go to gonum either way, where a foreign call costs more than the
+// work. The environment variable EVARL_BLAS=auto|openblas|gonum forces a choice, and
+// the build tag noopenblas gives a fully static binary with gonum only. Large
+// products and attention's (batch, head) pairs are split across a fixed pool of
+// goroutines (linear_parallel.go), always into the same blocks so that results do
+// not depend on the number of cores; OpenBLAS itself runs one thread per call.
 package nn
