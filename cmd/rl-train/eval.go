@@ -21,6 +21,7 @@ import (
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all" // register every environment
 	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
 )
 
@@ -161,31 +162,42 @@ func parseTargets(s string) ([]float64, error) {
 // loadEvalPolicy loads the checkpoint and, when given, the adapter (merged into the
 // weights: evaluation only runs forward passes).
 func loadEvalPolicy(a *app, cfg evalCmdConfig) (*policy.Model, error) {
-	if st, err := os.Stat(cfg.Checkpoint); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("eval: checkpoint %s: not a directory; want a policy checkpoint directory with %s and %s",
-			cfg.Checkpoint, policy.ConfigFile, policy.WeightsFile)
-	}
 	gemm, err := a.selectGemm(cfg.BLAS)
 	if err != nil {
 		return nil, err
 	}
-	model, err := policy.Load(cfg.Checkpoint, gemm)
+	model, err := loadPolicy(cfg.Checkpoint, cfg.Adapter, gemm)
 	if err != nil {
-		return nil, fmt.Errorf("eval: checkpoint %s: %w", cfg.Checkpoint, err)
+		return nil, fmt.Errorf("eval: %w", err)
 	}
-	if cfg.Adapter == "" {
+	return model, nil
+}
+
+// loadPolicy loads a policy checkpoint directory and, when adapter is not empty, the
+// LoRA adapter directory onto it, merged into the weights: a policy ready to act,
+// as fast as the base model (unmerged adapters cost a product per layer and keep the
+// model on one lane).
+func loadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error) {
+	if st, err := os.Stat(checkpoint); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("checkpoint %s: not a directory; want a policy checkpoint directory with %s and %s",
+			checkpoint, policy.ConfigFile, policy.WeightsFile)
+	}
+	model, err := policy.Load(checkpoint, gemm)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
+	}
+	if adapter == "" {
 		return model, nil
 	}
-	// The rng only seeds adapter dropout, which is off in evaluation.
-	lm, err := lora.Load(cfg.Adapter, model, lora.Options{Rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0))})
+	// The rng only seeds adapter dropout, which is off here.
+	lm, err := lora.Load(adapter, model, lora.Options{Rng: rand.New(rand.NewPCG(0, 0))})
 	if err != nil {
-		return nil, fmt.Errorf("eval: adapter %s: %w", cfg.Adapter, err)
+		return nil, fmt.Errorf("adapter %s: %w", adapter, err)
 	}
 	lm.SetTrain(false)
 	if err := lm.Merge(true); err != nil {
-		return nil, fmt.Errorf("eval: adapter %s: %w", cfg.Adapter, err)
+		return nil, fmt.Errorf("adapter %s: %w", adapter, err)
 	}
-	a.log.WithFields(logrus.Fields{"adapter": cfg.Adapter, "adapters": len(lm.Adapters), "adapter_params": lm.Report().Trainable}).Info("adapter merged")
 	return model, nil
 }
 

@@ -443,7 +443,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 
 	// The final evaluation runs the best checkpoint, loaded as a user would load it.
 	res.BestCheckpoint = filepath.Join(cfg.RunDir, "best")
-	bestModel, err := loadFinetuned(cfg.Base, res.BestCheckpoint, adapters != nil, gemm)
+	bestModel, err := loadPolicy(finetunedPolicy(cfg.Base, res.BestCheckpoint, adapters != nil), finetunedAdapter(res.BestCheckpoint, adapters != nil), gemm)
 	if err != nil {
 		return nil, err
 	}
@@ -462,23 +462,6 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	}
 	fmt.Fprint(a.stdout, md)
 	return res, nil
-}
-
-// loadFinetuned loads a fine-tuned policy: a full checkpoint, or the base checkpoint
-// with an adapter directory attached.
-func loadFinetuned(base, dir string, adapter bool, gemm nn.Gemm) (*policy.Model, error) {
-	if !adapter {
-		return policy.Load(dir, gemm)
-	}
-	m, err := policy.Load(base, gemm)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := lora.Load(dir, m, lora.Options{}); err != nil {
-		return nil, err
-	}
-	m.SetTrain(false)
-	return m, nil
 }
 
 // evaState loads the configured EVA state or computes one from the configured source.
@@ -526,6 +509,23 @@ func evaState(ctx context.Context, a *app, cfg finetuneConfig, model *policy.Mod
 		return nil, err
 	}
 	return state, nil
+}
+
+// finetunedPolicy and finetunedAdapter name what loadPolicy loads for a fine-tuned
+// checkpoint dir: the base plus the adapter in dir for LoRA methods, dir alone for
+// full fine-tuning.
+func finetunedPolicy(base, dir string, adapter bool) string {
+	if adapter {
+		return base
+	}
+	return dir
+}
+
+func finetunedAdapter(dir string, adapter bool) string {
+	if adapter {
+		return dir
+	}
+	return ""
 }
 
 // onlyTasks keeps the episodes of the given tasks.

@@ -108,7 +108,8 @@ func recordReplays(ctx context.Context, a *app, cfg runConfig, res *finetuneResu
 	if err != nil {
 		return nil, err
 	}
-	model, err := loadFinetuned(ft.Base, res.BestCheckpoint, ft.Method != MethodFull, gemm)
+	adapter := ft.Method != MethodFull
+	model, err := loadPolicy(finetunedPolicy(ft.Base, res.BestCheckpoint, adapter), finetunedAdapter(res.BestCheckpoint, adapter), gemm)
 	if err != nil {
 		return nil, err
 	}

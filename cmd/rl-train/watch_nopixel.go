@@ -2,13 +2,12 @@
 
 package main
 
-import (
-	"fmt"
+import "github.com/spf13/cobra"
 
-	"github.com/spf13/cobra"
-)
+// pixelBuilt reports whether this binary has the window (build tag pixel).
+const pixelBuilt = false
 
-// watchReplay in a build without the pixel tag explains how to get the window.
-func (a *app) watchReplay(_ *cobra.Command, _ string, _ renderFlags, _ bool) error {
-	return fmt.Errorf("watch: this rl-train was built without the window (build tag \"pixel\"): install the Debian packages %s, rebuild with `go build -tags pixel ./cmd/rl-train`, and run it with a display (or under xvfb-run -a); `rl-train render` writes a GIF without any of that", pixelPackages)
+// watchPlayers in a build without the pixel tag explains how to get the window.
+func (a *app) watchPlayers(_ *cobra.Command, _ string, _ func() ([]player, error), _ renderFlags, _ bool) error {
+	return errNoPixel
 }

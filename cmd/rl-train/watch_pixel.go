@@ -17,26 +17,20 @@ import (
 // errWindowClosed ends playback when the user closes the window.
 var errWindowClosed = errors.New("window closed")
 
-// watchReplay plays the episodes in a window at --fps. It must run on the main
-// goroutine (cobra runs RunE there), as OpenGL requires.
-func (a *app) watchReplay(cmd *cobra.Command, path string, fl renderFlags, loop bool) error {
-	if err := fl.check(); err != nil {
-		return fmt.Errorf("watch: %w", err)
-	}
-	eps, idx, err := selectEpisodes(path, fl.episodes, fl.truncated)
-	if err != nil {
-		return fmt.Errorf("watch: %w", err)
-	}
-	if _, _, err := prepareFrames(eps, idx, fl.scale); err != nil {
-		return fmt.Errorf("watch: %w", err)
-	}
+// pixelBuilt reports whether this binary has the window (build tag pixel).
+const pixelBuilt = true
+
+// watchPlayers plays what players gives (fresh players for each pass when looping) in
+// a window at --fps. It must run on the main goroutine (cobra runs RunE there), as
+// OpenGL requires.
+func (a *app) watchPlayers(cmd *cobra.Command, title string, players func() ([]player, error), fl renderFlags, loop bool) error {
 	ctx := cmd.Context()
 	var ov *render.Overlay
 	if !fl.noOverlay {
 		ov = render.NewOverlay()
 	}
 	period := time.Duration(float64(time.Second) / fl.fps)
-	err = pixelview.Run(func() error {
+	err := pixelview.Run(func() error {
 		var win *pixelview.Window
 		defer func() {
 			if win != nil {
@@ -45,25 +39,24 @@ func (a *app) watchReplay(cmd *cobra.Command, path string, fl renderFlags, loop 
 		}()
 		next := time.Now()
 		for {
-			// Fresh frame sources each pass: they are read once.
-			sources, _, err := prepareFrames(eps, idx, fl.scale)
+			ps, err := players()
 			if err != nil {
 				return err
 			}
-			for k, src := range sources {
-				sources[k] = nil // let the scene's buffers go once this episode is done
-				size := src.Scene.Size()
+			for k, p := range ps {
+				ps[k] = player{} // let the scene's buffers go once this episode is done
+				size := p.scene.Size()
 				if win == nil || win.Size() != size {
 					if win != nil {
 						win.Close()
 					}
-					if win, err = pixelview.NewWindow("rl-train watch: "+path, size, false); err != nil {
+					if win, err = pixelview.NewWindow(title, size, false); err != nil {
 						win = nil
 						return err
 					}
 				}
 				img := image.NewRGBA(image.Rectangle{Max: size})
-				err := src.Play(ctx, img, ov, func(img *image.RGBA, step int) error {
+				err := p.play(ctx, img, ov, func(img *image.RGBA, step int) error {
 					for time.Now().Before(next) {
 						win.Poll()
 						if win.Closed() {
@@ -84,7 +77,7 @@ func (a *app) watchReplay(cmd *cobra.Command, path string, fl renderFlags, loop 
 					if errors.Is(err, errWindowClosed) {
 						return nil
 					}
-					return fmt.Errorf("episode %d: %w", idx[k], err)
+					return fmt.Errorf("episode %d: %w", k, err)
 				}
 			}
 			if !loop {
