@@ -123,7 +123,8 @@ func (a *app) newProgress(name string, total int) progress.Reporter {
 // learningCurves draws the run's metrics as a PNG beside them.
 func learningCurves(path, title string, rows []metrics.Row) error {
 	return metrics.PlotPNG(path, title, rows, []metrics.Panel{
-		{Title: "evaluation", Keys: []string{"eval/score", "eval/success_rate"}, YLabel: "score (normalised) / success"},
+		{Title: "evaluation score", Keys: []string{"eval/score"}, YLabel: "normalised score"},
+		{Title: "success rate", Keys: []string{"eval/success_rate"}, YLabel: "success"},
 		{Title: "training loss", Keys: []string{"train/loss"}, YLabel: "loss"},
 	})
 }
