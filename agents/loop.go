@@ -108,17 +108,25 @@ func RunLoop(ctx context.Context, cfg LoopConfig, tr Stepper, hooks LoopHooks, b
 		}
 		return hooks.Save("last", step, best)
 	}
+	// interrupted saves "last" after a cancellation, which may have come in the middle
+	// of an evaluation: the trainer itself is always between two updates here.
+	interrupted := func() (float64, error) {
+		if err := save(tr.StepCount()); err != nil {
+			return best, fmt.Errorf("%w at step %d; saving the checkpoint failed: %w", ErrInterrupted, tr.StepCount(), err)
+		}
+		return best, fmt.Errorf("%w at step %d (checkpoint saved; resume to continue)", ErrInterrupted, tr.StepCount())
+	}
 	if tr.StepCount() == 0 && hooks.Evaluate != nil {
 		if err := evaluate(0); err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
 			return best, err
 		}
 	}
 	for tr.StepCount() < cfg.Steps {
 		if ctx.Err() != nil {
-			if err := save(tr.StepCount()); err != nil {
-				return best, fmt.Errorf("%w at step %d; saving the checkpoint failed: %w", ErrInterrupted, tr.StepCount(), err)
-			}
-			return best, fmt.Errorf("%w at step %d (checkpoint saved; resume to continue)", ErrInterrupted, tr.StepCount())
+			return interrupted()
 		}
 		st, err := tr.Step()
 		if err != nil {
@@ -146,6 +154,9 @@ func RunLoop(ctx context.Context, cfg LoopConfig, tr Stepper, hooks LoopHooks, b
 		}
 		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
 			if err := evaluate(step); err != nil {
+				if ctx.Err() != nil {
+					return interrupted()
+				}
 				return best, err
 			}
 			if err := save(step); err != nil {
@@ -158,6 +169,9 @@ func RunLoop(ctx context.Context, cfg LoopConfig, tr Stepper, hooks LoopHooks, b
 		}
 	}
 	if err := evaluate(tr.StepCount()); err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return best, err
 	}
 	if hooks.Progress != nil {
