@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -102,7 +101,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, best float64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("online: save state: %w", err)
 	}
-	if err := writeEpisodes(filepath.Join(dir, OnlineBufferFile), o.buf.Episodes()); err != nil {
+	if err := replay.WriteFile(filepath.Join(dir, OnlineBufferFile), o.buf.Episodes(), &replay.WriteOptions{Compress: true}); err != nil {
 		return fmt.Errorf("online: save state: %w", err)
 	}
 	ts := o.tempOpt.State()
@@ -186,31 +185,6 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 	o.buf = buf
 	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step
 	return st, nil
-}
-
-// writeEpisodes writes eps to path through a temporary file and a rename, replacing
-// what path held.
-func writeEpisodes(path string, eps []*replay.Episode) error {
-	tmp := path + ".tmp"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	w, err := replay.Create(tmp, &replay.WriteOptions{Compress: true})
-	if err != nil {
-		return err
-	}
-	for _, ep := range eps {
-		if err := w.Write(ep); err != nil {
-			w.Close()
-			os.Remove(tmp)
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // readEpisodes reads an episode file that may be empty.

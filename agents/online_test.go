@@ -447,7 +447,7 @@ func TestOnlineNeedsStochasticHead(t *testing.T) {
 	if err := SaveTrainState(dir, TrainState{Step: 0}, src, o.Optimizer().State()); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeEpisodes(filepath.Join(dir, OnlineBufferFile), nil); err != nil {
+	if err := replay.WriteFile(filepath.Join(dir, OnlineBufferFile), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := o.LoadState(dir, src); err == nil || !strings.Contains(err.Error(), extraIteration) {

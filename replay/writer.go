@@ -227,3 +227,35 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// WriteFile writes episodes to a new episode file at path that replaces whatever path
+// held, atomically: the episodes go to a temporary file beside it, which is renamed
+// into place only once complete, so a crash leaves the old file or the new one.
+func WriteFile(path string, episodes []*Episode, opts *WriteOptions) (err error) {
+	tmp := path + ".tmp"
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("replay: %w", err)
+	}
+	w, err := Create(tmp, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			w.Close()
+			os.Remove(tmp)
+		}
+	}()
+	for _, ep := range episodes {
+		if err := w.Write(ep); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	return nil
+}

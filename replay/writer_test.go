@@ -176,3 +176,39 @@ func killedWriterChild(path string) {
 		}
 	}
 }
+
+// WriteFile replaces a file atomically: the new episodes read back, no temporary file
+// is left, and a failing write leaves the old file untouched.
+func TestWriteFileReplaces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	testEpisode := func(steps int) *Episode { return randomEpisode(rng, "t", steps, 3, 1, 0) }
+	dir := t.TempDir()
+	path := filepath.Join(dir, "eps.evds")
+	first := []*Episode{testEpisode(3)}
+	if err := WriteFile(path, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	second := []*Episode{testEpisode(5), testEpisode(2)}
+	if err := WriteFile(path, second, &WriteOptions{Compress: true}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Episodes) != 2 || ds.Episodes[0].Len() != 5 || ds.Episodes[1].Len() != 2 {
+		t.Fatalf("read back %d episodes", len(ds.Episodes))
+	}
+	bad := testEpisode(4)
+	bad.Rewards = bad.Rewards[:1] // invalid: the write must fail
+	if err := WriteFile(path, []*Episode{testEpisode(1), bad}, nil); err == nil {
+		t.Fatal("writing an invalid episode succeeded")
+	}
+	ds, err = Open(path, Options{})
+	if err != nil || len(ds.Episodes) != 2 {
+		t.Fatalf("after a failed write the old file should remain: %v, %d episodes", err, len(ds.Episodes))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left %d files in the directory, want 1", len(entries))
+	}
+}

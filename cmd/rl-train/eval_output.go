@@ -192,36 +192,18 @@ func recordAndRender(ctx context.Context, a *app, cfg evalCmdConfig, results []a
 	return nil
 }
 
-// writeEpisodes writes the recorded episodes of one task's results to path, through
-// a temporary file renamed into place (an existing file is replaced). Each episode's
-// Source names the policy and the target return it was conditioned on.
-func writeEpisodes(path, label string, results []agents.EvalResult) (err error) {
-	tmp := path + ".tmp"
-	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("eval: record: %w", err)
-	}
-	w, err := replay.Create(tmp, &replay.WriteOptions{Compress: true})
-	if err != nil {
-		return fmt.Errorf("eval: record: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			w.Close()
-			os.Remove(tmp)
-		}
-	}()
+// writeEpisodes writes the recorded episodes of one task's results to path (replacing
+// an existing file atomically). Each episode's Source names the policy and the target
+// return it was conditioned on.
+func writeEpisodes(path, label string, results []agents.EvalResult) error {
+	var eps []*replay.Episode
 	for _, res := range results {
 		for _, ep := range res.Episodes {
 			ep.Source = fmt.Sprintf("eval %s target=%g", label, res.Target)
-			if err := w.Write(ep); err != nil {
-				return fmt.Errorf("eval: record: %w", err)
-			}
+			eps = append(eps, ep)
 		}
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("eval: record: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := replay.WriteFile(path, eps, &replay.WriteOptions{Compress: true}); err != nil {
 		return fmt.Errorf("eval: record: %w", err)
 	}
 	return nil
