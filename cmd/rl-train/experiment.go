@@ -69,6 +69,30 @@ func (f *experimentFamily) UnmarshalYAML(node *yaml.Node) error {
 	return nil
 }
 
+// experimentRun is one run's line in results.json (the full results stay in each
+// run directory).
+type experimentRun struct {
+	Family    string         `json:"family"`
+	Mode      string         `json:"mode"`
+	Variant   string         `json:"variant"`
+	Seed      uint64         `json:"seed"`
+	Before    agents.Summary `json:"before"`
+	After     agents.Summary `json:"after"`
+	Trainable int            `json:"trainable_params"`
+	StepsTo90 int            `json:"steps_to_90pct"`
+	EVAShare  float64        `json:"eva_share"`
+	Ranks     map[string]int `json:"ranks,omitempty"`
+}
+
+func experimentSummary(rows []experimentRow) []experimentRun {
+	out := make([]experimentRun, len(rows))
+	for i, r := range rows {
+		out[i] = experimentRun{Family: r.Family, Mode: r.Mode, Variant: r.Variant, Seed: r.Result.Seed, Before: r.Result.Before,
+			After: r.Result.After, Trainable: r.Result.Trainable, StepsTo90: r.Result.StepsTo90, EVAShare: r.Result.EVAShare, Ranks: r.Result.Ranks}
+	}
+	return out
+}
+
 // modes are the family's own modes, or the experiment's.
 func (f experimentFamily) modes(all []string) []string {
 	if len(f.Modes) > 0 {
@@ -141,7 +165,6 @@ func runExperiment(ctx context.Context, a *app, cfg experimentConfig) error {
 	}
 	quiet := *a
 	quiet.stdout = io.Discard
-	start := time.Now()
 	total := 0
 	for _, fam := range cfg.Families {
 		total += len(fam.modes(cfg.Modes)) * len(cfg.Variants) * len(cfg.Seeds)
@@ -176,10 +199,10 @@ func runExperiment(ctx context.Context, a *app, cfg experimentConfig) error {
 			}
 		}
 	}
-	if err := writeJSON(filepath.Join(cfg.OutDir, "results.json"), rows); err != nil {
+	if err := writeJSON(filepath.Join(cfg.OutDir, "results.json"), experimentSummary(rows)); err != nil {
 		return err
 	}
-	md := experimentMarkdown(cfg, rows, time.Since(start))
+	md := experimentMarkdown(cfg, rows)
 	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.md"), []byte(md)); err != nil {
 		return err
 	}
@@ -234,10 +257,14 @@ func seedStat(v []float64) stat {
 }
 
 // experimentMarkdown renders one table per family and mode: one row per variant.
-func experimentMarkdown(cfg experimentConfig, rows []experimentRow, elapsed time.Duration) string {
+func experimentMarkdown(cfg experimentConfig, rows []experimentRow) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Fine-tuning methods compared\n\nSeeds %v; mean ± std over seeds of the final evaluation (best checkpoint, normalised score: random 0, expert 100). Wall time of the whole comparison: %s.\n",
-		cfg.Seeds, elapsed.Round(time.Second))
+	var wall float64
+	for _, r := range rows {
+		wall += r.Result.WallSeconds
+	}
+	fmt.Fprintf(&b, "# Fine-tuning methods compared\n\nSeeds %v; mean ± std over seeds of the final evaluation (best checkpoint, greedy; normalised score: random 0, expert 100). %d runs, %s of wall time in all (the sum of the runs').\n",
+		cfg.Seeds, len(rows), (time.Duration(wall) * time.Second).Round(time.Second))
 	for _, fam := range cfg.Families {
 		for _, mode := range fam.modes(cfg.Modes) {
 			fmt.Fprintf(&b, "\n## %s, %s (%s)\n\n", fam.Name, mode, fam.Finetune.Tasks)

@@ -204,7 +204,8 @@ type finetuneResult struct {
 	StepsTo90      int                            `json:"steps_to_90pct"` // first evaluated step reaching 90 % of the final score (−1: never)
 	EVASeconds     float64                        `json:"eva_seconds"`
 	TrainSeconds   float64                        `json:"train_seconds"`
-	EVAShare       float64                        `json:"eva_share"` // EVA pass / (EVA pass + training), wall time
+	WallSeconds    float64                        `json:"wall_seconds"` // the whole run: references, evaluations, EVA, training
+	EVAShare       float64                        `json:"eva_share"`    // EVA pass / (EVA pass + training), wall time
 	Ranks          map[string]int                 `json:"ranks,omitempty"`
 	BestCheckpoint string                         `json:"best_checkpoint"`
 }
@@ -214,6 +215,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	runStart := time.Now()
 	tasks, err := envs.ResolveTasks(cfg.Tasks)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
@@ -453,6 +455,7 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	}
 	res.After, res.PerTask["after"] = s, after
 	a.log.WithFields(summaryFields(s)).WithField("method", cfg.Method).Info("after fine-tuning")
+	res.WallSeconds = time.Since(runStart).Seconds()
 	if err := writeJSON(filepath.Join(cfg.RunDir, "results.json"), res); err != nil {
 		return nil, err
 	}
