@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,17 +41,6 @@ const (
 	ModeOffline = "offline" // return-conditioned supervised learning on the target tasks' data
 	ModeOnline  = "online"  // the Online Decision Transformer: exploration into a replay buffer seeded with the data
 )
-
-// evaSection configures the EVA pass of method eva.
-type evaSection struct {
-	eva.Config      `yaml:",inline"`
-	Source          string  `yaml:"source"`            // rollouts (the pretrained policy acting in the target tasks) or dataset (windows of the fine-tuning data)
-	RolloutEpisodes int     `yaml:"rollout_episodes"`  // episodes per task for the rollout source
-	RolloutTarget   float64 `yaml:"rollout_target"`    // target return the policy is conditioned on during rollouts (NaN: the first eval target)
-	RolloutMaxSteps int     `yaml:"rollout_max_steps"` // cut rollouts after this many steps (0: the task's time limit); EVA needs the states the policy visits, not whole failed episodes
-	Batch           int     `yaml:"batch"`             // context windows per EVA minibatch
-	State           string  `yaml:"state"`             // load this saved EVA state instead of computing one ("" computes and saves it in run_dir)
-}
 
 // finetuneConfig configures `rl-train finetune` (configs/finetune-*.yaml).
 type finetuneConfig struct {
@@ -264,17 +252,25 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 		}
 		return out, agents.Summarize(firstTarget(out, cfg.Eval.Targets[0])), nil
 	}
-	if cfg.before != nil {
-		res.PerTask["before"] = cfg.before
-		res.Before = agents.Summarize(firstTarget(cfg.before, cfg.Eval.Targets[0]))
-	} else if !resume {
-		before, s, err := evaluate(ctx, model, cfg.Eval.Final)
-		if err != nil {
+	// The pretrained policy's evaluation: given, saved by the run being resumed, or run.
+	beforePath := filepath.Join(cfg.RunDir, "before.json")
+	before := cfg.before
+	if before == nil && resume {
+		if err := readJSON(beforePath, &before); err != nil {
+			return nil, fmt.Errorf("finetune --resume: the evaluation before fine-tuning: %w", err)
+		}
+	}
+	if before == nil {
+		if before, _, err = evaluate(ctx, model, cfg.Eval.Final); err != nil {
 			return nil, err
 		}
-		res.Before, res.PerTask["before"] = s, before
-		a.log.WithFields(summaryFields(s)).WithField("method", cfg.Method).Info("before fine-tuning")
 	}
+	if err := writeJSON(beforePath, before); err != nil {
+		return nil, err
+	}
+	res.PerTask["before"] = before
+	res.Before = agents.Summarize(firstTarget(before, cfg.Eval.Targets[0]))
+	a.log.WithFields(summaryFields(res.Before)).WithField("method", cfg.Method).Info("before fine-tuning")
 
 	// The episodes of the target tasks, also the EVA pass's dataset source.
 	eps, err := loadEpisodes(cfg.Datasets, envIDs(tasks))
@@ -465,53 +461,6 @@ func runFinetune(ctx context.Context, a *app, cfg finetuneConfig, resume bool) (
 	}
 	fmt.Fprint(a.stdout, md)
 	return res, nil
-}
-
-// evaState loads the configured EVA state or computes one from the configured source.
-func evaState(ctx context.Context, a *app, cfg finetuneConfig, model *policy.Model, tasks []envs.Task, eps []*replay.Episode, rng *rand.Rand) (*eva.State, error) {
-	if cfg.EVA.State != "" {
-		st, err := eva.Load(cfg.EVA.State)
-		if err != nil {
-			return nil, fmt.Errorf("finetune: %w", err)
-		}
-		return st, nil
-	}
-	source := eps
-	if cfg.EVA.Source == "rollouts" {
-		target := cfg.EVA.RolloutTarget
-		if math.IsNaN(target) {
-			target = cfg.Eval.Targets[0]
-		}
-		source = nil
-		for i, t := range tasks {
-			opts := t.Options.Clone()
-			if cfg.EVA.RolloutMaxSteps > 0 {
-				opts[envs.MaxStepsOption] = cfg.EVA.RolloutMaxSteps
-			}
-			vec, err := envs.MakeVector(t.EnvID, opts, min(cfg.EVA.RolloutEpisodes, cfg.Eval.NumEnvs), 0)
-			if err != nil {
-				return nil, err
-			}
-			got, err := eva.Rollouts(ctx, model, vec, t.EnvID, target, cfg.EVA.RolloutEpisodes, cfg.Eval.Seed+int64(100000*(i+1)), false, rng)
-			vec.Close()
-			if err != nil {
-				return nil, fmt.Errorf("finetune: eva rollouts on %s: %w", t.ID, err)
-			}
-			source = append(source, got...)
-		}
-	}
-	forward, err := eva.WindowSource(model, source, cfg.EVA.Batch, rng)
-	if err != nil {
-		return nil, err
-	}
-	state, err := eva.Compute(ctx, model, cfg.LoRA, cfg.EVA.Config, forward, a.log)
-	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
-	}
-	if err := state.Save(filepath.Join(cfg.RunDir, "eva_state.safetensors")); err != nil {
-		return nil, err
-	}
-	return state, nil
 }
 
 // finetunedPolicy and finetunedAdapter name what loadPolicy loads for a fine-tuned
