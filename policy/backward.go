@@ -57,7 +57,7 @@ func (ln *lane) backward(m *Model, w0, w1 int) {
 		blk.proj.Backward(toks(lb.act, 4*C), dtmp, dact, N)
 		clear(dfc)
 		if cfg.Activation == ActGELU {
-			nn.GELUBackward(toks(lb.fc, 4*C), dact, dfc)
+			nn.GELUBackwardWithOutput(toks(lb.fc, 4*C), toks(lb.act, 4*C), dact, dfc) // lb.act is the GELU output
 		} else {
 			nn.ReLUBackward(toks(lb.fc, 4*C), dact, dfc)
 		}
