@@ -33,7 +33,7 @@ func DefaultAcrobotParams() AcrobotParams {
 var AcrobotTorques = [3]float64{-1, 0, 1}
 
 // dsdt is Gymnasium's _dsdt: the time derivative of (θ1, θ2, θ̇1, θ̇2) under torque a.
-func (p AcrobotParams) dsdt(s [4]float64, a float64) [4]float64 {
+func (p *AcrobotParams) dsdt(s [4]float64, a float64) [4]float64 {
 	m1, m2 := p.Link1Mass, p.Link2Mass
 	l1 := p.Link1Length
 	lc1, lc2 := p.Link1COM, p.Link2COM
@@ -53,7 +53,7 @@ func (p AcrobotParams) dsdt(s [4]float64, a float64) [4]float64 {
 
 // Next is one step: an RK4 step of DT seconds under the torque, then θ1, θ2 wrapped
 // to [−π, π] and the speeds clipped, in Gymnasium's operation order.
-func (p AcrobotParams) Next(s [4]float64, torque float64) [4]float64 {
+func (p *AcrobotParams) Next(s [4]float64, torque float64) [4]float64 {
 	dt := p.DT
 	dt2 := dt / 2.0
 	var y [4]float64
@@ -95,21 +95,21 @@ func wrapAngle(x float64) float64 {
 }
 
 // TipHeight is the height of the free end above the pivot, −l1·cos θ1 − l2·cos(θ1+θ2).
-func (p AcrobotParams) TipHeight(s [4]float64) float64 {
+func (p *AcrobotParams) TipHeight(s [4]float64) float64 {
 	return p.tipHeight(math.Cos(s[0]), s)
 }
 
 // tipHeight is TipHeight with cos θ1 already computed.
-func (p AcrobotParams) tipHeight(cos1 float64, s [4]float64) float64 {
+func (p *AcrobotParams) tipHeight(cos1 float64, s [4]float64) float64 {
 	return -p.Link1Length*cos1 - p.Link2Length*math.Cos(s[1]+s[0])
 }
 
 // TargetHeight is the height the tip must pass: 1 m for Gymnasium's unit links, half
 // the full reach (l1+l2)/2 in general.
-func (p AcrobotParams) TargetHeight() float64 { return (p.Link1Length + p.Link2Length) / 2 }
+func (p *AcrobotParams) TargetHeight() float64 { return (p.Link1Length + p.Link2Length) / 2 }
 
 // Reached reports Gymnasium's termination: the tip is above the target height.
-func (p AcrobotParams) Reached(s [4]float64) bool { return p.TipHeight(s) > p.TargetHeight() }
+func (p *AcrobotParams) Reached(s [4]float64) bool { return p.TipHeight(s) > p.TargetHeight() }
 
 // Acrobot is Gymnasium's Acrobot-v1 with configurable links: torque the middle joint
 // (−1, 0, +1) to swing the tip above the line; reward −1 per step until then.

@@ -31,14 +31,14 @@ func DefaultCartPoleParams() CartPoleParams {
 }
 
 // TotalMass is masspole + masscart, computed as Gymnasium does.
-func (p CartPoleParams) TotalMass() float64 { return p.MassPole + p.MassCart }
+func (p *CartPoleParams) TotalMass() float64 { return p.MassPole + p.MassCart }
 
 // PoleMassLength is masspole·length.
-func (p CartPoleParams) PoleMassLength() float64 { return p.MassPole * p.Length }
+func (p *CartPoleParams) PoleMassLength() float64 { return p.MassPole * p.Length }
 
 // Next is one Euler step of the dynamics from state s = (x, ẋ, θ, θ̇) under a
 // horizontal force, in Gymnasium's operation order.
-func (p CartPoleParams) Next(s [4]float64, force float64) [4]float64 {
+func (p *CartPoleParams) Next(s [4]float64, force float64) [4]float64 {
 	x, xDot, theta, thetaDot := s[0], s[1], s[2], s[3]
 	total := p.TotalMass()
 	pml := p.PoleMassLength()
@@ -55,7 +55,7 @@ func (p CartPoleParams) Next(s [4]float64, force float64) [4]float64 {
 
 // Failed reports Gymnasium's termination: the cart left the track or the pole fell
 // past the threshold angle.
-func (p CartPoleParams) Failed(s [4]float64) bool {
+func (p *CartPoleParams) Failed(s [4]float64) bool {
 	return s[0] < -p.XThreshold || s[0] > p.XThreshold || s[2] < -p.ThetaThreshold || s[2] > p.ThetaThreshold
 }
 

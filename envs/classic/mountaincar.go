@@ -33,11 +33,11 @@ func DefaultMountainCarParams() MountainCarParams {
 }
 
 // Height is the track's height at position x, sin(3x), as Gymnasium draws it.
-func (p MountainCarParams) Height(x float64) float64 { return math.Sin(3 * x) }
+func (p *MountainCarParams) Height(x float64) float64 { return math.Sin(3 * x) }
 
 // NextDiscrete is one MountainCar-v0 step from (position, velocity) under action
 // 0 (push left), 1 (no push) or 2 (push right), in Gymnasium's operation order.
-func (p MountainCarParams) NextDiscrete(s [2]float64, action int) [2]float64 {
+func (p *MountainCarParams) NextDiscrete(s [2]float64, action int) [2]float64 {
 	pos, vel := s[0], s[1]
 	vel += float64(action-1)*p.Force + math.Cos(3*pos)*(-p.Gravity)
 	vel = min(max(vel, -p.MaxSpeed), p.MaxSpeed)
@@ -50,7 +50,7 @@ func (p MountainCarParams) NextDiscrete(s [2]float64, action int) [2]float64 {
 }
 
 // AtGoal reports Gymnasium's termination test.
-func (p MountainCarParams) AtGoal(s [2]float64) bool {
+func (p *MountainCarParams) AtGoal(s [2]float64) bool {
 	return s[0] >= p.GoalPosition && s[1] >= p.GoalVelocity
 }
 

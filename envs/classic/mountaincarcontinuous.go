@@ -23,7 +23,7 @@ func DefaultMountainCarContinuousParams() MountainCarParams {
 // NumPy 2 then does part of the arithmetic in float32; state32 says which case
 // applies, and the result is exact to Gymnasium in both. It returns the new state
 // (float32 values) and whether the goal was reached.
-func (p MountainCarParams) NextContinuous(s [2]float64, a float32, state32 bool) ([2]float64, bool) {
+func (p *MountainCarParams) NextContinuous(s [2]float64, a float32, state32 bool) ([2]float64, bool) {
 	// force = min(max(action[0], -1.0), 1.0): a clipped force is the Python float ±1,
 	// so force·power stays float64; otherwise it is float32·float32.
 	clipped := a < -1 || a > 1

@@ -44,21 +44,21 @@ func pyMod(a, b float64) float64 {
 
 // ClipTorque clips a float32 action to ±MaxTorque, as np.clip does on Gymnasium's
 // float32 action.
-func (p PendulumParams) ClipTorque(a float32) float32 {
+func (p *PendulumParams) ClipTorque(a float32) float32 {
 	return min(max(a, float32(-p.MaxTorque)), float32(p.MaxTorque))
 }
 
 // Cost is the step's cost (the negative reward) at state (θ, θ̇) under the clipped
 // torque u: normalised θ² + 0.1·θ̇² + 0.001·u², the last term in float32 as NumPy 2
 // computes it.
-func (p PendulumParams) Cost(s [2]float64, u float32) float64 {
+func (p *PendulumParams) Cost(s [2]float64, u float32) float64 {
 	th := AngleNormalize(s[0])
 	return th*th + 0.1*(s[1]*s[1]) + float64(float32(0.001)*(u*u))
 }
 
 // Next is one step from (θ, θ̇) under the clipped torque u, in Gymnasium's operation
 // order (the torque term in float32, as NumPy 2 computes it).
-func (p PendulumParams) Next(s [2]float64, u float32) [2]float64 {
+func (p *PendulumParams) Next(s [2]float64, u float32) [2]float64 {
 	th, thdot := s[0], s[1]
 	torque := float32(3.0/(p.M*(p.L*p.L))) * u
 	newthdot := thdot + (3*p.G/(2*p.L)*math.Sin(th)+float64(torque))*p.DT
