@@ -3,6 +3,7 @@ package envs
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -132,5 +133,10 @@ func formatFloat(x float64) string {
 	case math.IsInf(x, -1):
 		return "-inf"
 	}
-	return fmt.Sprintf("%g", x)
+	if float64(float32(x)) == x {
+		// Observation bounds are float32 in Gymnasium: print them as it does (4.8,
+		// not 4.800000190734863).
+		return strconv.FormatFloat(x, 'g', -1, 32)
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
 }
