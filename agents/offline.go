@@ -154,18 +154,27 @@ func (o *Offline) Step() (StepStats, error) {
 	if math.IsNaN(float64(loss.Loss)) || math.IsInf(float64(loss.Loss), 0) {
 		return StepStats{}, fmt.Errorf("train step %d: loss is %v (learning rate too high, or bad data?)", o.step, loss.Loss)
 	}
-	for _, p := range o.opt.Params() {
-		p.ZeroGrad()
-	}
-	o.model.Backward()
-	norm := 0.0
-	if o.clip > 0 {
-		norm = nn.ClipGradNorm(o.opt.Params(), o.clip)
-	}
-	lr := o.sched.LR(o.step)
-	o.opt.Step(lr)
+	norm, lr := applyGradients(o.model, o.opt, o.sched, o.clip, o.step)
 	o.step++
 	return StepStats{Loss: float64(loss.Loss), GradNorm: norm, LR: lr}, nil
+}
+
+// applyGradients takes the update for the loss last computed on model: it zeroes
+// the gradients of the optimizer's parameters (the trained ones: all weights, or
+// only the adapters), backpropagates, clips the global norm to clip (0: no clipping)
+// and steps AdamW at the schedule's rate for update step. It returns the norm
+// before clipping and the rate.
+func applyGradients(model *policy.Model, opt *nn.AdamW, sched nn.Schedule, clip float64, step int) (norm, lr float64) {
+	for _, p := range opt.Params() {
+		p.ZeroGrad()
+	}
+	model.Backward()
+	if clip > 0 {
+		norm = nn.ClipGradNorm(opt.Params(), clip)
+	}
+	lr = sched.LR(step)
+	opt.Step(lr)
+	return norm, lr
 }
 
 // StepCount is the number of updates taken (including those before a resume).

@@ -408,16 +408,7 @@ func (o *Online) update() (policy.Loss, float64, float64, error) {
 	if !finite32(loss.Loss) || !finite32(loss.Entropy) {
 		return loss, 0, 0, fmt.Errorf("online update %d: loss %v, entropy %v (learning rate too high, or bad data?)", o.updates, loss.Loss, loss.Entropy)
 	}
-	for _, p := range o.opt.Params() {
-		p.ZeroGrad()
-	}
-	o.model.Backward()
-	norm := 0.0
-	if o.clip > 0 {
-		norm = nn.ClipGradNorm(o.opt.Params(), o.clip)
-	}
-	lr := o.sched.LR(o.updates)
-	o.opt.Step(lr)
+	norm, lr := applyGradients(o.model, o.opt, o.sched, o.clip, o.updates)
 	o.stepTemperature(loss.Entropy)
 	o.updates++
 	o.iterUpdates++
