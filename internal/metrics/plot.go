@@ -23,8 +23,9 @@ type Panel struct {
 	YLabel string
 }
 
-// palette is a colour-blind-safe set (Okabe–Ito).
-var palette = []color.Color{
+// Palette is the colour-blind-safe set (Okabe–Ito) every evarl figure draws its series
+// in, one colour per series in order, so a method keeps its colour across figures.
+var Palette = []color.Color{
 	color.RGBA{0, 114, 178, 255}, color.RGBA{213, 94, 0, 255}, color.RGBA{0, 158, 115, 255},
 	color.RGBA{204, 121, 167, 255}, color.RGBA{230, 159, 0, 255}, color.RGBA{86, 180, 233, 255},
 	color.RGBA{0, 0, 0, 255},
@@ -56,7 +57,7 @@ func PlotPNG(path, title string, rows []Row, panels []Panel) error {
 			if err != nil {
 				return fmt.Errorf("plot %s: %s: %w", path, key, err)
 			}
-			line.Color = palette[i%len(palette)]
+			line.Color = Palette[i%len(Palette)]
 			line.Width = vg.Points(1.5)
 			p.Add(line)
 			p.Legend.Add(key, line)
