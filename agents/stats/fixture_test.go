@@ -206,6 +206,8 @@ func TestFixtureOwnRNG(t *testing.T) {
 		t.Helper()
 		vals = slices.Clone(vals)
 		slices.Sort(vals)
+		t.Logf("%s: Go [%.4f, %.4f] from %d replicates, NumPy [%.4f, %.4f] from %d", name,
+			percentile(vals, q), percentile(vals, 1-q), len(vals), want[0], want[1], o.Reps)
 		for i, p := range []float64{q, 1 - q} {
 			lo, hi := percentile(vals, p-4*sigma), percentile(vals, p+4*sigma)
 			if want[i] < lo-1e-12 || want[i] > hi+1e-12 {

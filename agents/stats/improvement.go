@@ -70,7 +70,8 @@ func BootstrapImprovement(x, y *Scores, cfg Config, rs Resampler) (Estimate, err
 // the pairs i < j are bootstrapped, in row-major order; p[j][i] is their mirror image
 // (1 − P, interval [1 − Hi, 1 − Lo]), which is exactly what resampling (j, i) with the
 // same indices gives because U(Y, X) = n·m − U(X, Y). The diagonal, a method against
-// itself, is not an estimate and is NaN in all three fields.
+// itself, is not an estimate and is NaN in all three fields (which encoding/json
+// refuses: skip it when writing the matrix out).
 func ImprovementMatrix(methods []*Scores, cfg Config, rs Resampler) ([][]Estimate, error) {
 	if len(methods) < 2 {
 		return nil, errors.New("stats: ImprovementMatrix needs at least 2 methods")
