@@ -5,7 +5,6 @@ import (
 	"math"
 	"regexp"
 	"sort"
-	"strings"
 )
 
 // Init methods for lora_A and lora_B (PEFT's init_lora_weights).
@@ -40,8 +39,11 @@ type Config struct {
 	// Dropout is the probability of zeroing an input feature on the adapter path
 	// in training mode, in [0, 1).
 	Dropout float64 `yaml:"dropout"`
-	// TargetModules selects layers by name suffix as PEFT does: a layer matches an
-	// entry t when its name is t or ends in "."+t ("attn.q" matches "blocks.0.attn.q").
+	// TargetModules selects the Linear layers and embedding tables to adapt. An
+	// entry is a preset (attention, mlp, attention-mlp, embeddings, all-linear, all;
+	// see Presets) or a name matched by suffix as PEFT does: a layer matches t when
+	// its name is t or ends in "."+t ("attn.q" matches "blocks.0.attn.q"). Every
+	// entry must select at least one layer of the model.
 	TargetModules []string `yaml:"target_modules"`
 	// TargetRegex, when set instead, selects the layers whose full name matches it.
 	TargetRegex string `yaml:"target_regex"`
@@ -56,10 +58,16 @@ type Config struct {
 	UseRSLoRA bool `yaml:"use_rslora"`
 	// Init is how A and B start: random, gaussian, pissa, olora or eva.
 	Init string `yaml:"init"`
+	// UseDoRA makes every adapter a DoRA adapter (Liu et al. 2024, PEFT's
+	// use_dora): the adapted weight's rows are rescaled to a trained magnitude
+	// vector, which starts at the row norms of the base weight.
+	UseDoRA bool `yaml:"use_dora"`
 	// ModulesToSave lists base modules trained fully beside the adapters (PEFT's
-	// modules_to_save), matched by name or dot-suffix like TargetModules, e.g.
-	// ["head"] for the action head: their parameters stay trainable and are saved in
-	// the adapter file.
+	// modules_to_save), by name, dot-suffix or preset like TargetModules, plus the
+	// preset layer-norms: e.g. [head] for the action head, [embeddings,
+	// layer-norms] for L2M's exclude_embeds and exclude_lns. Their parameters stay
+	// trainable and are saved in the adapter file. A module cannot be both adapted
+	// and in ModulesToSave.
 	ModulesToSave []string `yaml:"modules_to_save"`
 }
 
@@ -84,8 +92,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("lora config: both target_modules and target_regex set: want one")
 	}
 	for _, t := range c.TargetModules {
-		if t == "" {
+		switch t {
+		case "":
 			return fmt.Errorf("lora config: target_modules has an empty entry")
+		case PresetLayerNorms:
+			return fmt.Errorf("lora config: target_modules entry %q: LoRA cannot adapt a LayerNorm; list it in modules_to_save to train the layer norms fully", t)
 		}
 	}
 	for _, t := range c.ModulesToSave {
@@ -120,36 +131,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-// Targets reports whether the layer called name gets an adapter (before rank
-// patterns, which may still give it rank 0).
-func (c *Config) Targets(name string) bool {
-	if c.TargetRegex != "" {
-		return regexp.MustCompile(`^(?:` + c.TargetRegex + `)$`).MatchString(name)
-	}
-	for _, t := range c.TargetModules {
-		if name == t || strings.HasSuffix(name, "."+t) {
-			return true
-		}
-	}
-	return false
-}
-
-// SavesModule reports whether the parameter called param (e.g. "head.weight")
-// belongs to a module of ModulesToSave.
-func (c *Config) SavesModule(param string) bool {
-	i := strings.LastIndexByte(param, '.')
-	if i < 0 {
-		return false
-	}
-	module := param[:i]
-	for _, t := range c.ModulesToSave {
-		if module == t || strings.HasSuffix(module, "."+t) {
-			return true
-		}
-	}
-	return false
 }
 
 // RankFor is the layer's rank: R or the most specific rank_pattern match.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
@@ -29,66 +30,64 @@ func (a *Adapter) initGaussian(rng *rand.Rand) {
 	clear(a.B.Data)
 }
 
-// weight64 returns the base weight as a float64 matrix (Out, In).
-func (a *Adapter) weight64() *mat.Dense {
-	w := mat.NewDense(a.Layer.Out, a.Layer.In, nil)
-	for i, v := range a.Layer.W.Data {
-		w.Set(i/a.Layer.In, i%a.Layer.In, float64(v))
+// weight64 returns V (out, in) as a float64 matrix.
+func (lr *lowRank) weight64() *mat.Dense {
+	v := make([]float32, lr.out*lr.in)
+	lr.loadV(v)
+	w := mat.NewDense(lr.out, lr.in, nil)
+	for i, x := range v {
+		w.Set(i/lr.in, i%lr.in, float64(x))
 	}
 	return w
 }
 
-// subtractFromBase sets W ← W − scale·B·A, the residual that keeps the adapted
-// layer's output equal to the base layer's at initialisation.
-func (a *Adapter) subtractFromBase() {
-	d := a.Delta()
-	for i, v := range d {
-		a.Layer.W.Data[i] -= v
-	}
+// rankHint is the advice for a layer whose rank an init method cannot reach.
+func rankHint(name string, k int) string {
+	return fmt.Sprintf("give it rank_pattern {%q: %d} or leave it out of target_modules", name, k)
 }
 
-// initPiSSA is PEFT's pissa init: W = U·S·Vᵀ (full SVD), S_r = S[:r]/scale,
-// A = diag(√S_r)·Vᵀ[:r], B = U[:, :r]·diag(√S_r), W ← W − scale·B·A.
-func (a *Adapter) initPiSSA() error {
-	r := a.R
-	if r > min(a.Layer.In, a.Layer.Out) {
-		return fmt.Errorf("lora: %s: pissa needs r ≤ min(in, out) = %d, got r = %d", a.Layer.Name, min(a.Layer.In, a.Layer.Out), r)
+// initPiSSA is PEFT's pissa init on V: V = U·S·Vᵀ (full SVD), S_r = S[:r]/scale,
+// A = diag(√S_r)·Vᵀ[:r], B = U[:, :r]·diag(√S_r), V ← V − scale·B·A.
+func (lr *lowRank) initPiSSA() error {
+	r, in, out := lr.r, lr.in, lr.out
+	if k := min(in, out); r > k {
+		return fmt.Errorf("lora: %s: pissa needs r ≤ min(in, out) = %d, got r = %d; %s", lr.name, k, r, rankHint(lr.name, k))
 	}
 	var svd mat.SVD
-	if !svd.Factorize(a.weight64(), mat.SVDThin) {
-		return fmt.Errorf("lora: %s: SVD of the base weight failed (non-finite weights?)", a.Layer.Name)
+	if !svd.Factorize(lr.weight64(), mat.SVDThin) {
+		return fmt.Errorf("lora: %s: SVD of the base weight failed (non-finite weights?)", lr.name)
 	}
 	s := svd.Values(nil)
 	var u, v mat.Dense
 	svd.UTo(&u)
 	svd.VTo(&v)
-	in, out := a.Layer.In, a.Layer.Out
 	for j := 0; j < r; j++ {
-		sq := math.Sqrt(s[j] / float64(a.Scale))
+		sq := math.Sqrt(s[j] / float64(lr.scale))
 		for c := 0; c < in; c++ {
-			a.A.Data[j*in+c] = float32(sq * v.At(c, j))
+			lr.a.Data[j*in+c] = float32(sq * v.At(c, j))
 		}
 		for o := 0; o < out; o++ {
-			a.B.Data[o*r+j] = float32(u.At(o, j) * sq)
+			lr.b.Data[o*r+j] = float32(u.At(o, j) * sq)
 		}
 	}
-	a.subtractFromBase()
+	lr.keepResidual()
 	return nil
 }
 
-// initOLoRA is PEFT's olora init: W = Q·R (reduced QR, k = min(out, in)),
-// B = Q[:, :r], A = R[:r], W ← W − scale·B·A. The QR is LAPACK's Householder
+// initOLoRA is PEFT's olora init on V: V = Q·R (reduced QR, k = min(out, in)),
+// B = Q[:, :r], A = R[:r], V ← V − scale·B·A. The QR is LAPACK's Householder
 // dgeqrf/dorgqr (gonum), as torch.linalg.qr uses, so wide weights work too.
-func (a *Adapter) initOLoRA() error {
-	r := a.R
-	in, out := a.Layer.In, a.Layer.Out
+func (lr *lowRank) initOLoRA() error {
+	r, in, out := lr.r, lr.in, lr.out
 	k := min(in, out)
 	if r > k {
-		return fmt.Errorf("lora: %s: olora needs r ≤ min(in, out) = %d, got r = %d", a.Layer.Name, k, r)
+		return fmt.Errorf("lora: %s: olora needs r ≤ min(in, out) = %d, got r = %d; %s", lr.name, k, r, rankHint(lr.name, k))
 	}
+	v := make([]float32, out*in)
+	lr.loadV(v)
 	w := make([]float64, out*in)
-	for i, v := range a.Layer.W.Data {
-		w[i] = float64(v)
+	for i, x := range v {
+		w[i] = float64(x)
 	}
 	A := blas64.General{Rows: out, Cols: in, Stride: in, Data: w}
 	tau := make([]float64, k)
@@ -99,11 +98,11 @@ func (a *Adapter) initOLoRA() error {
 	// R is the upper trapezoid of the factored matrix; A = its first r rows.
 	for j := 0; j < r; j++ {
 		for c := 0; c < in; c++ {
-			v := 0.0
+			x := 0.0
 			if c >= j {
-				v = w[j*in+c]
+				x = w[j*in+c]
 			}
-			a.A.Data[j*in+c] = float32(v)
+			lr.a.Data[j*in+c] = float32(x)
 		}
 	}
 	// Q (out, k) from the reflectors stored below the diagonal.
@@ -119,10 +118,10 @@ func (a *Adapter) initOLoRA() error {
 	lapack64.Orgqr(Q, tau, work, len(work))
 	for o := 0; o < out; o++ {
 		for j := 0; j < r; j++ {
-			a.B.Data[o*r+j] = float32(q[o*k+j])
+			lr.b.Data[o*r+j] = float32(q[o*k+j])
 		}
 	}
-	a.subtractFromBase()
+	lr.keepResidual()
 	return nil
 }
 
@@ -134,4 +133,53 @@ func (a *Adapter) initPreset(rows []float32) error {
 	copy(a.A.Data, rows)
 	clear(a.B.Data)
 	return nil
+}
+
+// initNormalB is PEFT's init of an embedding adapter for every init method without
+// one of its own (random, gaussian): A = 0 and B ~ N(0, 1) (loralib's choice,
+// nn.Embedding's default), so the table starts unchanged.
+func (a *EmbeddingAdapter) initNormalB(rng *rand.Rand) {
+	clear(a.A.Data)
+	for i := range a.B.Data {
+		a.B.Data[i] = float32(rng.NormFloat64())
+	}
+}
+
+// initEVA is EVA on a table (see the package doc): its input rows are one-hot, so
+// the right-singular vectors of the activations are the basis vectors e_id ordered
+// by how often id was looked up. A's row j is e of the j-th most frequent id (ties
+// to the smaller id; ids never seen come last), and B = 0. counts has N entries.
+func (a *EmbeddingAdapter) initEVA(counts []float64) error {
+	N := a.Layer.N
+	if len(counts) != N {
+		return fmt.Errorf("lora: %s: eva init has %d id counts; want one per table row (%d)", a.Layer.Name, len(counts), N)
+	}
+	total := 0.0
+	for id, c := range counts {
+		if math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
+			return fmt.Errorf("lora: %s: eva id count[%d] = %v: want a finite count ≥ 0", a.Layer.Name, id, c)
+		}
+		total += c
+	}
+	if total == 0 {
+		return fmt.Errorf("lora: %s: the EVA data never looked up this table (all id counts are 0)", a.Layer.Name)
+	}
+	order := frequencyOrder(counts)
+	clear(a.A.Data)
+	for j := 0; j < a.R; j++ {
+		a.A.Data[j*N+order[j]] = 1
+	}
+	clear(a.B.Data)
+	return nil
+}
+
+// frequencyOrder returns the ids sorted by count, most frequent first, ties to the
+// smaller id.
+func frequencyOrder(counts []float64) []int {
+	order := make([]int, len(counts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return counts[order[i]] > counts[order[j]] })
+	return order
 }

@@ -46,11 +46,19 @@ type fileConfig struct {
 }
 
 // Save writes the adapters to dir as PEFT does: adapter_config.json and
-// adapter_model.safetensors (F32 tensors "base_model.model.<layer>.lora_A.weight"
-// (r, in) and "….lora_B.weight" (out, r)). The config is written resolved: the
-// adapted layers by full name in target_modules and per-layer rank and alpha where
-// they differ from r and alpha, so the file reads the same in PEFT. baseName goes
-// into base_model_name_or_path.
+// adapter_model.safetensors, F32 tensors named as PEFT names them:
+//
+//	base_model.model.<layer>.lora_A.weight            (r, in)   Linear
+//	base_model.model.<layer>.lora_B.weight            (out, r)
+//	base_model.model.<table>.lora_embedding_A         (r, N)    embedding table
+//	base_model.model.<table>.lora_embedding_B         (C, r)
+//	base_model.model.<layer>.lora_magnitude_vector    (out) or (C), DoRA only
+//	base_model.model.<module>.weight, .bias           modules_to_save
+//
+// The config is written resolved: the adapted layers by full name in
+// target_modules, the fully trained modules by full name in modules_to_save, and
+// per-layer rank and alpha where they differ from r and alpha, so the file reads the
+// same in PEFT. baseName goes into base_model_name_or_path.
 //
 // PiSSA and OLoRA adapters are saved converted (PEFT's
 // path_initial_model_for_weight_conversion): their base weight holds the residual
@@ -73,13 +81,23 @@ func (m *Model) Save(dir, baseName string) error {
 	initName := cfg.Init
 	f := &safetensors.File{Metadata: map[string]string{"format": "pt"}}
 	var targets []string
-	for _, a := range m.Adapters {
-		name := a.Layer.Name
+	add := func(name string, shape []int, data []float32) error {
+		t, err := safetensors.NewFloat32(TensorPrefix+name, shape, data)
+		if err == nil {
+			err = f.Add(t)
+		}
+		if err != nil {
+			return fmt.Errorf("lora: save %s: %w", dir, err)
+		}
+		return nil
+	}
+	for _, lr := range m.lowRanks() {
+		name := lr.name
 		targets = append(targets, name)
-		r, alpha := a.R, a.Alpha
-		A, B := a.A.Data, a.B.Data
-		if ini, ok := m.initial[name]; ok {
-			A, B = convertResidual(a, ini[0], ini[1])
+		r, alpha := lr.r, lr.alpha
+		A, B := lr.a.Data, lr.b.Data
+		if lr.a0 != nil {
+			A, B = lr.convertResidual()
 			r *= 2
 			if cfg.UseRSLoRA {
 				alpha *= math.Sqrt2
@@ -94,28 +112,26 @@ func (m *Model) Save(dir, baseName string) error {
 		if alpha != cfg.Alpha {
 			fc.AlphaPattern[name] = alpha
 		}
-		ta, err := safetensors.NewFloat32(TensorPrefix+name+".lora_A.weight", []int{r, a.Layer.In}, A)
-		if err != nil {
-			return fmt.Errorf("lora: save %s: %w", dir, err)
+		an, bn := tensorNames(name, lr.table)
+		if err := add(an, []int{r, lr.in}, A); err != nil {
+			return err
 		}
-		tb, err := safetensors.NewFloat32(TensorPrefix+name+".lora_B.weight", []int{a.Layer.Out, r}, B)
-		if err != nil {
-			return fmt.Errorf("lora: save %s: %w", dir, err)
+		if err := add(bn, []int{lr.out, r}, B); err != nil {
+			return err
 		}
-		if err := f.Add(ta, tb); err != nil {
-			return fmt.Errorf("lora: save %s: %w", dir, err)
+		if lr.m != nil {
+			if err := add(name+".lora_magnitude_vector", []int{lr.out}, lr.m.Data); err != nil {
+				return err
+			}
 		}
 	}
 	for _, p := range m.saved {
-		t, err := safetensors.NewFloat32(TensorPrefix+p.Name, p.Shape, p.Data)
-		if err != nil {
-			return fmt.Errorf("lora: save %s: %w", dir, err)
-		}
-		if err := f.Add(t); err != nil {
-			return fmt.Errorf("lora: save %s: %w", dir, err)
+		if err := add(p.Name, p.Shape, p.Data); err != nil {
+			return err
 		}
 	}
-	fc.ModulesToSave = cfg.ModulesToSave
+	fc.ModulesToSave = m.SavedModules()
+	fc.UseDora = cfg.UseDoRA
 	fc.TargetModules, _ = json.Marshal(targets)
 	if initName == InitRandom {
 		fc.InitLoraWeights = json.RawMessage("true")
@@ -140,19 +156,14 @@ func (m *Model) Save(dir, baseName string) error {
 	return nil
 }
 
-// convertResidual returns A' = [A; A0] (2r, in) and B' = [B, −B0] (out, 2r), so that
-// B'A' = BA − B0A0.
-func convertResidual(a *Adapter, a0, b0 []float32) (A, B []float32) {
-	r, out := a.R, a.Layer.Out
-	A = append(append([]float32(nil), a.A.Data...), a0...)
-	B = make([]float32, out*2*r)
-	for o := 0; o < out; o++ {
-		copy(B[o*2*r:o*2*r+r], a.B.Data[o*r:(o+1)*r])
-		for j := 0; j < r; j++ {
-			B[o*2*r+r+j] = -b0[o*r+j]
-		}
+// tensorNames returns the names of A and B as PEFT's state dict has them: Linear
+// layers hold lora_A/lora_B modules (".weight"), embedding tables the parameters
+// lora_embedding_A/B.
+func tensorNames(layer string, table bool) (a, b string) {
+	if table {
+		return layer + ".lora_embedding_A", layer + ".lora_embedding_B"
 	}
-	return A, B
+	return layer + ".lora_A.weight", layer + ".lora_B.weight"
 }
 
 // ReadConfig reads dir/adapter_config.json into a Config (init is "random" unless the
@@ -170,20 +181,21 @@ func ReadConfig(dir string) (Config, string, error) {
 	switch {
 	case fc.PeftType != "LORA":
 		return Config{}, "", fmt.Errorf("lora: %s: peft_type %q: want \"LORA\"", path, fc.PeftType)
-	case fc.UseDora:
-		return Config{}, "", fmt.Errorf("lora: %s: use_dora = true: DoRA adapters are not supported", path)
 	case fc.FanInFanOut:
 		return Config{}, "", fmt.Errorf("lora: %s: fan_in_fan_out = true: want false (weights stored (out, in))", path)
 	case fc.Bias != "" && fc.Bias != "none":
 		return Config{}, "", fmt.Errorf("lora: %s: bias %q: only \"none\" is supported", path, fc.Bias)
 	}
 	cfg := Config{R: fc.R, Alpha: fc.LoraAlpha, Dropout: fc.LoraDropout, RankPattern: fc.RankPattern,
-		AlphaPattern: fc.AlphaPattern, UseRSLoRA: fc.UseRSLoRA, Init: InitRandom, ModulesToSave: fc.ModulesToSave}
+		AlphaPattern: fc.AlphaPattern, UseRSLoRA: fc.UseRSLoRA, UseDoRA: fc.UseDora, Init: InitRandom, ModulesToSave: fc.ModulesToSave}
 	tm := bytes.TrimSpace(fc.TargetModules)
 	switch {
 	case len(tm) > 0 && tm[0] == '"':
 		if err := json.Unmarshal(tm, &cfg.TargetRegex); err != nil {
 			return Config{}, "", fmt.Errorf("lora: %s: target_modules: %w", path, err)
+		}
+		if cfg.TargetRegex == PresetAllLinear { // PEFT's shorthand, not a regex
+			cfg.TargetRegex, cfg.TargetModules = "", []string{PresetAllLinear}
 		}
 	case len(tm) > 0 && tm[0] == '[':
 		if err := json.Unmarshal(tm, &cfg.TargetModules); err != nil {
@@ -234,11 +246,18 @@ func Load(dir string, base Base, opt Options) (*Model, error) {
 		what  string
 	}
 	var dests []dest
-	for _, a := range m.Adapters {
-		what := fmt.Sprintf("the config and the base layer (in %d, out %d, r %d)", a.Layer.In, a.Layer.Out, a.R)
+	for _, lr := range m.lowRanks() {
+		what := fmt.Sprintf("the config and the base layer (in %d, out %d, r %d)", lr.in, lr.out, lr.r)
+		if lr.table {
+			what = fmt.Sprintf("the config and the base table (%d rows, %d channels, r %d)", lr.in, lr.out, lr.r)
+		}
+		an, bn := tensorNames(lr.name, lr.table)
 		dests = append(dests,
-			dest{TensorPrefix + a.Layer.Name + ".lora_A.weight", []int{a.R, a.Layer.In}, a.A.Data, what},
-			dest{TensorPrefix + a.Layer.Name + ".lora_B.weight", []int{a.Layer.Out, a.R}, a.B.Data, what})
+			dest{TensorPrefix + an, []int{lr.r, lr.in}, lr.a.Data, what},
+			dest{TensorPrefix + bn, []int{lr.out, lr.r}, lr.b.Data, what})
+		if lr.m != nil {
+			dests = append(dests, dest{TensorPrefix + lr.name + ".lora_magnitude_vector", []int{lr.out}, lr.m.Data, what + " with use_dora"})
+		}
 	}
 	for _, p := range m.saved {
 		dests = append(dests, dest{TensorPrefix + p.Name, p.Shape, p.Data, "the base parameter (modules_to_save)"})

@@ -17,7 +17,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			rng := rand.New(rand.NewPCG(21, 22))
 			base := newToy(5)
 			x := randRows(rng, 4*8)
-			cfg := DefaultConfig()
+			cfg := toyConfig()
 			cfg.R, cfg.Alpha, cfg.Init = 4, 8, init
 			cfg.RankPattern = map[string]int{"mlp.proj": 2}
 			cfg.AlphaPattern = map[string]float64{"attn.q": 3}
@@ -63,7 +63,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 
 func TestAdapterFilesArePEFTShaped(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	m, _ := Apply(newToy(5), DefaultConfig(), Options{Rng: rng})
+	m, _ := Apply(newToy(5), toyConfig(), Options{Rng: rng})
 	dir := t.TempDir()
 	if err := m.Save(dir, "base"); err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestAdapterFilesArePEFTShaped(t *testing.T) {
 
 func TestLoadRejects(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	m, _ := Apply(newToy(5), DefaultConfig(), Options{Rng: rng})
+	m, _ := Apply(newToy(5), toyConfig(), Options{Rng: rng})
 	dir := t.TempDir()
 	if err := m.Save(dir, "base"); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestLoadRejects(t *testing.T) {
 		{"missing layer", func(c map[string]any) {
 			c["target_modules"] = []string{"blocks.0.attn.q", "blocks.0.mlp.fc", "blocks.0.mlp.proj", "head"}
 		}, "head.lora_A.weight\" missing"},
-		{"dora", func(c map[string]any) { c["use_dora"] = true }, "DoRA"},
+		{"dora without magnitudes", func(c map[string]any) { c["use_dora"] = true }, `attn.q.lora_magnitude_vector" missing`},
 		{"not lora", func(c map[string]any) { c["peft_type"] = "IA3" }, "peft_type"},
 		{"bad alpha", func(c map[string]any) { c["lora_alpha"] = -1 }, "alpha = -1"},
 	}
@@ -167,7 +167,7 @@ func TestModulesToSave(t *testing.T) {
 	base := newToy(5)
 	head := base.linears[3]
 	orig := append([]float32(nil), head.W.Data...)
-	cfg := DefaultConfig()
+	cfg := toyConfig()
 	cfg.ModulesToSave = []string{"head"}
 	m, err := Apply(base, cfg, Options{Rng: rng})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -13,7 +14,9 @@ import (
 )
 
 // Base is what lora needs from a model (policy.Model has both methods): its linear
-// layers, by name, and all its parameters, to freeze them and fingerprint them.
+// layers, by name, and all its parameters, to freeze them and fingerprint them. A
+// Base that also implements Embedder offers its embedding tables to adapt, and one
+// with a Training() bool method (policy.Model) has its adapters start in its mode.
 type Base interface {
 	Linears() []*nn.Linear
 	Params() *nn.Params
@@ -25,37 +28,60 @@ type Options struct {
 	// stream. Required unless every adapter is pissa/olora/eva-initialised and
 	// dropout is 0.
 	Rng *rand.Rand
-	// EvaA holds, for init "eva", each adapted layer's lora_A rows (rank×in,
-	// row-major), as eva.Apply builds them from an EVA state; layers whose rank is 0
-	// get no adapter and need no entry.
+	// EvaA holds, for init "eva", each adapted Linear layer's lora_A rows
+	// (rank×in, row-major), as eva.Apply builds them from an EVA state; layers whose
+	// rank is 0 get no adapter and need no entry.
 	EvaA map[string][]float32
+	// EvaCounts holds, for init "eva", each adapted embedding table's id counts
+	// over the EVA data: N entries, how often each row was looked up by a real
+	// (unpadded) token. The package doc explains why they are all EVA needs there.
+	EvaCounts map[string][]float64
 }
 
 // Model is a base model with adapters attached. The base parameters are frozen; the
-// adapters' A and B are the trainable parameters (Params).
+// adapters' A, B (and DoRA's M) and the modules_to_save parameters are the
+// trainable parameters (Params).
 type Model struct {
 	// Config is the configuration the adapters were built from.
 	Config Config
-	// Adapters are in the order of the base model's linear layers.
+	// Adapters are the Linear layers' adapters, in the order of the base model's
+	// linear layers.
 	Adapters []*Adapter
+	// Embeddings are the embedding tables' adapters, in the base model's order.
+	Embeddings []*EmbeddingAdapter
 
 	base        Base
 	params      nn.Params
 	fingerprint string
-	// initial A and B of pissa/olora adapters, whose base weights hold a residual:
-	// Save converts them so the file applies to the unmodified base model.
-	initial map[string][2][]float32
 	// trainability of the base parameters before attach, for rollback
 	wasTrainable map[*nn.Param]bool
-	// modules_to_save parameters and their values at attach, restored by Detach
+	// modules_to_save parameters, their values at attach (restored by Detach and
+	// while disabled) and their trained values while disabled
 	saved    []*nn.Param
 	original [][]float32
+	trained  [][]float32
+	disabled bool
+}
+
+// lowRanks returns the shared part of every adapter, Linear adapters first.
+func (m *Model) lowRanks() []*lowRank {
+	out := make([]*lowRank, 0, len(m.Adapters)+len(m.Embeddings))
+	for _, a := range m.Adapters {
+		out = append(out, &a.lr)
+	}
+	for _, a := range m.Embeddings {
+		out = append(out, &a.lr)
+	}
+	return out
 }
 
 // Apply attaches adapters to the base model's target layers, initialises them with
-// cfg.Init and freezes every base parameter. With init random, gaussian or eva the
-// adapted model computes exactly what the base model did (B = 0); pissa and olora
-// move part of W into the adapter and keep the sum.
+// cfg.Init (and, with use_dora, DoRA's magnitude) and freezes every base parameter
+// except those of modules_to_save. With every init the adapted model starts
+// computing exactly what the base model did: B = 0 (random, gaussian, eva; A = 0 for
+// a table's random and gaussian init), or, for pissa and olora, part of the weight
+// moved into the adapter and the residual left in the base; DoRA's magnitude starts
+// at the row norms of the (residual) base weight plus the adapter's product.
 func Apply(base Base, cfg Config, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -64,26 +90,35 @@ func Apply(base Base, cfg Config, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.initialise(opt); err != nil {
+		m.rollback()
+		return nil, err
+	}
+	return m, nil
+}
+
+// initialise runs cfg.Init on every adapter, then DoRA's magnitude init.
+func (m *Model) initialise(opt Options) error {
+	cfg := m.Config
+	needRng := func() error {
+		if opt.Rng == nil {
+			return fmt.Errorf("lora: init %q needs a random source (Options.Rng)", cfg.Init)
+		}
+		return nil
+	}
 	for _, a := range m.Adapters {
 		var err error
 		switch cfg.Init {
 		case InitRandom, InitGaussian:
-			if opt.Rng == nil {
-				err = fmt.Errorf("lora: init %q needs a random source (Options.Rng)", cfg.Init)
-			} else if cfg.Init == InitRandom {
+			if err = needRng(); err == nil && cfg.Init == InitRandom {
 				a.initRandom(opt.Rng)
-			} else {
+			} else if err == nil {
 				a.initGaussian(opt.Rng)
 			}
-		case InitPiSSA, InitOLoRA:
-			if cfg.Init == InitPiSSA {
-				err = a.initPiSSA()
-			} else {
-				err = a.initOLoRA()
-			}
-			if err == nil {
-				m.initial[a.Layer.Name] = [2][]float32{append([]float32(nil), a.A.Data...), append([]float32(nil), a.B.Data...)}
-			}
+		case InitPiSSA:
+			err = a.lr.initPiSSA()
+		case InitOLoRA:
+			err = a.lr.initOLoRA()
 		case InitEVA:
 			rows, ok := opt.EvaA[a.Layer.Name]
 			if !ok {
@@ -93,90 +128,152 @@ func Apply(base Base, cfg Config, opt Options) (*Model, error) {
 			}
 		}
 		if err != nil {
-			m.rollback()
-			return nil, err
+			return err
 		}
 	}
-	return m, nil
+	for _, e := range m.Embeddings {
+		var err error
+		switch cfg.Init {
+		case InitRandom, InitGaussian:
+			if err = needRng(); err == nil {
+				e.initNormalB(opt.Rng)
+			}
+		case InitPiSSA:
+			err = e.lr.initPiSSA()
+		case InitOLoRA:
+			err = e.lr.initOLoRA()
+		case InitEVA:
+			counts, ok := opt.EvaCounts[e.Layer.Name]
+			if !ok {
+				err = fmt.Errorf("lora: embedding %s has rank %d but no EVA id counts (Options.EvaCounts); the EVA pass must count the ids the table looks up", e.Layer.Name, e.R)
+			} else {
+				err = e.initEVA(counts)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.UseDoRA {
+		for _, lr := range m.lowRanks() {
+			lr.initMagnitude()
+		}
+	}
+	return nil
+}
+
+// gemmOf picks the backend embedding adapters compute on: the model's own
+// (policy.Model.Gemm), else its first Linear layer's, else gonum's.
+func gemmOf(base Base) nn.Gemm {
+	if g, ok := base.(interface{ Gemm() nn.Gemm }); ok && g.Gemm() != nil {
+		return g.Gemm()
+	}
+	if ls := base.Linears(); len(ls) > 0 {
+		return ls[0].Gemm
+	}
+	return nn.GonumGemm{}
 }
 
 // attach creates zero adapters on the target layers and freezes the base. It leaves
 // the base model as it found it on error.
 func attach(base Base, cfg Config, rng *rand.Rand) (*Model, error) {
-	m := &Model{Config: cfg, base: base, fingerprint: Fingerprint(base.Params()), initial: map[string][2][]float32{}}
-	var matched []string
+	ts, saved, err := resolve(base, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, base: base, fingerprint: Fingerprint(base.Params())}
+	linears := map[string]*nn.Linear{}
 	for _, l := range base.Linears() {
-		if !cfg.Targets(l.Name) {
-			continue
-		}
-		matched = append(matched, l.Name)
-		r := cfg.RankFor(l.Name)
-		if r == 0 {
+		linears[l.Name] = l
+	}
+	tables := map[string]*nn.Embedding{}
+	for _, e := range embeddings(base) {
+		tables[e.Name] = e
+	}
+	for _, t := range ts {
+		if t.Rank == 0 {
 			continue // rank 0 (e.g. from EVA): no adapter
 		}
+		if t.Embedding {
+			e := tables[t.Name]
+			if e.Adapter != nil {
+				return nil, fmt.Errorf("lora: embedding %s already has an adapter", e.Name)
+			}
+			r, alpha := t.Rank, t.Alpha
+			if cfg.Init == InitEVA && r > e.N {
+				// N basis vectors already span every row: cap the rank, keep the scale.
+				alpha = sameScaleAlpha(alpha, r, e.N, cfg.UseRSLoRA)
+				r = e.N
+			}
+			m.Embeddings = append(m.Embeddings, newEmbeddingAdapter(e, r, alpha, cfg.Scale(r, alpha), cfg.UseDoRA, gemmOf(base)))
+			continue
+		}
+		l := linears[t.Name]
 		if l.Adapter != nil {
 			return nil, fmt.Errorf("lora: layer %s already has an adapter", l.Name)
 		}
-		alpha := cfg.AlphaFor(l.Name)
-		var drng *rand.Rand
+		var src *rand.PCG
 		if cfg.Dropout > 0 {
 			if rng == nil {
 				return nil, fmt.Errorf("lora: dropout %v needs a random source (Options.Rng)", cfg.Dropout)
 			}
-			drng = rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+			src = rand.NewPCG(rng.Uint64(), rng.Uint64())
 		}
-		m.Adapters = append(m.Adapters, newAdapter(l, r, alpha, cfg.Scale(r, alpha), cfg.Dropout, drng))
+		m.Adapters = append(m.Adapters, newAdapter(l, t.Rank, t.Alpha, cfg.Scale(t.Rank, t.Alpha), cfg.Dropout, cfg.UseDoRA, src))
 	}
-	if len(matched) == 0 {
-		var names []string
-		for _, l := range base.Linears() {
-			names = append(names, l.Name)
-		}
-		return nil, fmt.Errorf("lora: target_modules %v / target_regex %q match none of the model's linear layers (%s)",
-			cfg.TargetModules, cfg.TargetRegex, strings.Join(names, ", "))
+	training := false
+	if t, ok := base.(interface{ Training() bool }); ok {
+		training = t.Training()
 	}
 	for _, a := range m.Adapters {
 		a.Layer.Adapter = a
-		m.params.Add(a.A, a.B)
+		a.SetTrain(training)
+		m.params.Add(a.lr.params()...)
+	}
+	for _, a := range m.Embeddings {
+		a.Layer.Adapter = a
+		m.params.Add(a.lr.params()...)
 	}
 	m.wasTrainable = map[*nn.Param]bool{}
 	for _, p := range base.Params().All() {
 		m.wasTrainable[p] = p.Trainable()
 		p.SetTrainable(false)
-		if cfg.SavesModule(p.Name) {
-			p.SetTrainable(true)
-			m.saved = append(m.saved, p)
-			m.original = append(m.original, append([]float32(nil), p.Data...))
-			m.params.Add(p)
-		}
 	}
-	if len(cfg.ModulesToSave) > 0 && len(m.saved) == 0 {
-		m.rollback()
-		return nil, fmt.Errorf("lora: modules_to_save %v match no parameter of the model", cfg.ModulesToSave)
+	for _, p := range saved {
+		p.SetTrainable(true)
+		m.saved = append(m.saved, p)
+		m.original = append(m.original, append([]float32(nil), p.Data...))
+		m.params.Add(p)
 	}
 	return m, nil
 }
 
+// sameScaleAlpha is the alpha that keeps rank r's scale at rank r2: alpha·r2/r, or
+// alpha·√(r2/r) under rsLoRA (EVA's adjust_scaling_factors rule).
+func sameScaleAlpha(alpha float64, r, r2 int, rs bool) float64 {
+	if rs {
+		return alpha * math.Sqrt(float64(r2)/float64(r))
+	}
+	return alpha * float64(r2) / float64(r)
+}
+
 // rollback undoes attach and any pissa/olora residual, for a failed Apply or Load.
 func (m *Model) rollback() {
-	for _, a := range m.Adapters {
-		if _, ok := m.initial[a.Layer.Name]; ok {
-			for i, v := range a.Delta() {
-				a.Layer.W.Data[i] += v
-			}
-		}
-	}
 	m.Detach()
+	for _, lr := range m.lowRanks() {
+		lr.undoResidual()
+	}
 	for p, on := range m.wasTrainable {
 		p.SetTrainable(on)
 	}
 }
 
-// Params returns the trainable parameters: every adapter's A and B, in layer order,
-// then the parameters of modules_to_save.
+// Params returns the trainable parameters: every Linear adapter's A, B (and M), in
+// layer order, then every embedding adapter's, then the parameters of
+// modules_to_save.
 func (m *Model) Params() *nn.Params { return &m.params }
 
-// Adapter returns the adapter on the named layer.
+// Adapter returns the adapter on the named Linear layer.
 func (m *Model) Adapter(layer string) (*Adapter, bool) {
 	for _, a := range m.Adapters {
 		if a.Layer.Name == layer {
@@ -186,24 +283,74 @@ func (m *Model) Adapter(layer string) (*Adapter, bool) {
 	return nil, false
 }
 
+// Embedding returns the adapter on the named embedding table.
+func (m *Model) Embedding(table string) (*EmbeddingAdapter, bool) {
+	for _, a := range m.Embeddings {
+		if a.Layer.Name == table {
+			return a, true
+		}
+	}
+	return nil, false
+}
+
+// SavedModules returns the names of the modules trained fully (modules_to_save,
+// resolved against the model), as the adapter file records them.
+func (m *Model) SavedModules() []string { return savedModules(m.saved) }
+
 // Fingerprint returns the base model's fingerprint recorded when the adapters were
 // attached (before pissa/olora changed any weight).
 func (m *Model) Fingerprint() string { return m.fingerprint }
 
-// SetTrain switches adapter dropout on (training) or off (evaluation).
+// SetTrain switches adapter dropout on (training) or off (evaluation). A
+// policy.Model's own SetTrain does this too (the adapters implement nn.TrainMode).
 func (m *Model) SetTrain(on bool) {
 	for _, a := range m.Adapters {
-		a.training = on
+		a.SetTrain(on)
 	}
 }
+
+// SetEnabled switches every adapter on or off, so that the base model's outputs
+// can be computed with the adapters attached (PEFT's disable_adapter context and
+// enable_adapter_layers): an EVA pass, or a comparison against the base. While
+// disabled, the model computes exactly what the base model did before Apply: merged
+// adapters are unmerged, pissa/olora adapters add back the part their init took out
+// of the base weight, and modules_to_save parameters hold their values at attach
+// (their trained values come back on enabling). Do not train while disabled.
+//
+//	m.SetEnabled(false)
+//	defer m.SetEnabled(true)
+func (m *Model) SetEnabled(on bool) {
+	for _, lr := range m.lowRanks() {
+		lr.setEnabled(on)
+	}
+	if on == !m.disabled {
+		return
+	}
+	if len(m.trained) < len(m.saved) {
+		m.trained = make([][]float32, len(m.saved))
+	}
+	for i, p := range m.saved {
+		if on {
+			copy(p.Data, m.trained[i])
+		} else {
+			m.trained[i] = append(m.trained[i][:0], p.Data...)
+			copy(p.Data, m.original[i])
+		}
+	}
+	m.disabled = !on
+}
+
+// Enabled reports whether the model's adapters are switched on (SetEnabled).
+func (m *Model) Enabled() bool { return !m.disabled }
 
 // Merge folds every adapter into its base weight (see Adapter.Merge). On error the
 // adapters merged so far are unmerged again, so the model is left as it was.
 func (m *Model) Merge(safe bool) error {
-	for i, a := range m.Adapters {
-		if err := a.Merge(safe); err != nil {
-			for _, b := range m.Adapters[:i] {
-				_ = b.Unmerge()
+	lrs := m.lowRanks()
+	for i, lr := range lrs {
+		if err := lr.merge(safe); err != nil {
+			for _, done := range lrs[:i] {
+				_ = done.unmerge()
 			}
 			return err
 		}
@@ -211,11 +358,11 @@ func (m *Model) Merge(safe bool) error {
 	return nil
 }
 
-// Unmerge subtracts every merged adapter from its base weight.
+// Unmerge puts back every merged adapter's base weight.
 func (m *Model) Unmerge() error {
-	for _, a := range m.Adapters {
-		if a.merged {
-			if err := a.Unmerge(); err != nil {
+	for _, lr := range m.lowRanks() {
+		if lr.merged {
+			if err := lr.unmerge(); err != nil {
 				return err
 			}
 		}
@@ -233,10 +380,57 @@ func (m *Model) Detach() {
 			a.Layer.Adapter = nil
 		}
 	}
+	for _, a := range m.Embeddings {
+		if a.Layer.Adapter == a {
+			a.Layer.Adapter = nil
+		}
+	}
 	for i, p := range m.saved {
 		copy(p.Data, m.original[i])
 		p.SetTrainable(false)
 	}
+	m.disabled = false
+}
+
+// DropoutState returns the state of every adapter's dropout stream, so that a
+// resumed run draws the same masks as an uninterrupted one (SetDropoutState).
+func (m *Model) DropoutState() ([]byte, error) {
+	var states [][]byte
+	for _, a := range m.Adapters {
+		if a.src == nil {
+			continue
+		}
+		b, err := a.src.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("lora: dropout state of %s: %w", a.Layer.Name, err)
+		}
+		states = append(states, b)
+	}
+	return json.Marshal(states)
+}
+
+// SetDropoutState restores the dropout streams DropoutState returned, for the same
+// config and model; any other state is an error.
+func (m *Model) SetDropoutState(data []byte) error {
+	var states [][]byte
+	if err := json.Unmarshal(data, &states); err != nil {
+		return fmt.Errorf("lora: dropout state: %w", err)
+	}
+	var srcs []*rand.PCG
+	for _, a := range m.Adapters {
+		if a.src != nil {
+			srcs = append(srcs, a.src)
+		}
+	}
+	if len(states) != len(srcs) {
+		return fmt.Errorf("lora: dropout state has %d streams; these adapters have %d", len(states), len(srcs))
+	}
+	for i, st := range states {
+		if err := srcs[i].UnmarshalBinary(st); err != nil {
+			return fmt.Errorf("lora: dropout state %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // Report counts parameters like PEFT's print_trainable_parameters.
@@ -251,8 +445,10 @@ type Report struct {
 func (m *Model) Report() Report {
 	total, trainable := m.base.Params().Count()
 	at := 0
-	for _, a := range m.Adapters {
-		at += a.A.Size() + a.B.Size()
+	for _, lr := range m.lowRanks() {
+		for _, p := range lr.params() {
+			at += p.Size()
+		}
 	}
 	return Report{Trainable: trainable + at, Total: total + at}
 }

@@ -22,11 +22,14 @@
 // trainable or frozen: a frozen parameter has no gradient buffer and no optimizer
 // state.
 //
-// Hooks: a Linear layer has two optional hook points so that packages above nn can
-// change it without nn importing them. An Adapter adds to the layer's output in
-// Forward and to the input gradient in Backward (package lora's adapters); an
-// Observer sees the layer's input rows with their padding mask (package eva's
-// activation capture).
+// Hooks: Linear and Embedding layers have two optional hook points each, so that
+// packages above nn can change them without nn importing them. An Adapter adds to a
+// Linear layer's output in Forward and to the input gradient in Backward, an
+// EmbeddingAdapter adds to the looked-up rows (package lora's adapters); an Observer
+// sees a Linear layer's input rows, an IDObserver an Embedding's ids, with their
+// padding mask (package eva's activation capture). A hook that behaves differently
+// in training and evaluation (adapter dropout) implements TrainMode, and a model's
+// SetTrain passes its mode on to it.
 //
 // Matrix products go through Gemm (gemm.go). DefaultGemm picks OpenBLAS, loaded at
 // run time with purego so that the default build needs no cgo, when the machine has

@@ -222,7 +222,7 @@ func TestKernelsPanicOnBadShapes(t *testing.T) {
 		{"linear short mask", func() { lin.Forward(make([]float32, 8), make([]float32, 6), 2, []bool{true}) }},
 		{"linear short dx", func() { lin.Backward(make([]float32, 8), make([]float32, 6), make([]float32, 7), 2) }},
 		{"layernorm short y", func() { ln.Forward(make([]float32, 8), make([]float32, 7), 2) }},
-		{"embedding id out of range", func() { emb.Forward([]int{0, 5}, make([]float32, 4)) }},
+		{"embedding id out of range", func() { emb.Forward([]int{0, 5}, make([]float32, 4), nil) }},
 		{"attention heads", func() { NewAttention("a", 10, 4, loopGemm{}) }},
 		{"attention short out", func() { att.Forward(make([]float32, 16), make([]float32, 15), 1, 2, nil) }},
 		{"attention backward shape", func() {

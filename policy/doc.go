@@ -36,8 +36,8 @@
 // through two sets of layers sharing the same weights (parallel.go); the second
 // set's gradients are added into the parameters' after Backward. The split depends
 // only on the batch size, so results are the same on any number of cores. It is
-// skipped while an adapter or observer is attached to a Linear layer (they hold
-// per-call state), and then only nn's own parallel kernels are used.
+// skipped while an adapter or observer is attached to a Linear or Embedding layer
+// (they hold per-call state), and then only nn's own parallel kernels are used.
 //
 // # Names
 //
@@ -45,8 +45,10 @@
 // "embed_state", "embed_action" (a Linear for continuous actions, an embedding table
 // for discrete ones), "embed_ln", "blocks.{i}.ln1", "blocks.{i}.attn.{q,k,v,o}",
 // "blocks.{i}.ln2", "blocks.{i}.mlp.{fc,proj}", "ln_f", "head", each with ".weight"
-// and, where present, ".bias". Model.Linears lists the Linear layers by these names
-// for lora and eva to attach adapters and observers to.
+// and, where present, ".bias". Model.Linears lists the Linear layers and
+// Model.Embeddings the embedding tables by these names for lora and eva to attach
+// adapters and observers to; Model.SetTrain passes the training mode on to those
+// hooks that implement nn.TrainMode (adapter dropout).
 //
 // # Checkpoints
 //

@@ -174,11 +174,11 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 
 	// Embeddings: each token is its own embedding plus its step's timestep embedding.
 	eR, eS, eA, eT := rows(buf.eR, C), rows(buf.eS, C), rows(buf.eA, C), rows(buf.eT, C)
-	ln.embedTime.Forward(buf.tIdx[r0:r1], eT)
+	ln.embedTime.Forward(buf.tIdx[r0:r1], eT, stepOK)
 	ln.embedReturn.Forward(rows(buf.rtg, 1), eR, R, stepOK)
 	ln.embedState.Forward(rows(buf.st, cfg.StateDim), eS, R, stepOK)
 	if ln.embedActIdx != nil {
-		ln.embedActIdx.Forward(buf.actIdx[r0:r1], eA)
+		ln.embedActIdx.Forward(buf.actIdx[r0:r1], eA, stepOK)
 	} else {
 		ln.embedAction.Forward(rows(buf.act, cfg.Action.Width()), eA, R, stepOK)
 	}

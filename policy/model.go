@@ -38,9 +38,10 @@ type Model struct {
 	cfg    Config
 	gemm   nn.Gemm
 	params nn.Params
-	// linears lists every Linear layer in registration order (lora and eva target
-	// them by name).
+	// linears lists every Linear layer in registration order, tables every
+	// Embedding (lora and eva target them by name).
 	linears []*nn.Linear
+	tables  []*nn.Embedding
 	train   bool
 	rng     *rand.Rand // dropout masks and the Gaussian head's entropy samples
 
@@ -131,11 +132,13 @@ func New(cfg Config, rng *rand.Rand, g nn.Gemm) (*Model, error) {
 	}
 	m.embedTime = nn.NewEmbedding("embed_timestep", cfg.MaxEpisodeLen, C)
 	m.params.Add(m.embedTime.Params()...)
+	m.tables = append(m.tables, m.embedTime)
 	m.embedReturn = lin("embed_return", 1, C)
 	m.embedState = lin("embed_state", cfg.StateDim, C)
 	if cfg.Action.IsDiscrete() {
 		m.embedActIdx = nn.NewEmbedding("embed_action", cfg.Action.Discrete, C)
 		m.params.Add(m.embedActIdx.Params()...)
+		m.tables = append(m.tables, m.embedActIdx)
 	} else {
 		m.embedAction = lin("embed_action", cfg.Action.Dim, C)
 	}
@@ -210,14 +213,34 @@ func (m *Model) Linear(name string) (*nn.Linear, bool) {
 	return nil, false
 }
 
+// Embeddings returns every embedding table in a fixed order: "embed_timestep" and,
+// for discrete actions, "embed_action". Like Linears they carry the Adapter and
+// Observer hooks lora and eva plug into (LoRA on embedding layers).
+func (m *Model) Embeddings() []*nn.Embedding { return m.tables }
+
 // Gemm returns the backend the model computes on (adapters use the same one).
 func (m *Model) Gemm() nn.Gemm { return m.gemm }
 
-// SetTrain switches between training mode (dropout active) and evaluation mode.
+// SetTrain switches between training mode (dropout active) and evaluation mode. The
+// mode reaches every hook of the model's layers that implements nn.TrainMode, so an
+// attached adapter's dropout is on exactly while the model trains.
 func (m *Model) SetTrain(on bool) {
 	m.train = on
 	for _, d := range m.dropouts {
 		d.Train = on
+	}
+	pass := func(hook any) {
+		if h, ok := hook.(nn.TrainMode); ok {
+			h.SetTrain(on)
+		}
+	}
+	for _, l := range m.linears {
+		pass(l.Adapter)
+		pass(l.Observer)
+	}
+	for _, e := range m.tables {
+		pass(e.Adapter)
+		pass(e.Observer)
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 // has its own dropout generator, drawn from the model's at construction.
 //
 // Adapters and observers attach to lane 0's layers only, and keep per-call state; so
-// when any Linear has one, the whole batch runs on lane 0.
+// when any Linear or Embedding has one, the whole batch runs on lane 0.
 
 // shadowParam pairs a real parameter with the shadow lane's view of it.
 type shadowParam struct{ real, shadow *nn.Param }
@@ -86,6 +86,11 @@ func (m *Model) useShadow(b int) bool {
 	}
 	for _, l := range m.linears {
 		if l.Adapter != nil || l.Observer != nil {
+			return false
+		}
+	}
+	for _, e := range m.tables {
+		if e.Adapter != nil || e.Observer != nil {
 			return false
 		}
 	}
