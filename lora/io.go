@@ -69,7 +69,7 @@ func (m *Model) Save(dir, baseName string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
-	if len(m.Adapters) == 0 {
+	if len(m.Adapters)+len(m.Embeddings) == 0 {
 		return fmt.Errorf("lora: save %s: no adapters (every target layer has rank 0)", dir)
 	}
 	cfg := m.Config

@@ -19,7 +19,7 @@ type toyModel struct {
 	params  nn.Params
 }
 
-func (m *toyModel) Linears() []*nn.Linear        { return m.linears }
+func (m *toyModel) Linears() []*nn.Linear       { return m.linears }
 func (m *toyModel) Embeddings() []*nn.Embedding { return m.tables }
 func (m *toyModel) Params() *nn.Params          { return &m.params }
 
