@@ -208,3 +208,20 @@ func TestModulesToSave(t *testing.T) {
 		t.Errorf("unmatched modules_to_save: error %v", err)
 	}
 }
+
+// PEFT writes target_modules: "all-linear" as a string; it is the preset, not a
+// regular expression.
+func TestReadConfigAllLinearShorthand(t *testing.T) {
+	dir := t.TempDir()
+	js := `{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": "all-linear", "use_dora": true, "modules_to_save": ["head"]}`
+	if err := os.WriteFile(filepath.Join(dir, ConfigFile), []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := ReadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TargetRegex != "" || len(cfg.TargetModules) != 1 || cfg.TargetModules[0] != PresetAllLinear || !cfg.UseDoRA || cfg.ModulesToSave[0] != "head" {
+		t.Errorf("read %+v", cfg)
+	}
+}

@@ -199,3 +199,24 @@ func TestPresetParameterCounts(t *testing.T) {
 		}
 	}
 }
+
+// A Base without the optional Embedder (struct{ Base } hides the toy's Embeddings
+// method): only its Linears can be adapted, and names of tables match nothing.
+func TestBaseWithoutEmbedder(t *testing.T) {
+	base := struct{ Base }{newToy(1)}
+	cfg := DefaultConfig()
+	cfg.TargetModules = []string{PresetAll}
+	m, err := Apply(base, cfg, Options{Rng: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Adapters) != 4 || len(m.Embeddings) != 0 {
+		t.Errorf("%d linear and %d table adapters on a Base without Embedder, want 4 and 0", len(m.Adapters), len(m.Embeddings))
+	}
+	m.Detach()
+	cfg.TargetModules = []string{"embed_action"}
+	if _, err := Apply(struct{ Base }{newToy(1)}, cfg, Options{Rng: rand.New(rand.NewPCG(1, 1))}); err == nil ||
+		!strings.Contains(err.Error(), `"embed_action" matches none`) {
+		t.Errorf("a table name on a Base without Embedder: error %v", err)
+	}
+}
