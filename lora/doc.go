@@ -118,7 +118,8 @@
 //
 // Merge folds each adapter into its base weight for inference (W + scale·B·A, or
 // DoRA's g⊙(W + scale·B·A); safe mode refuses NaN/Inf); Unmerge puts the weight back
-// bit for bit. Save writes adapter_config.json and adapter_model.safetensors as PEFT
+// bit for bit; MergeAndUnload merges and removes the adapters for good (PEFT's
+// merge_and_unload), leaving a plain, hook-free model. Save writes adapter_config.json and adapter_model.safetensors as PEFT
 // lays them out, with tensor names "base_model.model.<layer>.lora_A.weight",
 // "….lora_embedding_A", "….lora_magnitude_vector", and a fingerprint of the base
 // model, so that Load onto another checkpoint, or with tensors of the wrong shape, is

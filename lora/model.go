@@ -392,6 +392,30 @@ func (m *Model) Detach() {
 	m.disabled = false
 }
 
+// MergeAndUnload folds every adapter into its base weight and removes the adapters
+// from the layers for good (PEFT's merge_and_unload): the base model is left a plain
+// model that computes what the adapted one did, with no hook to slow it down (a
+// policy.Model runs batches on both lanes again). modules_to_save keep their trained
+// values. The Model must not be used afterwards. On error (safe mode, NaN/Inf)
+// nothing is changed.
+func (m *Model) MergeAndUnload(safe bool) error {
+	if err := m.Merge(safe); err != nil {
+		return err
+	}
+	for _, a := range m.Adapters {
+		if a.Layer.Adapter == a {
+			a.Layer.Adapter = nil
+		}
+	}
+	for _, a := range m.Embeddings {
+		if a.Layer.Adapter == a {
+			a.Layer.Adapter = nil
+		}
+	}
+	m.Adapters, m.Embeddings, m.saved, m.original, m.trained = nil, nil, nil, nil, nil
+	return nil
+}
+
 // DropoutState returns the state of every adapter's dropout stream, so that a
 // resumed run draws the same masks as an uninterrupted one (SetDropoutState).
 func (m *Model) DropoutState() ([]byte, error) {

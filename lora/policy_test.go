@@ -212,3 +212,39 @@ func TestDropoutStateRoundTrip(t *testing.T) {
 		t.Error("a state for no adapters: no error")
 	}
 }
+
+// MergeAndUnload leaves a plain policy computing what the adapted one did, with no
+// hook left (so batches run on both lanes again).
+func TestMergeAndUnload(t *testing.T) {
+	m := smallPolicy(t, true, 0)
+	cfg := DefaultConfig()
+	cfg.R, cfg.TargetModules, cfg.UseDoRA, cfg.ModulesToSave = 2, []string{PresetAttentionMLP, "embed_timestep"}, true, []string{"head"}
+	lm, err := Apply(m, cfg, Options{Rng: rand.New(rand.NewPCG(1, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	perturbB(lm, rng)
+	head, _ := m.Linear("head")
+	for i := range head.W.Data {
+		head.W.Data[i] += 0.1
+	}
+	bt := batchFor(m.Config(), 4, rng)
+	want := loss(t, m, bt)
+	if err := lm.MergeAndUnload(true); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range m.Linears() {
+		if l.Adapter != nil {
+			t.Fatalf("%s still has an adapter", l.Name)
+		}
+	}
+	for _, e := range m.Embeddings() {
+		if e.Adapter != nil {
+			t.Fatalf("%s still has an adapter", e.Name)
+		}
+	}
+	if got := loss(t, m, bt); math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+		t.Errorf("merged and unloaded loss %v, adapted %v", got, want)
+	}
+}
