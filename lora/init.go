@@ -11,6 +11,62 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// needRng is the error of a random init without a random source.
+func needRng(method string, opt Options) error {
+	if opt.Rng == nil {
+		return fmt.Errorf("lora: init %q needs a random source (Options.Rng)", method)
+	}
+	return nil
+}
+
+// initialise runs the init method on a Linear adapter.
+func (a *Adapter) initialise(method string, opt Options) error {
+	switch method {
+	case InitRandom, InitGaussian:
+		if err := needRng(method, opt); err != nil {
+			return err
+		}
+		if method == InitRandom {
+			a.initRandom(opt.Rng)
+		} else {
+			a.initGaussian(opt.Rng)
+		}
+	case InitPiSSA:
+		return a.lr.initPiSSA()
+	case InitOLoRA:
+		return a.lr.initOLoRA()
+	case InitEVA:
+		rows, ok := opt.EvaA[a.Layer.Name]
+		if !ok {
+			return fmt.Errorf("lora: layer %s has rank %d but no EVA initialisation; compute the EVA state for the same target layers", a.Layer.Name, a.R)
+		}
+		return a.initPreset(rows)
+	}
+	return nil
+}
+
+// initialise runs the init method on an embedding adapter.
+func (a *EmbeddingAdapter) initialise(method string, opt Options) error {
+	switch method {
+	case InitRandom, InitGaussian:
+		if err := needRng(method, opt); err != nil {
+			return err
+		}
+		a.initNormalB(opt.Rng)
+	case InitPiSSA:
+		return a.lr.initPiSSA()
+	case InitOLoRA:
+		return a.lr.initOLoRA()
+	case InitEVA:
+		counts, ok := opt.EvaCounts[a.Layer.Name]
+		if !ok {
+			return fmt.Errorf("lora: embedding %s has rank %d but no EVA id counts (Options.EvaCounts); the EVA pass must count the ids the table looks up", a.Layer.Name, a.R)
+		}
+		return a.initEVA(counts)
+	}
+	return nil
+}
+
 // initRandom is PEFT's default (init_lora_weights=True): kaiming_uniform_(A, a=√5),
 // whose bound gain·√(3/fan_in) with gain = √(2/(1+a²)) is 1/√in, and B = 0.
 func (a *Adapter) initRandom(rng *rand.Rand) {

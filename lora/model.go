@@ -99,62 +99,17 @@ func Apply(base Base, cfg Config, opt Options) (*Model, error) {
 
 // initialise runs cfg.Init on every adapter, then DoRA's magnitude init.
 func (m *Model) initialise(opt Options) error {
-	cfg := m.Config
-	needRng := func() error {
-		if opt.Rng == nil {
-			return fmt.Errorf("lora: init %q needs a random source (Options.Rng)", cfg.Init)
-		}
-		return nil
-	}
 	for _, a := range m.Adapters {
-		var err error
-		switch cfg.Init {
-		case InitRandom, InitGaussian:
-			if err = needRng(); err == nil && cfg.Init == InitRandom {
-				a.initRandom(opt.Rng)
-			} else if err == nil {
-				a.initGaussian(opt.Rng)
-			}
-		case InitPiSSA:
-			err = a.lr.initPiSSA()
-		case InitOLoRA:
-			err = a.lr.initOLoRA()
-		case InitEVA:
-			rows, ok := opt.EvaA[a.Layer.Name]
-			if !ok {
-				err = fmt.Errorf("lora: layer %s has rank %d but no EVA initialisation; compute the EVA state for the same target layers", a.Layer.Name, a.R)
-			} else {
-				err = a.initPreset(rows)
-			}
-		}
-		if err != nil {
+		if err := a.initialise(m.Config.Init, opt); err != nil {
 			return err
 		}
 	}
 	for _, e := range m.Embeddings {
-		var err error
-		switch cfg.Init {
-		case InitRandom, InitGaussian:
-			if err = needRng(); err == nil {
-				e.initNormalB(opt.Rng)
-			}
-		case InitPiSSA:
-			err = e.lr.initPiSSA()
-		case InitOLoRA:
-			err = e.lr.initOLoRA()
-		case InitEVA:
-			counts, ok := opt.EvaCounts[e.Layer.Name]
-			if !ok {
-				err = fmt.Errorf("lora: embedding %s has rank %d but no EVA id counts (Options.EvaCounts); the EVA pass must count the ids the table looks up", e.Layer.Name, e.R)
-			} else {
-				err = e.initEVA(counts)
-			}
-		}
-		if err != nil {
+		if err := e.initialise(m.Config.Init, opt); err != nil {
 			return err
 		}
 	}
-	if cfg.UseDoRA {
+	if m.Config.UseDoRA {
 		for _, lr := range m.lowRanks() {
 			lr.initMagnitude()
 		}

@@ -103,23 +103,51 @@ func transpose32(x []float32, rows, cols int) []float32 {
 	return t
 }
 
-func TestDoRAGradientsMatchGorgonia(t *testing.T) {
+func make1(n int) []float32 {
+	o := make([]float32, n)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}
+
+func assertClose(t *testing.T, what string, got []float32, want []float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	worst := 0.0
+	for i := range got {
+		d := math.Abs(float64(got[i])-want[i]) / (1e-3 + math.Abs(want[i]))
+		worst = max(worst, d)
+		if d > 1e-4 {
+			t.Fatalf("%s[%d] = %v, gorgonia %v", what, i, got[i], want[i])
+		}
+	}
+	t.Logf("%s: worst relative error %.2g", what, worst)
+}
+
+// LoRA and DoRA on a Linear layer, with and without dropout.
+func TestLinearGradientsMatchGorgonia(t *testing.T) {
 	const n, in, out, r = 5, 7, 6, 3
-	for _, dropout := range []float64{0, 0.3} {
+	for _, tc := range []struct {
+		dora    bool
+		dropout float64
+	}{{false, 0}, {false, 0.3}, {true, 0}, {true, 0.3}} {
 		rng := rand.New(rand.NewPCG(31, 32))
 		l := nn.NewLinear("blocks.0.attn.q", in, out, true, nn.GonumGemm{})
 		l.InitUniform(rng)
 		base := &toyModel{linears: []*nn.Linear{l}}
 		base.params.Add(l.Params()...)
 		cfg := DefaultConfig()
-		cfg.R, cfg.Alpha, cfg.Dropout, cfg.UseDoRA = r, 6, dropout, true
+		cfg.R, cfg.Alpha, cfg.Dropout, cfg.UseDoRA = r, 6, tc.dropout, tc.dora
 		cfg.TargetModules = []string{"attn.q"}
 		m, err := Apply(base, cfg, Options{Rng: rng})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m.SetTrain(true)
-		perturbB(m, rng) // B ≠ 0 and M ≠ ‖W‖, so every term of DoRA is live
+		perturbB(m, rng) // B ≠ 0 and M ≠ ‖W‖, so every term is live
 		a := m.Adapters[0]
 		x := randRows(rng, n*in)
 		rr := randRows(rng, n*out)
@@ -127,31 +155,51 @@ func TestDoRAGradientsMatchGorgonia(t *testing.T) {
 		l.Forward(x, y, n, nil)
 		dx := make([]float32, n*in)
 		l.Backward(x, rr, dx, n)
+		if l.W.Grad != nil {
+			t.Fatal("frozen base weight got a gradient buffer")
+		}
 
 		mask := make1(n * in)
-		if dropout > 0 {
+		if tc.dropout > 0 {
 			copy(mask, a.mask)
+			zeros := 0
+			for _, v := range mask {
+				if v == 0 {
+					zeros++
+				}
+			}
+			if zeros == 0 || zeros == len(mask) {
+				t.Fatalf("dropout %v dropped %d of %d inputs", tc.dropout, zeros, len(mask))
+			}
 		}
 		s := float64(a.Scale)
 		o := newOracle(t)
 		X, Mk := o.node("x", x, n, in), o.node("mask", mask, n, in)
 		W, Bias := o.node("w", l.W.Data, out, in), o.node("b", l.B.Data, 1, out)
 		A, B := o.node("A", a.A.Data, r, in), o.node("B", a.B.Data, out, r)
-		Mag := o.node("m", a.M.Data, 1, out)
-		Norm := o.node64("norm", rowNorms64(l.W.Data, a.A.Data, a.B.Data, out, in, r, s), 1, out) // detached
-		g := o.rowBroadcast(G.Must(G.HadamardDiv(Mag, Norm)), n)
 		xd := had(X, Mk)
 		baseOut := add(mul(X, tr(W)), o.rowBroadcast(Bias, n))
-		z := mul(xd, tr(W))
 		lo := scal(mul(mul(xd, tr(A)), tr(B)), s)
-		// y = x·Wᵀ + b + (g − 1)⊙z + g⊙l
-		yn := add(add(baseOut, G.Must(G.Sub(had(g, z), z))), had(g, lo))
-		gr := o.grads(yn, rr, X, A, B, Mag)
+		// LoRA: y = x·Wᵀ + b + l
+		yn := add(baseOut, lo)
+		wrt := []*G.Node{X, A, B}
+		if tc.dora {
+			// DoRA: y = x·Wᵀ + b + (g − 1)⊙z + g⊙l, z = x_d·Wᵀ, g = m / ‖W + s·B·A‖ (detached)
+			Mag := o.node("m", a.M.Data, 1, out)
+			Norm := o.node64("norm", rowNorms64(l.W.Data, a.A.Data, a.B.Data, out, in, r, s), 1, out)
+			g := o.rowBroadcast(G.Must(G.HadamardDiv(Mag, Norm)), n)
+			z := mul(xd, tr(W))
+			yn = add(add(baseOut, G.Must(G.Sub(had(g, z), z))), had(g, lo))
+			wrt = append(wrt, Mag)
+		}
+		gr := o.grads(yn, rr, wrt...)
 		assertClose(t, "y", y, yn.Value().Data().([]float64))
 		assertClose(t, "dx", dx, gr[0])
 		assertClose(t, "dA", a.A.Grad, gr[1])
 		assertClose(t, "dB", a.B.Grad, gr[2])
-		assertClose(t, "dM", a.M.Grad, gr[3])
+		if tc.dora {
+			assertClose(t, "dM", a.M.Grad, gr[3])
+		}
 	}
 }
 
