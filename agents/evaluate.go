@@ -27,9 +27,13 @@ type EvalConfig struct {
 	Seed int64 `yaml:"seed"`
 	// Greedy takes the policy's most likely action; otherwise actions are sampled.
 	Greedy bool `yaml:"greedy"`
-	// Record keeps every episode (with environment states) in the results, for replay
-	// files and rendering.
+	// Record keeps every episode with its environment states, for replay files and
+	// rendering: handed to OnRecording as it finishes when that is set (so any number
+	// of episodes can be written out), else kept in EvalResult.Episodes.
 	Record bool `yaml:"-"`
+	// OnRecording receives each recorded episode of result r (an index into the
+	// results Evaluate returns) as soon as it finishes.
+	OnRecording func(r int, index int, ep *replay.Episode) error `yaml:"-"`
 	// References, by task id, give normalised scores (see ComputeReferences); tasks
 	// without one get NaN.
 	References map[string]Reference `yaml:"-"`
@@ -60,16 +64,25 @@ func (c EvalConfig) Validate() error {
 	return nil
 }
 
+// MaxKeptEpisodes is the most episodes per task and target whose individual returns,
+// lengths and successes an EvalResult keeps; beyond it only the running statistics
+// are kept, so an evaluation of any length runs in constant memory.
+const MaxKeptEpisodes = 1 << 20
+
 // EvalResult summarises the episodes of one task at one target return.
 type EvalResult struct {
 	TaskID string  `json:"task_id"`
 	EnvID  string  `json:"env_id"`
 	Target float64 `json:"target_return"`
 
-	Returns   []float64 `json:"returns"`
-	Lengths   []int     `json:"lengths"`
-	Successes []bool    `json:"successes"`
+	// Returns, Lengths and Successes hold every episode in index order (episode j
+	// reset with seed Seed+j), for up to MaxKeptEpisodes episodes; nil beyond.
+	Returns   []float64 `json:"returns,omitempty"`
+	Lengths   []int     `json:"lengths,omitempty"`
+	Successes []bool    `json:"successes,omitempty"`
 
+	// Count is the number of episodes run.
+	Count int `json:"episodes"`
 	// Mean and Std (sample, n−1) of the returns, and the half-width of the 95 %
 	// Student-t confidence interval of the mean.
 	Mean float64 `json:"mean_return"`
@@ -85,45 +98,96 @@ type EvalResult struct {
 	// known (see Reference), NaN otherwise.
 	Normalized float64 `json:"normalized_score"`
 
-	// Episodes are the recorded episodes when EvalConfig.Record is set.
+	// Episodes are the recorded episodes when EvalConfig.Record is set and
+	// OnRecording is not.
 	Episodes []*replay.Episode `json:"-"`
+
+	// Running statistics (Welford), used when the episodes are not kept.
+	n, successes   int
+	mean, m2, lsum float64
+}
+
+// add accounts for one finished episode.
+func (r *EvalResult) add(ep Episode) {
+	r.Count++
+	if r.Returns != nil {
+		r.Returns[ep.Index], r.Lengths[ep.Index], r.Successes[ep.Index] = ep.Return, ep.Length, ep.Success
+	}
+	r.n++
+	d := ep.Return - r.mean
+	r.mean += d / float64(r.n)
+	r.m2 += d * (ep.Return - r.mean)
+	r.lsum += float64(ep.Length)
+	if ep.Success {
+		r.successes++
+	}
 }
 
 // Evaluate runs the policy on each task at each target return and summarises the
 // episodes, one result per task and target in that order. All episodes of all tasks
-// share one pool of NumEnvs environments acted on in one batch, so a slow task does
-// not hold up the others. It stops early, with ctx's error, when ctx is cancelled.
+// share one pool of NumEnvs environments acted on in one batch (Rollout), so a slow
+// task does not hold up the others. Sampled actions (Greedy false) draw from rng.
+// It stops early, with ctx's error, when ctx is cancelled.
 func Evaluate(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg EvalConfig, rng *rand.Rand) ([]EvalResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !cfg.Greedy && rng == nil {
+		return nil, fmt.Errorf("eval: sampled actions need a random source")
+	}
+	if err := CheckTasks(model.Config(), tasks); err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	n := min(cfg.NumEnvs, len(tasks)*len(cfg.Targets)*cfg.Episodes)
+	actor, err := policy.NewActor(model, max(n, 1), cfg.Greedy, rng)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	return EvaluateActor(ctx, actor, tasks, cfg)
+}
+
+// EvaluateActor is Evaluate for any Actor (a scripted expert, a user's policy): it
+// runs cfg.Episodes episodes per task and target on the actor's slots. cfg.NumEnvs
+// is ignored (the actor has its slots) and cfg.Greedy is the actor's business.
+func EvaluateActor(ctx context.Context, actor Actor, tasks []envs.Task, cfg EvalConfig) ([]EvalResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(tasks) == 0 {
 		return nil, fmt.Errorf("eval: no tasks")
 	}
-	if !cfg.Greedy && rng == nil {
-		return nil, fmt.Errorf("eval: sampled actions need a random source")
-	}
-	// One job per episode; results[r] collects task r/len(Targets), target r%len(Targets).
 	results := make([]EvalResult, 0, len(tasks)*len(cfg.Targets))
-	var jobs []evalJob
+	quotas := make([]Quota, 0, cap(results))
 	for _, task := range tasks {
 		for _, target := range cfg.Targets {
-			r := len(results)
-			results = append(results, EvalResult{TaskID: task.ID, EnvID: task.EnvID, Target: target,
-				Returns: make([]float64, cfg.Episodes), Lengths: make([]int, cfg.Episodes), Successes: make([]bool, cfg.Episodes)})
-			if cfg.Record {
-				results[r].Episodes = make([]*replay.Episode, cfg.Episodes)
+			r := EvalResult{TaskID: task.ID, EnvID: task.EnvID, Target: target}
+			if cfg.Episodes <= MaxKeptEpisodes {
+				r.Returns, r.Lengths, r.Successes = make([]float64, cfg.Episodes), make([]int, cfg.Episodes), make([]bool, cfg.Episodes)
 			}
-			for j := 0; j < cfg.Episodes; j++ {
-				jobs = append(jobs, evalJob{task: task, result: r, episode: j})
+			if cfg.Record && cfg.OnRecording == nil {
+				r.Episodes = make([]*replay.Episode, cfg.Episodes)
 			}
+			results = append(results, r)
+			quotas = append(quotas, Quota{Task: task, Target: target, Episodes: cfg.Episodes, Seed: cfg.Seed})
 		}
 	}
-	if err := runEvalJobs(ctx, model, jobs, results, cfg, rng); err != nil {
+	rc := RolloutConfig{Record: cfg.Record, RecordStates: cfg.Record, Source: "eval"}
+	err := Rollout(ctx, actor, quotas, rc, func(ep Episode) error {
+		res := &results[ep.Quota]
+		res.add(ep)
+		switch {
+		case ep.Recording == nil:
+		case cfg.OnRecording != nil:
+			return cfg.OnRecording(ep.Quota, ep.Index, ep.Recording)
+		default:
+			res.Episodes[ep.Index] = ep.Recording
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i := range results {
-		thresholdSuccess(&results[i])
 		summarize(&results[i])
 		if ref, ok := cfg.References[results[i].TaskID]; ok {
 			results[i].Normalized = ref.Normalize(results[i].Mean)
@@ -132,157 +196,63 @@ func Evaluate(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg E
 	return results, nil
 }
 
-// thresholdSuccess marks the episodes whose return reached the registered reward
-// threshold of res.EnvID as successful, so evaluation success rates agree with those
-// of datasets and recordings (replay.Recorder) for environments that never report
-// Info.Success.
-func thresholdSuccess(res *EvalResult) {
-	spec, ok := envs.Lookup(res.EnvID)
-	if !ok || math.IsNaN(spec.RewardThreshold) {
-		return
-	}
-	for j, ret := range res.Returns {
-		if ret >= spec.RewardThreshold {
-			res.Successes[j] = true
-		}
-	}
-}
-
-// evalJob is one episode to run: episode j of a task at the target of results[result].
-type evalJob struct {
-	task    envs.Task
-	result  int
-	episode int
-}
-
-// evalSlot is one environment of the pool and the job it is running.
-type evalSlot struct {
-	job     int // index into jobs, −1 when idle
-	env     envs.Env
-	envTask string // the task env was made for, reused while jobs stay on it
-	rec     *replay.Recorder
-	ret     float64
-	steps   int
-	success bool
-}
-
-func runEvalJobs(ctx context.Context, model *policy.Model, jobs []evalJob, results []EvalResult, cfg EvalConfig, rng *rand.Rand) error {
-	n := min(cfg.NumEnvs, len(jobs))
-	actor, err := policy.NewActor(model, n)
-	if err != nil {
-		return err
-	}
-	slots := make([]*evalSlot, n)
-	next := 0
-	start := func(i int) error {
-		s := slots[i]
-		if next >= len(jobs) {
-			s.job = -1
-			return nil
-		}
-		s.job, s.ret, s.steps, s.success = next, 0, 0, false
-		job := jobs[next]
-		next++
-		if s.envTask != job.task.ID || s.env == nil {
-			env, err := job.task.Make()
-			if err != nil {
-				return fmt.Errorf("eval %s: %w", job.task.ID, err)
-			}
-			if err := CheckCompatible(model.Config(), env, job.task.EnvID); err != nil {
-				return fmt.Errorf("eval %s: %w", job.task.ID, err)
-			}
-			s.env, s.envTask, s.rec = env, job.task.ID, nil
-			if cfg.Record {
-				s.rec = replay.NewRecorder(env, job.task)
-				s.rec.Source = "eval"
-			}
-		}
-		seed := cfg.Seed + int64(job.episode)
-		obs, _, err := s.env.Reset(seed)
+// CheckTasks makes each task's environment once and checks that a policy of cfg can
+// act in it (CheckCompatible), before any episode runs.
+func CheckTasks(cfg policy.Config, tasks []envs.Task) error {
+	for _, t := range tasks {
+		env, err := t.Make()
 		if err != nil {
-			return fmt.Errorf("eval %s: reset: %w", job.task.ID, err)
+			return fmt.Errorf("task %s: %w", t.ID, err)
 		}
-		if s.rec != nil {
-			if err := s.rec.Begin(seed, obs); err != nil {
-				return err
-			}
-		}
-		return actor.Begin(i, obs, results[job.result].Target)
-	}
-	for i := range slots {
-		slots[i] = &evalSlot{}
-		if err := start(i); err != nil {
-			return err
-		}
-	}
-	width := model.Config().Action.Width()
-	actions := make([]float64, n*width)
-	for done := 0; done < len(jobs); {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := actor.Act(cfg.Greedy, rng, actions); err != nil {
-			return fmt.Errorf("eval: %w", err)
-		}
-		for i, s := range slots {
-			if s.job < 0 {
-				continue
-			}
-			job := jobs[s.job]
-			a := actions[i*width : (i+1)*width]
-			tr, err := s.env.Step(a)
-			if err != nil {
-				return fmt.Errorf("eval %s: episode %d step %d: %w", job.task.ID, job.episode, s.steps, err)
-			}
-			s.ret += tr.Reward
-			s.steps++
-			s.success = s.success || tr.Info.Success
-			if s.rec != nil {
-				if err := s.rec.Step(a, tr); err != nil {
-					return err
-				}
-			}
-			if !tr.Done() {
-				actor.Observe(i, tr.Reward, tr.Obs)
-				continue
-			}
-			res := &results[job.result]
-			res.Returns[job.episode], res.Lengths[job.episode], res.Successes[job.episode] = s.ret, s.steps, s.success
-			if s.rec != nil {
-				res.Episodes[job.episode] = s.rec.End()
-			}
-			done++
-			if err := start(i); err != nil {
-				return err
-			}
+		if err := CheckCompatible(cfg, env, t.EnvID); err != nil {
+			return fmt.Errorf("task %s: %w", t.ID, err)
 		}
 	}
 	return nil
 }
 
-// summarize fills the statistics of res from its per-episode values.
+// summarize fills the statistics of res: from its per-episode values in index
+// order when they are kept (so they do not depend on the order episodes finished),
+// else from the running statistics.
 func summarize(res *EvalResult) {
-	n := float64(len(res.Returns))
-	var sum, successes, length float64
-	for i, r := range res.Returns {
-		sum += r
-		length += float64(res.Lengths[i])
-		if res.Successes[i] {
-			successes++
+	if res.Returns != nil {
+		res.n, res.successes = len(res.Returns), 0
+		for _, ok := range res.Successes {
+			if ok {
+				res.successes++
+			}
 		}
 	}
-	res.Mean = sum / n
-	res.SuccessRate = successes / n
-	res.MeanLength = length / n
+	n := float64(res.n)
 	res.Normalized = math.NaN()
-	if len(res.Returns) < 2 {
+	if res.n == 0 {
+		res.Mean, res.SuccessRate, res.MeanLength = math.NaN(), math.NaN(), math.NaN()
 		return
 	}
-	var ss float64
-	for _, r := range res.Returns {
-		ss += (r - res.Mean) * (r - res.Mean)
+	res.SuccessRate = float64(res.successes) / n
+	res.MeanLength = res.lsum / n
+	res.Mean, res.Std = res.mean, 0
+	if res.n >= 2 {
+		res.Std = math.Sqrt(res.m2 / (n - 1))
 	}
-	res.Std = math.Sqrt(ss / (n - 1))
+	if res.Returns != nil {
+		var sum, length float64
+		for i, r := range res.Returns {
+			sum += r
+			length += float64(res.Lengths[i])
+		}
+		res.Mean, res.MeanLength = sum/n, length/n
+		var ss float64
+		for _, r := range res.Returns {
+			ss += (r - res.Mean) * (r - res.Mean)
+		}
+		if res.n >= 2 {
+			res.Std = math.Sqrt(ss / (n - 1))
+		}
+	}
+	if res.n < 2 {
+		return
+	}
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: n - 1}.Quantile(0.975)
 	res.CI95 = t * res.Std / math.Sqrt(n)
 }
@@ -307,7 +277,7 @@ func Summarize(results []EvalResult) Summary {
 		s.MeanReturn += r.Mean
 		s.MeanNormalized += r.Normalized
 		s.SuccessRate += r.SuccessRate
-		s.Episodes += len(r.Returns)
+		s.Episodes += r.Count
 	}
 	n := float64(len(results))
 	s.MeanReturn /= n

@@ -85,26 +85,19 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-func TestThresholdSuccess(t *testing.T) {
+func TestReachedThreshold(t *testing.T) {
 	// CartPole-v1 is registered with reward threshold 475 (Gymnasium's); Pendulum-v1
 	// has none, so only reported successes count there.
 	for _, c := range []struct {
-		env     string
-		returns []float64
-		in      []bool
-		want    []bool
+		env  string
+		ret  float64
+		want bool
 	}{
-		{"CartPole-v1", []float64{474.9, 475, 500}, []bool{false, false, false}, []bool{false, true, true}},
-		{"CartPole-v1", []float64{10}, []bool{true}, []bool{true}},
-		{"Pendulum-v1", []float64{-100, 0}, []bool{false, true}, []bool{false, true}},
-		{"NoSuchEnv-v0", []float64{1e9}, []bool{false}, []bool{false}},
+		{"CartPole-v1", 474.9, false}, {"CartPole-v1", 475, true}, {"CartPole-v1", 500, true},
+		{"Pendulum-v1", 0, false}, {"NoSuchEnv-v0", 1e9, false},
 	} {
-		res := EvalResult{EnvID: c.env, Returns: c.returns, Successes: append([]bool(nil), c.in...)}
-		thresholdSuccess(&res)
-		for j := range c.want {
-			if res.Successes[j] != c.want[j] {
-				t.Errorf("%s return %v (reported %v): success = %v, want %v", c.env, c.returns[j], c.in[j], res.Successes[j], c.want[j])
-			}
+		if got := reachedThreshold(c.env, c.ret); got != c.want {
+			t.Errorf("%s return %v: %v, want %v", c.env, c.ret, got, c.want)
 		}
 	}
 }

@@ -8,9 +8,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"github.com/evarl/evarl/internal/metrics"
-	"github.com/evarl/evarl/internal/progress"
 )
 
 // Stepper is a trainer the loop can drive: Offline, or the online trainer.
@@ -27,31 +24,60 @@ type LoopConfig struct {
 	Steps int
 	// LogEvery is the interval, in updates, of training-metric rows.
 	LogEvery int
-	// EvalEvery is the interval of evaluations (0: only at the end).
+	// EvalEvery is the interval of evaluations (0: only before training and at the
+	// end).
 	EvalEvery int
 	// SaveEvery is the interval of "last" checkpoints (0: only at evaluations and at
 	// the end).
 	SaveEvery int
 }
 
+// evalDue reports whether an evaluation is scheduled at step.
+func (c LoopConfig) evalDue(step int) bool {
+	return step == 0 || step == c.Steps || (c.EvalEvery > 0 && step%c.EvalEvery == 0)
+}
+
 // EvalReport is what an evaluation returns to the loop: the score that picks the
-// best checkpoint (higher is better) and metric values to log.
+// best checkpoint (higher is better) and metric values to record.
 type EvalReport struct {
 	Score  float64
 	Values map[string]float64
 }
 
-// LoopHooks connect the loop to the run: evaluation, checkpoints, metrics, progress.
+// LoopState is what the loop needs to continue exactly where a checkpoint left it;
+// it is saved with every checkpoint (TrainState.Loop).
+type LoopState struct {
+	// Step is the update count.
+	Step int `json:"step"`
+	// Best is the best evaluation score so far and BestStep where it was reached
+	// (−Inf and −1 before any evaluation; JSON null for −Inf).
+	Best     float64 `json:"-"`
+	BestStep int     `json:"best_step"`
+	// Evaluated reports that the evaluation due at Step, if any, was done; a
+	// checkpoint saved by an interrupted evaluation has false, and the resumed loop
+	// redoes that evaluation first.
+	Evaluated bool `json:"evaluated"`
+	// The training metrics accumulated since the last training row, so that a
+	// resumed run logs the same averages.
+	LossSum  float64 `json:"loss_sum"`
+	NormSum  float64 `json:"grad_norm_sum"`
+	Averaged int     `json:"averaged"`
+}
+
+// NewLoopState is the state of a run that has not started.
+func NewLoopState() LoopState { return LoopState{Best: math.Inf(-1), BestStep: -1} }
+
+// LoopHooks connect the loop to the run: evaluation, checkpoints, metrics, logs.
 type LoopHooks struct {
 	// Evaluate runs an evaluation of the current policy (nil: none).
 	Evaluate func(ctx context.Context, step int) (EvalReport, error)
-	// Save writes a checkpoint: kind "last" or "best", with the best score so far.
-	Save func(kind string, step int, best float64) error
-	// Metrics receives rows: train/loss, train/grad_norm, train/lr, time/…, eval/….
-	Metrics *metrics.Logger
-	// Progress shows the updates (nil: none).
-	Progress progress.Reporter
-	// Log receives one line per evaluation.
+	// Save writes a checkpoint of the trainer as it stands, of kind "last" or
+	// "best", with the loop's state.
+	Save func(kind string, st LoopState) error
+	// Recorder receives the metric rows: MetricTrainLoss … every LogEvery updates,
+	// MetricEvalScore … at each evaluation (nil: none).
+	Recorder Recorder
+	// Log receives one line per evaluation (nil: none).
 	Log logrus.FieldLogger
 }
 
@@ -59,123 +85,116 @@ type LoopHooks struct {
 // saved a "last" checkpoint by then, so the run can resume.
 var ErrInterrupted = errors.New("training interrupted")
 
-// RunLoop drives the trainer up to cfg.Steps updates, starting wherever it stands
-// (a resumed trainer continues its count). best is the best score of the run so far
-// (−Inf for a new run). On cancellation it saves a "last" checkpoint and returns an
-// error wrapping ErrInterrupted.
-func RunLoop(ctx context.Context, cfg LoopConfig, tr Stepper, hooks LoopHooks, best float64) (float64, error) {
+// RunLoop drives the trainer up to cfg.Steps updates, starting from st (NewLoopState
+// for a new run, a checkpoint's state for a resumed one, whose trainer continues its
+// count). It evaluates before the first update, every EvalEvery updates and after
+// the last, saving "best" when the score improves and "last" after every
+// evaluation, every SaveEvery updates and at the end.
+//
+// Interruption: when ctx is cancelled — between updates or during an evaluation —
+// the loop saves "last" at the update count reached, with Evaluated false if the
+// evaluation due there did not finish, and returns an error wrapping ErrInterrupted;
+// resumed from that checkpoint, the loop redoes the evaluation and continues, so the
+// run's checkpoints and metrics are those of an uninterrupted run.
+func RunLoop(ctx context.Context, cfg LoopConfig, tr Stepper, hooks LoopHooks, st LoopState) (LoopState, error) {
 	if cfg.LogEvery <= 0 {
 		cfg.LogEvery = 100
 	}
+	if tr.StepCount() != st.Step {
+		return st, fmt.Errorf("loop: the trainer is at update %d, the loop state at %d", tr.StepCount(), st.Step)
+	}
 	start := time.Now()
-	var loss, norm float64
-	var n int
-	evaluate := func(step int) error {
-		if hooks.Evaluate == nil {
+	record := func(step int, values map[string]float64) error {
+		if hooks.Recorder == nil {
 			return nil
 		}
-		t0 := time.Now()
-		rep, err := hooks.Evaluate(ctx, step)
-		if err != nil {
-			return err
-		}
-		values := map[string]float64{"eval/score": rep.Score, "time/eval_s": time.Since(t0).Seconds()}
-		for k, v := range rep.Values {
-			values[k] = v
-		}
-		if hooks.Metrics != nil {
-			if err := hooks.Metrics.Log(step, values); err != nil {
-				return err
-			}
-		}
-		improved := rep.Score > best || math.IsInf(best, -1)
-		if hooks.Log != nil {
-			hooks.Log.WithFields(logrus.Fields{"step": step, "score": fmt.Sprintf("%.4g", rep.Score), "best": improved}).Info("evaluation")
-		}
-		if improved {
-			best = rep.Score
-			if hooks.Save != nil {
-				if err := hooks.Save("best", step, best); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return hooks.Recorder.Record(step, values)
 	}
-	save := func(step int) error {
+	save := func(kind string) error {
 		if hooks.Save == nil {
 			return nil
 		}
-		return hooks.Save("last", step, best)
+		return hooks.Save(kind, st)
 	}
-	// interrupted saves "last" after a cancellation, which may have come in the middle
-	// of an evaluation: the trainer itself is always between two updates here.
-	interrupted := func() (float64, error) {
-		if err := save(tr.StepCount()); err != nil {
-			return best, fmt.Errorf("%w at step %d; saving the checkpoint failed: %w", ErrInterrupted, tr.StepCount(), err)
+	interrupted := func() (LoopState, error) {
+		if err := save("last"); err != nil {
+			return st, fmt.Errorf("%w at update %d; saving the checkpoint failed: %w", ErrInterrupted, st.Step, err)
 		}
-		return best, fmt.Errorf("%w at step %d (checkpoint saved; resume to continue)", ErrInterrupted, tr.StepCount())
+		return st, fmt.Errorf("%w at update %d (checkpoint saved; resume to continue)", ErrInterrupted, st.Step)
 	}
-	if tr.StepCount() == 0 && hooks.Evaluate != nil {
-		if err := evaluate(0); err != nil {
+	// evaluate runs the evaluation due at st.Step unless it was done.
+	evaluate := func() error {
+		if st.Evaluated || !cfg.evalDue(st.Step) || hooks.Evaluate == nil {
+			st.Evaluated = true
+			return nil
+		}
+		t0 := time.Now()
+		rep, err := hooks.Evaluate(ctx, st.Step)
+		if err != nil {
+			return err
+		}
+		values := map[string]float64{MetricEvalScore: rep.Score, MetricEvalSeconds: time.Since(t0).Seconds()}
+		for k, v := range rep.Values {
+			values[k] = v
+		}
+		if err := record(st.Step, values); err != nil {
+			return err
+		}
+		improved := rep.Score > st.Best || st.BestStep < 0
+		if hooks.Log != nil {
+			hooks.Log.WithFields(logrus.Fields{"step": st.Step, "score": fmt.Sprintf("%.4g", rep.Score), "best": improved}).Info("evaluation")
+		}
+		st.Evaluated = true
+		if improved {
+			st.Best, st.BestStep = rep.Score, st.Step
+			if err := save("best"); err != nil {
+				return err
+			}
+		}
+		return save("last")
+	}
+	for {
+		if err := evaluate(); err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
 			}
-			return best, err
+			return st, err
 		}
-	}
-	for tr.StepCount() < cfg.Steps {
+		if st.Step >= cfg.Steps {
+			break
+		}
 		if ctx.Err() != nil {
 			return interrupted()
 		}
-		st, err := tr.Step()
+		stats, err := tr.Step()
 		if err != nil {
-			return best, err
+			return st, err
 		}
-		step := tr.StepCount()
-		loss += st.Loss
-		norm += st.GradNorm
-		n++
-		if step%cfg.LogEvery == 0 || step == cfg.Steps {
-			row := map[string]float64{"train/loss": loss / float64(n), "train/grad_norm": norm / float64(n),
-				"train/lr": st.LR, "time/elapsed_s": time.Since(start).Seconds()}
-			if hooks.Metrics != nil {
-				if err := hooks.Metrics.Log(step, row); err != nil {
-					return best, err
-				}
+		st.Step, st.Evaluated = tr.StepCount(), false
+		st.LossSum += stats.Loss
+		st.NormSum += stats.GradNorm
+		st.Averaged++
+		if st.Step%cfg.LogEvery == 0 || st.Step == cfg.Steps {
+			n := float64(st.Averaged)
+			row := map[string]float64{MetricTrainLoss: st.LossSum / n, MetricTrainGradNorm: st.NormSum / n,
+				MetricTrainLR: stats.LR, MetricElapsed: time.Since(start).Seconds()}
+			for k, v := range stats.Extra {
+				row[k] = v
 			}
-			if hooks.Progress != nil {
-				hooks.Progress.Add(0, logrus.Fields{"step": step, "loss": fmt.Sprintf("%.4g", loss/float64(n))})
+			if err := record(st.Step, row); err != nil {
+				return st, err
 			}
-			loss, norm, n = 0, 0, 0
+			st.LossSum, st.NormSum, st.Averaged = 0, 0, 0
 		}
-		if hooks.Progress != nil {
-			hooks.Progress.Add(1, nil)
-		}
-		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
-			if err := evaluate(step); err != nil {
-				if ctx.Err() != nil {
-					return interrupted()
-				}
-				return best, err
-			}
-			if err := save(step); err != nil {
-				return best, err
-			}
-		} else if cfg.SaveEvery > 0 && step%cfg.SaveEvery == 0 {
-			if err := save(step); err != nil {
-				return best, err
+		if !cfg.evalDue(st.Step) && cfg.SaveEvery > 0 && st.Step%cfg.SaveEvery == 0 {
+			st.Evaluated = true
+			if err := save("last"); err != nil {
+				return st, err
 			}
 		}
 	}
-	if err := evaluate(tr.StepCount()); err != nil {
-		if ctx.Err() != nil {
-			return interrupted()
-		}
-		return best, err
+	if hooks.Evaluate == nil {
+		return st, save("last")
 	}
-	if hooks.Progress != nil {
-		hooks.Progress.Finish()
-	}
-	return best, save(tr.StepCount())
+	return st, nil
 }

@@ -78,6 +78,10 @@ type StepStats struct {
 	Loss     float64 // the head's loss on the batch
 	GradNorm float64 // global gradient norm before clipping
 	LR       float64 // learning rate used
+	// Extra holds trainer-specific metrics of the update (online: the temperature,
+	// the exploration returns of the iteration it started, …), recorded with the
+	// next training row; nil for none.
+	Extra map[string]float64
 }
 
 // Offline trains a Decision Transformer by return-conditioned supervised learning:
@@ -92,8 +96,7 @@ type Offline struct {
 	sched  nn.Schedule
 	clip   float64
 	rng    *rand.Rand
-	data   *replay.Batch // raw windows as the source writes them
-	batch  *policy.Batch // the same windows as the model reads them
+	batch  *policy.Batch // raw windows as the source writes them and the model reads them
 	step   int
 }
 
@@ -117,10 +120,8 @@ func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cf
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	mc := model.Config()
-	data := replay.NewBatch(cfg.BatchSize, mc.Context, mc.StateDim, mc.Action.Width())
 	return &Offline{model: model, source: source, opt: opt, sched: sched, clip: cfg.ClipNorm,
-		rng: rng, data: data, batch: PolicyBatch(data, nil)}, nil
+		rng: rng, batch: policy.NewBatch(model.Config(), cfg.BatchSize)}, nil
 }
 
 // trainableParams resolves the parameters a trainer updates: params, or the model's
@@ -142,10 +143,9 @@ func trainableParams(model *policy.Model, params []*nn.Param) ([]*nn.Param, erro
 
 // Step takes one update and returns its statistics.
 func (o *Offline) Step() (StepStats, error) {
-	if err := o.source.Sample(o.rng, o.data); err != nil {
+	if err := o.source.Sample(o.rng, o.batch); err != nil {
 		return StepStats{}, fmt.Errorf("train step %d: %w", o.step, err)
 	}
-	PolicyBatch(o.data, o.batch)
 	o.model.SetTrain(true)
 	if err := o.model.Forward(o.batch); err != nil {
 		return StepStats{}, fmt.Errorf("train step %d: %w", o.step, err)
@@ -193,26 +193,4 @@ func (o *Offline) Restore(step int, opt nn.AdamWState) error {
 	}
 	o.step = step
 	return nil
-}
-
-// PolicyBatch presents a replay batch (raw windows) as the model's input, aliasing
-// its arrays; only the mask is converted. dst is reused when not nil. The sampler must
-// produce raw values (identity normalisation, return scale 1): the model normalises
-// states and scales returns itself, with the statistics its checkpoint carries.
-func PolicyBatch(src *replay.Batch, dst *policy.Batch) *policy.Batch {
-	if dst == nil || len(dst.Mask) != len(src.Mask) {
-		dst = &policy.Batch{Mask: make([]bool, len(src.Mask))}
-	}
-	dst.B, dst.K = src.B, src.K
-	dst.Returns, dst.States, dst.Actions, dst.Timesteps = src.RTG, src.States, src.Actions, src.Timesteps
-	for i, m := range src.Mask {
-		dst.Mask[i] = m != 0
-	}
-	return dst
-}
-
-// RawSamplerConfig is the sampler configuration that yields raw windows for model
-// (see PolicyBatch).
-func RawSamplerConfig(model *policy.Model) replay.SamplerConfig {
-	return replay.SamplerConfig{ReturnScale: 1, MaxTimestep: model.Config().MaxEpisodeLen - 1}
 }

@@ -46,7 +46,7 @@ func newTinyTrainer(t *testing.T, seed uint64, eps []*replay.Episode, steps int)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sampler, err := replay.NewSampler(eps, RawSamplerConfig(m), replay.IdentityNorm(3))
+	sampler, err := replay.NewSampler(eps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestOfflineResumeExact(t *testing.T) {
 	if err := first.Model().Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := SaveTrainState(dir, TrainState{Step: first.StepCount()}, src, first.Optimizer().State()); err != nil {
+	if err := SaveTrainState(dir, TrainState{Loop: LoopState{Step: first.StepCount(), BestStep: -1}}, src, first.Optimizer().State()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -116,7 +116,7 @@ func TestOfflineResumeExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sampler, err := replay.NewSampler(eps, RawSamplerConfig(m), replay.IdentityNorm(3))
+	sampler, err := replay.NewSampler(eps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestOfflineResumeExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := resumed.Restore(st.Step, opt); err != nil {
+	if err := resumed.Restore(st.Step(), opt); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {

@@ -193,18 +193,13 @@ type Online struct {
 	sched nn.Schedule
 	clip  float64
 	rng   *rand.Rand
-	data  *replay.Batch // raw windows as the buffer writes them
-	batch *policy.Batch // the same windows as the model reads them
+	batch *policy.Batch // raw windows as the buffer writes them and the model reads them
 
 	logTemp       *nn.Param // log λ, shape (1), trained by tempOpt
 	tempOpt       *nn.AdamW
 	targetEntropy float64
 
-	// Exploration: one environment and recorder per actor slot.
-	envs    []envs.Env
-	recs    []*replay.Recorder
-	actor   *policy.Actor
-	actions []float64
+	actor *policy.Actor // exploration, with sampled actions
 
 	lastExplore Exploration
 
@@ -258,33 +253,19 @@ func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline 
 	if o.buf, err = o.newBuffer(offline); err != nil {
 		return nil, err
 	}
-	n := min(cfg.NumEnvs, cfg.EpisodesPerIteration)
-	for i := 0; i < n; i++ {
-		env, err := task.Make()
-		if err != nil {
-			return nil, fmt.Errorf("online %s: %w", task.ID, err)
-		}
-		if env.ObservationSpace().Dim() != mc.StateDim || env.ActionSpace().Dim() != mc.Action.Width() {
-			return nil, fmt.Errorf("online %s: environment %s has observation size %d and action size %d, the policy expects %d and %d",
-				task.ID, task.EnvID, env.ObservationSpace().Dim(), env.ActionSpace().Dim(), mc.StateDim, mc.Action.Width())
-		}
-		rec := replay.NewRecorder(env, task)
-		rec.Source = "odt-explore"
-		rec.RecordStates = false // the buffer trains on observations; states only cost memory
-		o.envs, o.recs = append(o.envs, env), append(o.recs, rec)
+	if err := CheckTasks(mc, []envs.Task{task}); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
 	}
-	if o.actor, err = policy.NewActor(model, n); err != nil {
+	if o.actor, err = policy.NewActor(model, min(cfg.NumEnvs, cfg.EpisodesPerIteration), false, rng); err != nil {
 		return nil, err
 	}
-	o.actions = make([]float64, n*mc.Action.Width())
-	o.data = replay.NewBatch(cfg.BatchSize, mc.Context, mc.StateDim, mc.Action.Width())
-	o.batch = PolicyBatch(o.data, nil)
+	o.batch = policy.NewBatch(mc, cfg.BatchSize)
 	return o, nil
 }
 
 // newBuffer builds the replay buffer over raw windows (the model normalises itself).
 func (o *Online) newBuffer(initial []*replay.Episode) (*replay.Buffer, error) {
-	buf, err := replay.NewBuffer(o.cfg.BufferSize, initial, RawSamplerConfig(o.model), replay.IdentityNorm(o.model.Config().StateDim))
+	buf, err := replay.NewBuffer(o.cfg.BufferSize, initial)
 	if err != nil {
 		return nil, fmt.Errorf("online %s: %w", o.task.ID, err)
 	}
@@ -395,10 +376,9 @@ func (o *Online) step() (policy.Loss, float64, float64, error) {
 
 // update takes one gradient step of the policy and one of the temperature.
 func (o *Online) update() (policy.Loss, float64, float64, error) {
-	if err := o.buf.Sample(o.rng, o.data); err != nil {
+	if err := o.buf.Sample(o.rng, o.batch); err != nil {
 		return policy.Loss{}, 0, 0, fmt.Errorf("online update %d: %w", o.updates, err)
 	}
-	PolicyBatch(o.data, o.batch)
 	o.model.SetTrain(true)
 	if err := o.model.Forward(o.batch); err != nil {
 		return policy.Loss{}, 0, 0, fmt.Errorf("online update %d: %w", o.updates, err)

@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,64 +13,24 @@ import (
 )
 
 // explore collects the current iteration's EpisodesPerIteration exploration episodes:
-// actions sampled from the policy conditioned on the exploration return-to-go. It is
-// not interruptible — the episodes are short next to the updates, and a half-finished
-// rollout would leave the random stream where no checkpoint can describe it.
+// actions sampled from the policy conditioned on the exploration return-to-go, run
+// by the shared episode loop (Rollout). It is not interruptible — the episodes are
+// short next to the updates, and a half-finished rollout would leave the random
+// stream where no checkpoint can describe it.
 func (o *Online) explore() ([]*replay.Episode, error) {
-	n, target := o.cfg.EpisodesPerIteration, o.cfg.ExploreTarget()
+	n := o.cfg.EpisodesPerIteration
+	// Episode j of the iteration resets with base+j, in the exploration seed range.
+	base := ExplorationSeeds + o.rng.Int64N(explorationSeedSpan-int64(n))
+	q := []Quota{{Task: o.task, Target: o.cfg.ExploreTarget(), Episodes: n, Seed: base}}
 	out := make([]*replay.Episode, n)
-	base := o.rng.Int64N(math.MaxInt64 / 2) // episode j of the iteration resets with base+j
-	slot := make([]int, len(o.envs))        // the episode each slot runs, −1 when idle
-	next, done := 0, 0
-	start := func(i int) error {
-		if next >= n {
-			slot[i] = -1
-			return nil
-		}
-		slot[i] = next
-		seed := base + int64(next)
-		next++
-		obs, _, err := o.envs[i].Reset(seed)
-		if err != nil {
-			return fmt.Errorf("online %s: reset: %w", o.task.ID, err)
-		}
-		if err := o.recs[i].Begin(seed, obs); err != nil {
-			return err
-		}
-		return o.actor.Begin(i, obs, target)
-	}
-	for i := range o.envs {
-		if err := start(i); err != nil {
-			return nil, err
-		}
-	}
-	width := o.model.Config().Action.Width()
-	for done < n {
-		if err := o.actor.Act(false, o.rng, o.actions); err != nil {
-			return nil, fmt.Errorf("online %s: %w", o.task.ID, err)
-		}
-		for i, env := range o.envs {
-			if slot[i] < 0 {
-				continue
-			}
-			a := o.actions[i*width : (i+1)*width]
-			tr, err := env.Step(a)
-			if err != nil {
-				return nil, fmt.Errorf("online %s: exploration episode %d step %d: %w", o.task.ID, slot[i], o.recs[i].Len(), err)
-			}
-			if err := o.recs[i].Step(a, tr); err != nil {
-				return nil, err
-			}
-			if !tr.Done() {
-				o.actor.Observe(i, tr.Reward, tr.Obs)
-				continue
-			}
-			out[slot[i]] = o.recs[i].End()
-			done++
-			if err := start(i); err != nil {
-				return nil, err
-			}
-		}
+	// The buffer trains on observations; states would only cost memory.
+	rc := RolloutConfig{Record: true, Source: "odt-explore"}
+	err := Rollout(context.Background(), o.actor, q, rc, func(ep Episode) error {
+		out[ep.Index] = ep.Recording
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("online %s: exploration: %w", o.task.ID, err)
 	}
 	return out, nil
 }
@@ -95,9 +56,13 @@ const (
 // saves: the model, or the adapters) into dir: the update count and src's state (src
 // must be the PCG behind the trainer's random source, see NewRand), the policy
 // optimizer's moments, the temperature and its optimizer, where the current iteration
-// stands, and the replay buffer's episodes; best is the run's best evaluation score
-// (TrainState.Best). Each file is written to a temporary name and renamed.
-func (o *Online) SaveState(dir string, src *rand.PCG, best float64) error {
+// stands, and the replay buffer's episodes; loop is the run loop's state (its Step
+// must be the trainer's update count). Each file is written to a temporary name and
+// renamed.
+func (o *Online) SaveState(dir string, src *rand.PCG, loop LoopState) error {
+	if loop.Step != o.updates {
+		return fmt.Errorf("online: save state: the loop is at update %d, the trainer at %d", loop.Step, o.updates)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("online: save state: %w", err)
 	}
@@ -109,7 +74,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, best float64) error {
 	if o.rolledOut {
 		rolled = 1
 	}
-	st := TrainState{Step: o.updates, Best: best, Extra: map[string]float64{
+	st := TrainState{Loop: loop, Extra: map[string]float64{
 		extraIteration:   float64(o.iter),
 		extraRolledOut:   rolled,
 		extraIterUpdates: float64(o.iterUpdates),
@@ -124,7 +89,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, best float64) error {
 // LoadState restores what SaveState wrote into a trainer built with the same model
 // weights (loaded by the caller), task, configuration and offline data; src is the
 // PCG behind the trainer's random source. The replay buffer is replaced by the saved
-// one. It returns the saved TrainState (for Best). After an error, build a new
+// one. It returns the saved TrainState (for the loop's state). After an error, build a new
 // trainer and random source before retrying.
 func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 	st, opt, err := LoadTrainState(dir, src)
@@ -150,9 +115,9 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 		return st, fmt.Errorf("online: resume %s: iteration %v, want an integer in [0, iterations = %d]", dir, vals[extraIteration], o.cfg.Iterations)
 	case iterUpdates < 0 || float64(iterUpdates) != vals[extraIterUpdates] || iterUpdates >= o.cfg.UpdatesPerIteration:
 		return st, fmt.Errorf("online: resume %s: %v updates into the iteration, want an integer in [0, updates_per_iteration = %d)", dir, vals[extraIterUpdates], o.cfg.UpdatesPerIteration)
-	case st.Step != iter*o.cfg.UpdatesPerIteration+iterUpdates:
+	case st.Step() != iter*o.cfg.UpdatesPerIteration+iterUpdates:
 		return st, fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match updates_per_iteration = %d (was the configuration changed?)",
-			dir, st.Step, iter, iterUpdates, o.cfg.UpdatesPerIteration)
+			dir, st.Step(), iter, iterUpdates, o.cfg.UpdatesPerIteration)
 	}
 	eps, err := readEpisodes(filepath.Join(dir, OnlineBufferFile))
 	if err != nil {
@@ -174,7 +139,7 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 		return st, fmt.Errorf("online: resume %s: %w", dir, err)
 	}
 	shape := []int{1}
-	tempState := nn.AdamWState{Step: st.Step, Tensors: []*nn.Param{
+	tempState := nn.AdamWState{Step: st.Step(), Tensors: []*nn.Param{
 		{Name: extraLogTempM, Shape: shape, Data: []float32{float32(vals[extraLogTempM])}},
 		{Name: extraLogTempV, Shape: shape, Data: []float32{float32(vals[extraLogTempV])}},
 	}}
@@ -183,7 +148,7 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 	}
 	o.logTemp.Data[0] = float32(vals[extraLogTemp])
 	o.buf = buf
-	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step
+	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step()
 	return st, nil
 }
 

@@ -70,40 +70,48 @@ func smallOnline(iters, updates int) OnlineConfig {
 // small gridworld. The untrained greedy policy never reaches the goal; exploration
 // with sampled actions sometimes does, hindsight relabelling conditions those
 // episodes on their high returns, and the policy conditioned on a high target learns
-// to reach the goal. Measured: greedy success 0.00 → 1.00, mean return 0 → 0.57.
+// to reach the goal. From scratch this is a coin with a few sides: measured over
+// seeds 1–8, five runs reach success 1.00 (mean return 0.70–0.76) and three 0.35–0.62;
+// so the test asks two of seeds 1–3 to succeed.
 func TestOnlineLearnsGridworld(t *testing.T) {
 	task := gridTask()
 	eval := func(m *policy.Model) EvalResult {
-		cfg := EvalConfig{Episodes: 40, NumEnvs: 8, Targets: []float64{1}, Seed: 1 << 40, Greedy: true}
+		cfg := EvalConfig{Episodes: 40, NumEnvs: 8, Targets: []float64{1}, Seed: ValidationSeeds, Greedy: true}
 		res, err := Evaluate(context.Background(), m, []envs.Task{task}, cfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res[0]
 	}
-	rng, _ := NewRand(7)
-	m := stochasticModel(t, task, 32, 8, rng)
-	cfg := smallOnline(20, 75)
-	cfg.EpisodesPerIteration, cfg.NumEnvs = 8, 4
-	o, err := NewOnline(m, nil, task, nil, cfg, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := eval(m)
-	for !o.Done() {
-		st, err := o.Iterate(context.Background())
+	passed := 0
+	for _, seed := range []uint64{1, 2, 3} {
+		rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+		m := stochasticModel(t, task, 32, 8, rng)
+		cfg := smallOnline(20, 75)
+		cfg.EpisodesPerIteration, cfg.NumEnvs = 8, 4
+		o, err := NewOnline(m, nil, task, nil, cfg, rng)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Iteration%5 == 4 {
-			t.Logf("iteration %d: exploration return %.3f, loss %.3f, entropy %.3f, λ %.4f",
-				st.Iteration, mean(st.ExploreReturns), st.Loss, st.Entropy, st.Temperature)
+		before := eval(m)
+		for !o.Done() {
+			st, err := o.Iterate(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Iteration%10 == 9 {
+				t.Logf("seed %d iteration %d: exploration return %.3f, loss %.3f, entropy %.3f, λ %.4f",
+					seed, st.Iteration, mean(st.ExploreReturns), st.Loss, st.Entropy, st.Temperature)
+			}
+		}
+		after := eval(m)
+		t.Logf("seed %d: greedy success %.2f → %.2f, mean return %.3f → %.3f", seed, before.SuccessRate, after.SuccessRate, before.Mean, after.Mean)
+		if after.SuccessRate >= 0.8 && after.Mean > before.Mean+0.3 {
+			passed++
 		}
 	}
-	after := eval(m)
-	t.Logf("greedy success %.2f → %.2f, mean return %.3f → %.3f", before.SuccessRate, after.SuccessRate, before.Mean, after.Mean)
-	if !(after.SuccessRate >= 0.8 && after.Mean > before.Mean+0.3) {
-		t.Errorf("after online fine-tuning: success %.2f (want ≥ 0.8), mean return %.3f (want > %.3f)", after.SuccessRate, after.Mean, before.Mean+0.3)
+	if passed < 2 {
+		t.Errorf("online fine-tuning reached success ≥ 0.8 and a mean return 0.3 above the start on %d of 3 seeds, want ≥ 2", passed)
 	}
 }
 
@@ -191,7 +199,7 @@ func TestOnlineRelabels(t *testing.T) {
 	}
 	rtgOf := map[[3]float32]float32{}
 	for r := 0; r < batch.B; r++ {
-		rtgOf[[3]float32(batch.States[r*3:r*3+3])] = batch.RTG[r]
+		rtgOf[[3]float32(batch.States[r*3:r*3+3])] = batch.Returns[r]
 	}
 	for j, ep := range eps[1:] {
 		env, err := task.Make()
@@ -349,7 +357,7 @@ func TestOnlineResume(t *testing.T) {
 			if err := m.Save(dir); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.SaveState(dir, src, 0.25); err != nil {
+			if err := o.SaveState(dir, src, LoopState{Step: o.Updates(), Best: 0.25, BestStep: 5}); err != nil {
 				t.Fatal(err)
 			}
 			buffered := len(o.Buffer().Episodes())
@@ -367,8 +375,8 @@ func TestOnlineResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ts.Best != 0.25 {
-				t.Errorf("resumed best score %v, want 0.25", ts.Best)
+			if ts.Loop.Best != 0.25 || ts.Loop.BestStep != 5 {
+				t.Errorf("resumed best score %v at %d, want 0.25 at 5", ts.Loop.Best, ts.Loop.BestStep)
 			}
 			if o2.Iteration() != 1 || o2.Updates() != 7 || o2.Buffer().Len() != buffered {
 				t.Fatalf("resumed at iteration %d, update %d, %d episodes; want 1, 7, %d", o2.Iteration(), o2.Updates(), o2.Buffer().Len(), buffered)
@@ -444,7 +452,7 @@ func TestOnlineNeedsStochasticHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := SaveTrainState(dir, TrainState{Step: 0}, src, o.Optimizer().State()); err != nil {
+	if err := SaveTrainState(dir, TrainState{Loop: NewLoopState()}, src, o.Optimizer().State()); err != nil {
 		t.Fatal(err)
 	}
 	if err := replay.WriteFile(filepath.Join(dir, OnlineBufferFile), nil, nil); err != nil {

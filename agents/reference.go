@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"github.com/evarl/evarl/agents/expert"
 	"github.com/evarl/evarl/envs"
@@ -27,59 +26,27 @@ func (r Reference) Normalize(ret float64) float64 {
 }
 
 // ComputeReference measures the random and expert mean returns on task over the same
-// episodes and seeds an evaluation uses (episode j resets with seed+j).
+// episodes and seeds an evaluation uses (episode j resets with seed+j): the scripted
+// expert at noise 1 (uniformly random actions) and at noise 0.
 func ComputeReference(ctx context.Context, task envs.Task, episodes int, seed int64) (Reference, error) {
-	random, err := expertReturn(ctx, task, 1, episodes, seed)
-	if err != nil {
-		return Reference{}, err
-	}
-	exp, err := expertReturn(ctx, task, 0, episodes, seed)
-	if err != nil {
-		return Reference{}, err
-	}
-	return Reference{Random: random, Expert: exp}, nil
-}
-
-// expertReturn is the mean return of the scripted expert at the given noise level.
-func expertReturn(ctx context.Context, task envs.Task, noise float64, episodes int, seed int64) (float64, error) {
-	env, err := task.Make()
-	if err != nil {
-		return 0, fmt.Errorf("reference %s: %w", task.ID, err)
-	}
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
-	pol, err := expert.New(task.EnvID, env, noise, rng)
-	if err != nil {
-		return 0, fmt.Errorf("reference %s: %w", task.ID, err)
-	}
-	action := make([]float64, env.ActionSpace().Dim())
-	var total float64
-	for j := 0; j < episodes; j++ {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		obs, _, err := env.Reset(seed + int64(j))
+	var out [2]float64
+	for k, noise := range []float64{1, 0} {
+		actor, err := expert.NewActor(1, noise, uint64(seed))
 		if err != nil {
-			return 0, fmt.Errorf("reference %s: %w", task.ID, err)
+			return Reference{}, fmt.Errorf("reference %s: %w", task.ID, err)
 		}
-		if err := pol.Reset(); err != nil {
-			return 0, fmt.Errorf("reference %s: %w", task.ID, err)
+		var total float64
+		q := []Quota{{Task: task, Episodes: episodes, Seed: seed}}
+		err = Rollout(ctx, actor, q, RolloutConfig{}, func(ep Episode) error {
+			total += ep.Return
+			return nil
+		})
+		if err != nil {
+			return Reference{}, fmt.Errorf("reference %s: %w", task.ID, err)
 		}
-		for {
-			if err := pol.Act(obs, action); err != nil {
-				return 0, fmt.Errorf("reference %s: %w", task.ID, err)
-			}
-			tr, err := env.Step(action)
-			if err != nil {
-				return 0, fmt.Errorf("reference %s: %w", task.ID, err)
-			}
-			total += tr.Reward
-			if tr.Done() {
-				break
-			}
-			obs = tr.Obs
-		}
+		out[k] = total / float64(episodes)
 	}
-	return total / float64(episodes), nil
+	return Reference{Random: out[0], Expert: out[1]}, nil
 }
 
 // ComputeReferences measures the references of every task (see ComputeReference).

@@ -3,6 +3,7 @@ package agents
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,21 +20,53 @@ const (
 )
 
 // TrainState is what a run needs, beyond the weights, to continue exactly as an
-// uninterrupted run would: the update count, the random source's state, and
-// whatever else the trainer keeps (Extra: a learned temperature, the best score).
+// uninterrupted run would: the loop's state (update count, best score, whether the
+// evaluation due there was done, the metrics being averaged), the random source's
+// state, and whatever else the trainer keeps (Extra: a learned temperature, where
+// an online iteration stands).
 type TrainState struct {
-	Step  int                `json:"step"`
+	Loop  LoopState          `json:"loop"`
 	Rand  []byte             `json:"rand"` // rand.PCG's binary state
-	Best  float64            `json:"best_score"`
 	Extra map[string]float64 `json:"extra,omitempty"`
 }
 
-// NewRand returns a seeded random source and the PCG behind it, whose state a
-// TrainState saves.
-func NewRand(seed uint64) (*rand.Rand, *rand.PCG) {
-	src := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
-	return rand.New(src), src
+// Step is the update count of the state.
+func (s TrainState) Step() int { return s.Loop.Step }
+
+// MarshalJSON writes Best as null while it is −Inf.
+func (s LoopState) MarshalJSON() ([]byte, error) {
+	type plain LoopState
+	out := struct {
+		plain
+		Best *float64 `json:"best_score"`
+	}{plain: plain(s)}
+	if !math.IsInf(s.Best, -1) && !math.IsNaN(s.Best) {
+		out.Best = &s.Best
+	}
+	return json.Marshal(out)
 }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (s *LoopState) UnmarshalJSON(data []byte) error {
+	type plain LoopState
+	in := struct {
+		plain
+		Best *float64 `json:"best_score"`
+	}{}
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*s = LoopState(in.plain)
+	s.Best = math.Inf(-1)
+	if in.Best != nil {
+		s.Best = *in.Best
+	}
+	return nil
+}
+
+// NewRand returns a seeded random source and the PCG behind it, whose state a
+// TrainState saves. It is Seed(seed).Stream("train").
+func NewRand(seed uint64) (*rand.Rand, *rand.PCG) { return Seed(seed).Stream("train") }
 
 // SaveTrainState writes the train state and the optimizer's moments into dir (which
 // already holds, or will hold, the weights), each file atomically.
@@ -43,7 +76,6 @@ func SaveTrainState(dir string, st TrainState, src *rand.PCG, opt nn.AdamWState)
 		return fmt.Errorf("save train state: %w", err)
 	}
 	st.Rand = rs
-	st.Step = max(st.Step, 0)
 	f := &safetensors.File{Metadata: map[string]string{"optimizer": "adamw", "step": fmt.Sprint(opt.Step)}}
 	for _, t := range opt.Tensors {
 		ten, err := safetensors.NewFloat32(t.Name, t.Shape, t.Data)
@@ -76,8 +108,8 @@ func LoadTrainState(dir string, src *rand.PCG) (TrainState, nn.AdamWState, error
 	if err := json.Unmarshal(data, &st); err != nil {
 		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: %w", path, err)
 	}
-	if st.Step < 0 {
-		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: step %d, want ≥ 0", path, st.Step)
+	if st.Loop.Step < 0 || st.Loop.BestStep < -1 || st.Loop.BestStep > st.Loop.Step || st.Loop.Averaged < 0 {
+		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: loop state %+v: want 0 ≤ step, −1 ≤ best_step ≤ step, averaged ≥ 0", path, st.Loop)
 	}
 	if err := src.UnmarshalBinary(st.Rand); err != nil {
 		return st, nn.AdamWState{}, fmt.Errorf("resume: %s: random state: %w", path, err)

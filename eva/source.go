@@ -32,25 +32,17 @@ func WindowSource(m *policy.Model, episodes []*replay.Episode, batch int, rng *r
 			ep.EnvID, ep.ObsDim, ep.ActDim, cfg.StateDim, cfg.Action.Width())
 	}
 	// Raw states and returns: the policy normalises and scales them itself.
-	s, err := replay.NewSampler(episodes, replay.SamplerConfig{ReturnScale: 1, MaxTimestep: cfg.MaxEpisodeLen - 1}, replay.IdentityNorm(cfg.StateDim))
+	s, err := replay.NewSampler(episodes)
 	if err != nil {
 		return nil, fmt.Errorf("eva: activation source: %w", err)
 	}
-	rb := replay.NewBatch(batch, cfg.Context, cfg.StateDim, cfg.Action.Width())
 	pb := policy.NewBatch(cfg, batch)
 	return func(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.Sample(rng, rb); err != nil {
+		if err := s.Sample(rng, pb); err != nil {
 			return err
-		}
-		copy(pb.States, rb.States)
-		copy(pb.Actions, rb.Actions)
-		copy(pb.Returns, rb.RTG)
-		copy(pb.Timesteps, rb.Timesteps)
-		for i, v := range rb.Mask {
-			pb.Mask[i] = v != 0
 		}
 		wasTrain := m.Training()
 		m.SetTrain(false)
@@ -74,7 +66,7 @@ func Rollouts(ctx context.Context, m *policy.Model, vec *envs.Vector, envID stri
 	if n < 1 {
 		return nil, fmt.Errorf("eva: rollouts of %d episodes: want ≥ 1", n)
 	}
-	actor, err := policy.NewActor(m, N)
+	actor, err := policy.NewActor(m, N, greedy, rng)
 	if err != nil {
 		return nil, fmt.Errorf("eva: rollouts: %w", err)
 	}
@@ -103,7 +95,7 @@ func Rollouts(ctx context.Context, m *policy.Model, vec *envs.Vector, envID stri
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := actor.Act(greedy, rng, actions); err != nil {
+		if err := actor.Act(actions); err != nil {
 			return nil, fmt.Errorf("eva: rollouts: %w", err)
 		}
 		st, err := vec.Step(actions)

@@ -30,7 +30,7 @@ import (
 // for a larger batch), the shortest window that holds every environment's history,
 // and ln_f and the head evaluated at the state tokens only.
 func (m *Model) Act(bt *Batch, greedy bool, rng *rand.Rand, actions []float32) error {
-	if err := bt.check(m.cfg, true); err != nil {
+	if err := checkBatch(bt, m.cfg, true); err != nil {
 		return err
 	}
 	A := m.cfg.Action.Width()

@@ -12,10 +12,13 @@ import (
 //
 // Use: Begin(i, obs, target) when environment i starts an episode; Act for all
 // environments; Observe(i, reward, obs) after each step that did not end i's episode
-// (an ended episode is followed by Begin for the next one).
+// (an ended episode is followed by Begin for the next one). Actor implements
+// agents.Actor, so agents.Rollout runs it like any other actor.
 type Actor struct {
 	model          *Model
 	n, k, obs, act int
+	greedy         bool
+	rng            *rand.Rand
 
 	// History of each environment, oldest first, the current step last: (N, K, ·).
 	returns   []float32 // (N, K)
@@ -26,19 +29,25 @@ type Actor struct {
 	rtg       []float64 // the current return-to-go of each environment
 	t         []int     // the current timestep of each environment
 
-	batch *Batch
-	out   []float32 // (N, act) the model's actions
+	active []int // the running environments, in order (the windows of the next Act)
+	batch  *Batch
+	out    []float32 // (N, act) the model's actions
 }
 
-// NewActor prepares an actor for n environments.
-func NewActor(model *Model, n int) (*Actor, error) {
+// NewActor prepares an actor for n environments. greedy takes the policy's most
+// likely action (its mode); otherwise actions are sampled from rng, which is then
+// required unless the head is deterministic (see Model.Act).
+func NewActor(model *Model, n int, greedy bool, rng *rand.Rand) (*Actor, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("policy: actor: actor for %d environments: want at least 1", n)
 	}
 	cfg := model.Config()
+	if !greedy && rng == nil && cfg.Head != HeadDeterministic {
+		return nil, fmt.Errorf("policy: actor: sampled actions need a random source")
+	}
 	k, obs, act := cfg.Context, cfg.StateDim, cfg.Action.Width()
 	return &Actor{
-		model: model, n: n, k: k, obs: obs, act: act,
+		model: model, n: n, k: k, obs: obs, act: act, greedy: greedy, rng: rng,
 		returns:   make([]float32, n*k),
 		states:    make([]float32, n*k*obs),
 		actions:   make([]float32, n*k*act),
@@ -46,6 +55,7 @@ func NewActor(model *Model, n int) (*Actor, error) {
 		length:    make([]int, n),
 		rtg:       make([]float64, n),
 		t:         make([]int, n),
+		active:    make([]int, 0, n),
 		batch:     NewBatch(cfg, n),
 		out:       make([]float32, n*act),
 	}, nil
@@ -99,25 +109,36 @@ func (a *Actor) push(i int, obs []float64) {
 	a.timesteps[j] = a.t[i]
 }
 
-// Act chooses the next action of every environment into actions (N × action width,
-// float64 as envs take them): greedy or sampled from rng.
-func (a *Actor) Act(greedy bool, rng *rand.Rand, actions []float64) error {
+// End marks environment i idle: its episode ended and no new one has begun. Act
+// skips idle environments (their actions are left as they were), so the tail of an
+// evaluation, when few episodes are still running, costs only what those cost.
+func (a *Actor) End(i int) { a.length[i] = 0 }
+
+// Act chooses the next action of every running environment into actions (N ×
+// action width, float64 as envs take them): greedy or sampled, as NewActor was told.
+// Sampling draws from the random source in environment order, so a run is
+// reproducible from its seed and N. Act with no running environment is an error.
+func (a *Actor) Act(actions []float64) error {
 	if len(actions) != a.n*a.act {
 		return fmt.Errorf("policy: actor: actions buffer of %d values, want %d", len(actions), a.n*a.act)
 	}
 	kk := 0
-	for _, l := range a.length {
-		if l == 0 {
-			return fmt.Errorf("policy: actor: Act before Begin")
+	a.active = a.active[:0]
+	for i, l := range a.length {
+		if l > 0 {
+			a.active = append(a.active, i)
+			kk = max(kk, l)
 		}
-		kk = max(kk, l)
 	}
-	// Window w is the last kk steps of environment w, left-padded.
+	if len(a.active) == 0 {
+		return fmt.Errorf("policy: actor: Act with no episode running (Begin first)")
+	}
+	// Window w is the last kk steps of the w-th running environment, left-padded.
 	bt := a.batch
-	bt.B, bt.K = a.n, kk
+	bt.B, bt.K = len(a.active), kk
 	k, o, c := a.k, a.obs, a.act
-	for w := 0; w < a.n; w++ {
-		pad := kk - a.length[w]
+	for w, env := range a.active {
+		pad := kk - a.length[env]
 		for s := 0; s < kk; s++ {
 			dst := w*kk + s
 			if s < pad {
@@ -128,7 +149,7 @@ func (a *Actor) Act(greedy bool, rng *rand.Rand, actions []float64) error {
 				clear(bt.Actions[dst*c : (dst+1)*c])
 				continue
 			}
-			src := w*k + s - pad
+			src := env*k + s - pad
 			bt.Mask[dst] = true
 			bt.Returns[dst] = a.returns[src]
 			bt.Timesteps[dst] = a.timesteps[src]
@@ -136,14 +157,14 @@ func (a *Actor) Act(greedy bool, rng *rand.Rand, actions []float64) error {
 			copy(bt.Actions[dst*c:(dst+1)*c], a.actions[src*c:(src+1)*c])
 		}
 	}
-	if err := a.model.Act(bt, greedy, rng, a.out); err != nil {
+	if err := a.model.Act(bt, a.greedy, a.rng, a.out); err != nil {
 		return fmt.Errorf("policy: actor: act: %w", err)
 	}
-	for w := 0; w < a.n; w++ {
-		j := w*k + a.length[w] - 1
+	for w, env := range a.active {
+		j := env*k + a.length[env] - 1
 		copy(a.actions[j*c:(j+1)*c], a.out[w*c:(w+1)*c])
 		for d := 0; d < c; d++ {
-			actions[w*c+d] = float64(a.out[w*c+d])
+			actions[env*c+d] = float64(a.out[w*c+d])
 		}
 	}
 	return nil

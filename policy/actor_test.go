@@ -15,7 +15,7 @@ func TestActorWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewActor(m, 2)
+	a, err := NewActor(m, 2, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestActorWindows(t *testing.T) {
 	acts := make([]float64, 2)
 	// Environment 0 takes 4 steps (its window slides), environment 1 takes 1.
 	for step := 0; step < 4; step++ {
-		if err := a.Act(true, nil, acts); err != nil {
+		if err := a.Act(acts); err != nil {
 			t.Fatal(err)
 		}
 		a.Observe(0, 1, obs(float64(step+2)))
@@ -37,7 +37,7 @@ func TestActorWindows(t *testing.T) {
 			a.Observe(1, 5, obs(11))
 		}
 	}
-	if err := a.Act(true, nil, acts); err != nil {
+	if err := a.Act(acts); err != nil {
 		t.Fatal(err)
 	}
 	bt := a.batch

@@ -3,54 +3,37 @@ package policy
 import (
 	"fmt"
 	"math"
+
+	"github.com/evarl/evarl/replay"
 )
 
-// Batch is B windows of K consecutive steps, the input of training and acting.
-// Windows shorter than K are left-padded: their first steps have Mask false, and
-// whatever those steps hold is ignored (it reaches neither a real token nor the loss).
+// Batch is B windows of K consecutive steps, the input of training and acting: the
+// same type replay's samplers fill (see replay.Batch for the layout). Windows shorter
+// than K are left-padded: their first steps have Mask false, and whatever those steps
+// hold is ignored (it reaches neither a real token nor the loss).
 //
 // Everything is raw, as the environment and the dataset give it: the model divides
 // returns-to-go by Config.ReturnScale, normalises states with its state statistics,
-// and maps continuous actions from [Low, High] to [-1, 1] itself, so there is one place
-// where these transformations happen and a checkpoint carries them.
-type Batch struct {
-	// B is the number of windows, K the steps per window (1 ≤ K ≤ Config.Context).
-	B, K int
-	// Returns holds the return-to-go at each step, (B, K).
-	Returns []float32
-	// States holds the observation at each step, (B, K, StateDim).
-	States []float32
-	// Actions holds the action taken at each step, (B, K, Action.Width()): a discrete
-	// action is its index stored as a float, as in replay.Episode. When acting, the
-	// action of the last step is not known yet and is ignored (no state token sees it).
-	Actions []float32
-	// Timesteps holds each step's index in its episode, (B, K); values past
-	// MaxEpisodeLen-1 share the last timestep embedding.
-	Timesteps []int
-	// Mask is true for a real step and false for padding, (B, K).
-	Mask []bool
-}
+// maps continuous actions from [Low, High] to [-1, 1] and clips timesteps to
+// MaxEpisodeLen−1 itself, so there is one place where these transformations happen
+// and a checkpoint carries them. When acting, the action of each window's last step
+// is not known yet and is ignored (no state token sees it).
+type Batch = replay.Batch
 
 // NewBatch allocates a batch of b windows of the model's full context.
 func NewBatch(cfg Config, b int) *Batch {
-	k := cfg.Context
-	return &Batch{
-		B: b, K: k,
-		Returns:   make([]float32, b*k),
-		States:    make([]float32, b*k*cfg.StateDim),
-		Actions:   make([]float32, b*k*cfg.Action.Width()),
-		Timesteps: make([]int, b*k),
-		Mask:      make([]bool, b*k),
-	}
+	return replay.NewBatch(b, cfg.Context, cfg.StateDim, cfg.Action.Width())
 }
 
-// Check verifies the batch against the configuration: sizes, discrete action indices
-// at real steps, and finite values at real steps. Forward calls it, so a bad dataset
-// row gives an error naming the window and step instead of a panic or a NaN loss.
-func (b *Batch) Check(cfg Config) error { return b.check(cfg, false) }
+// CheckBatch verifies a batch against the configuration: sizes, discrete action
+// indices at real steps, and finite values at real steps. Forward calls it, so a bad
+// dataset row gives an error naming the window and step instead of a panic or a NaN
+// loss.
+func (cfg Config) CheckBatch(b *Batch) error { return checkBatch(b, cfg, false) }
 
-// check is Check; acting skips the action of each window's last step (not known yet).
-func (b *Batch) check(cfg Config, acting bool) error {
+// checkBatch is CheckBatch; acting skips the action of each window's last step (not
+// known yet).
+func checkBatch(b *Batch, cfg Config, acting bool) error {
 	if b.B <= 0 || b.K <= 0 || b.K > cfg.Context {
 		return fmt.Errorf("policy: batch B = %d, K = %d: want B > 0 and 1 ≤ K ≤ context = %d", b.B, b.K, cfg.Context)
 	}

@@ -93,7 +93,7 @@ func (m *Model) ensure(rows int) *buffers {
 // head's outputs for Loss and for acting. Dropout is active in training mode. It
 // returns an error when the batch does not fit the configuration.
 func (m *Model) Forward(bt *Batch) error {
-	if err := bt.check(m.cfg, false); err != nil {
+	if err := checkBatch(bt, m.cfg, false); err != nil {
 		return err
 	}
 	m.forward(bt, false)

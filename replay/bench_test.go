@@ -118,11 +118,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkSample fills a DT batch (B=64, K=20) from 1M transitions.
 func BenchmarkSample(b *testing.B) {
 	eps := benchEpisodes()
-	norm, err := ComputeNormStats(eps, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := NewSampler(eps, SamplerConfig{ReturnScale: 100, MaxTimestep: 999}, norm)
+	s, err := NewSampler(eps)
 	if err != nil {
 		b.Fatal(err)
 	}

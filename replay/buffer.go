@@ -24,14 +24,11 @@ type Buffer struct {
 // highest returns are kept, as ODT does; they are stored in increasing order of
 // return, so the worst of them are the first to be replaced by online episodes.
 // The buffer aliases the episodes; do not modify them.
-func NewBuffer(capacity int, initial []*Episode, cfg SamplerConfig, norm NormStats) (*Buffer, error) {
+func NewBuffer(capacity int, initial []*Episode) (*Buffer, error) {
 	if capacity <= 0 {
 		return nil, fmt.Errorf("replay: buffer capacity %d: want a positive number of episodes", capacity)
 	}
 	b := &Buffer{capacity: capacity}
-	if err := b.w.init(cfg, norm); err != nil {
-		return nil, err
-	}
 	order := make([]int, len(initial))
 	returns := make([]float64, len(initial))
 	for i, ep := range initial {
@@ -46,7 +43,7 @@ func NewBuffer(capacity int, initial []*Episode, cfg SamplerConfig, norm NormSta
 		order = order[len(order)-capacity:]
 	}
 	for _, i := range order {
-		b.w.trajs = append(b.w.trajs, newTrajectory(initial[i], cfg.ReturnScale))
+		b.w.trajs = append(b.w.trajs, newTrajectory(initial[i]))
 	}
 	b.dirty = true
 	return b, nil
@@ -57,7 +54,7 @@ func (b *Buffer) Add(ep *Episode) error {
 	if err := b.w.accept(ep); err != nil {
 		return fmt.Errorf("replay: buffer: %w", err)
 	}
-	tr := newTrajectory(ep, b.w.cfg.ReturnScale)
+	tr := newTrajectory(ep)
 	if len(b.w.trajs) < b.capacity {
 		b.w.trajs = append(b.w.trajs, tr)
 	} else {

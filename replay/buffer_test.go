@@ -19,8 +19,7 @@ func idsOf(eps []*Episode) string {
 func TestBufferKeepsBestThenFIFO(t *testing.T) {
 	// Episode i has return r[i]; ids equal returns so the order is easy to read.
 	initial := []*Episode{stepEpisode(5, 5), stepEpisode(1, 1), stepEpisode(4, 2, 2), stepEpisode(2, 2), stepEpisode(3, 1, 1, 1)}
-	cfg := SamplerConfig{ReturnScale: 1, MaxTimestep: 10}
-	b, err := NewBuffer(3, initial, cfg, IdentityNorm(2))
+	b, err := NewBuffer(3, initial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,16 +54,15 @@ func TestBufferKeepsBestThenFIFO(t *testing.T) {
 		for row := 0; row < batch.B; row++ {
 			p := row*2 + 1 // every episode has one step: one pad, then the step
 			id := batch.States[p*2]
-			if r, ok := wantRTG[id]; !ok || batch.RTG[p] != r || batch.Mask[p-1] != 0 {
-				t.Fatalf("window from episode %v with rtg %v (mask %v)", id, batch.RTG[p], batch.Mask[row*2:row*2+2])
+			if r, ok := wantRTG[id]; !ok || batch.Returns[p] != r || batch.Mask[p-1] {
+				t.Fatalf("window from episode %v with rtg %v (mask %v)", id, batch.Returns[p], batch.Mask[row*2:row*2+2])
 			}
 		}
 	}
 }
 
 func TestBufferSmallInitial(t *testing.T) {
-	cfg := SamplerConfig{ReturnScale: 1, MaxTimestep: 10}
-	b, err := NewBuffer(4, []*Episode{stepEpisode(2, 2), stepEpisode(1, 1)}, cfg, IdentityNorm(2))
+	b, err := NewBuffer(4, []*Episode{stepEpisode(2, 2), stepEpisode(1, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,17 +75,20 @@ func TestBufferSmallInitial(t *testing.T) {
 		t.Errorf("buffer holds %s (%d transitions), want [2 3 4 5]", got, b.Transitions())
 	}
 
-	empty, err := NewBuffer(2, nil, cfg, IdentityNorm(2))
+	empty, err := NewBuffer(2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := empty.Sample(rand.New(rand.NewPCG(1, 1)), NewBatch(1, 1, 2, 1)); err == nil || !strings.Contains(err.Error(), "nothing to sample") {
 		t.Errorf("sampling an empty buffer: %v", err)
 	}
+	if err := empty.Add(stepEpisode(1, 1)); err != nil {
+		t.Fatal(err)
+	}
 	if err := empty.Add(randomEpisode(rand.New(rand.NewPCG(1, 1)), "x", 2, 3, 1, 0)); err == nil || !strings.Contains(err.Error(), "obs dim 3") {
 		t.Errorf("adding an episode with other dims: %v", err)
 	}
-	if _, err := NewBuffer(0, nil, cfg, IdentityNorm(2)); err == nil {
+	if _, err := NewBuffer(0, nil); err == nil {
 		t.Error("capacity 0 accepted")
 	}
 }

@@ -38,15 +38,17 @@
 //
 // # Training windows
 //
-// Sampler (offline) and Buffer (online, ODT) fill a caller-owned Batch with windows
-// of K steps, laid out as documented on Batch: trajectories are drawn in proportion
-// to their length and the window start uniformly within them (the DT reference's
-// get_batch), returns-to-go are undiscounted sums of the stored rewards divided by
-// SamplerConfig.ReturnScale, observations are normalised with NormStats, and short
-// windows are left-padded with zeros and mask 0. Sampling does not allocate. Unlike
-// the reference, padded states and actions are 0 after normalisation (the reference
-// pads actions with −10 and normalises zero states); the mask makes either choice
-// invisible to a correctly masked model.
+// Sampler (offline) and Buffer (online, ODT) fill a caller-owned Batch, the one input
+// type of the Decision Transformer (policy.Batch is the same type), with windows of K
+// steps: trajectories are drawn in proportion to their length and the window start
+// uniformly within them (the DT reference's get_batch), returns-to-go are
+// undiscounted sums of the stored rewards, and short windows are left-padded with
+// zeros and a false mask. Windows are raw — observations as recorded, returns in
+// reward units, timesteps unclipped — because the model scales, normalises and clips
+// itself with the statistics its checkpoint carries (ComputeNormStats computes them
+// at pretraining). Sampling does not allocate. Unlike the reference, padded states
+// and actions are 0 (the reference pads actions with −10); the mask makes either
+// choice invisible to a correctly masked model.
 //
 // All randomness comes from the *rand.Rand the caller passes.
 package replay

@@ -68,36 +68,3 @@ func ComputeNormStats(episodes []*Episode, stdFloor float64) (NormStats, error) 
 	}
 	return s, nil
 }
-
-// IdentityNorm returns statistics that leave observations unchanged, for models that
-// take raw observations.
-func IdentityNorm(dim int) NormStats {
-	s := NormStats{Mean: make([]float64, dim), Std: make([]float64, dim)}
-	for i := range s.Std {
-		s.Std[i] = 1
-	}
-	return s
-}
-
-// Normalize writes (obs − Mean) / Std into dst, as the samplers do for training
-// windows; agents use it on the observations they act on.
-func (s NormStats) Normalize(dst []float32, obs []float64) {
-	if len(dst) != len(s.Mean) || len(obs) != len(s.Mean) {
-		panic(fmt.Sprintf("replay: Normalize: dst %d and obs %d values, statistics have %d", len(dst), len(obs), len(s.Mean)))
-	}
-	for i, v := range obs {
-		dst[i] = float32((v - s.Mean[i]) / s.Std[i])
-	}
-}
-
-func (s NormStats) validate() error {
-	if len(s.Mean) == 0 || len(s.Mean) != len(s.Std) {
-		return fmt.Errorf("replay: normalisation statistics have %d means and %d stds; want the same positive number (IdentityNorm for raw observations)", len(s.Mean), len(s.Std))
-	}
-	for i := range s.Mean {
-		if math.IsNaN(s.Mean[i]) || math.IsInf(s.Mean[i], 0) || !(s.Std[i] > 0) || math.IsInf(s.Std[i], 0) {
-			return fmt.Errorf("replay: normalisation statistics feature %d: mean %v, std %v; want a finite mean and a finite std > 0", i, s.Mean[i], s.Std[i])
-		}
-	}
-	return nil
-}

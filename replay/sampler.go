@@ -2,43 +2,47 @@ package replay
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"slices"
 )
 
-// Batch is a batch of context windows in the layout the Decision Transformer reads.
-// All arrays are row-major; b indexes the batch, k the position in the window (oldest
-// first), and windows shorter than K are left-padded:
+// Batch is a batch of context windows, the one input type of Decision Transformer
+// training and acting (package policy reads it as policy.Batch). All arrays are
+// row-major; b indexes the batch, k the position in the window (oldest first), and
+// windows shorter than K are left-padded:
 //
-//	States    (B, K, ObsDim)  normalised observations; 0 at padding
+//	Returns   (B, K)          undiscounted return-to-go from that step, in reward units; 0 at padding
+//	States    (B, K, ObsDim)  observations as recorded; 0 at padding
 //	Actions   (B, K, ActDim)  actions as recorded (a discrete action is its index); 0 at padding
-//	RTG       (B, K, 1)       undiscounted return-to-go from that step, ÷ ReturnScale; 0 at padding
-//	Timesteps (B, K)          step index in the episode, clipped to MaxTimestep; 0 at padding
-//	Mask      (B, K)          1 for real steps, 0 for padding
+//	Timesteps (B, K)          step index in the episode; 0 at padding
+//	Mask      (B, K)          true for real steps, false for padding
+//
+// Everything is raw, as the environment and the dataset give it: the model scales
+// returns, normalises states and clips timesteps itself, with the statistics its
+// checkpoint carries, so there is one place where those transformations happen.
 //
 // The caller owns a Batch (NewBatch allocates it once); samplers overwrite every
 // element on each call, so a batch is reused across training steps without
-// allocating.
+// allocating. B and K may be lowered below the allocated sizes (acting uses the
+// shortest window that holds every history); the arrays then hold B·K rows.
 type Batch struct {
 	B, K, ObsDim, ActDim int
 
+	Returns   []float32
 	States    []float32
 	Actions   []float32
-	RTG       []float32
 	Timesteps []int
-	Mask      []float32
+	Mask      []bool
 }
 
 // NewBatch allocates a batch of b windows of k steps.
 func NewBatch(b, k, obsDim, actDim int) *Batch {
 	return &Batch{
 		B: b, K: k, ObsDim: obsDim, ActDim: actDim,
+		Returns:   make([]float32, b*k),
 		States:    make([]float32, b*k*obsDim),
 		Actions:   make([]float32, b*k*actDim),
-		RTG:       make([]float32, b*k),
 		Timesteps: make([]int, b*k),
-		Mask:      make([]float32, b*k),
+		Mask:      make([]bool, b*k),
 	}
 }
 
@@ -50,46 +54,26 @@ func (b *Batch) check(obsDim, actDim int) error {
 		return fmt.Errorf("replay: batch size %d and context length %d must be positive", b.B, b.K)
 	case b.ObsDim != obsDim || b.ActDim != actDim:
 		return fmt.Errorf("replay: batch has obs dim %d and action dim %d, the data has %d and %d", b.ObsDim, b.ActDim, obsDim, actDim)
-	case len(b.States) != b.B*b.K*b.ObsDim || len(b.Actions) != b.B*b.K*b.ActDim ||
-		len(b.RTG) != b.B*b.K || len(b.Timesteps) != b.B*b.K || len(b.Mask) != b.B*b.K:
-		return fmt.Errorf("replay: batch arrays do not match B=%d K=%d obs=%d act=%d (use NewBatch)", b.B, b.K, b.ObsDim, b.ActDim)
-	}
-	return nil
-}
-
-// SamplerConfig holds what turns stored rewards and step counts into model inputs.
-type SamplerConfig struct {
-	// ReturnScale divides returns-to-go (the DT reference uses a per-environment
-	// scale, e.g. 1000 for MuJoCo locomotion), so that they are of order one.
-	ReturnScale float64
-	// MaxTimestep is the largest timestep index the model embeds (its maximum episode
-	// length − 1); later steps are clipped to it.
-	MaxTimestep int
-}
-
-func (c SamplerConfig) validate() error {
-	if !(c.ReturnScale > 0) || math.IsInf(c.ReturnScale, 0) {
-		return fmt.Errorf("replay: return scale %v: want a finite number > 0", c.ReturnScale)
-	}
-	if c.MaxTimestep < 0 {
-		return fmt.Errorf("replay: max timestep %d: want ≥ 0", c.MaxTimestep)
+	case len(b.States) < b.B*b.K*b.ObsDim || len(b.Actions) < b.B*b.K*b.ActDim ||
+		len(b.Returns) < b.B*b.K || len(b.Timesteps) < b.B*b.K || len(b.Mask) < b.B*b.K:
+		return fmt.Errorf("replay: batch arrays do not hold B=%d K=%d obs=%d act=%d (use NewBatch)", b.B, b.K, b.ObsDim, b.ActDim)
 	}
 	return nil
 }
 
 // trajectory is an episode prepared for window sampling: its returns-to-go are
-// computed once, already divided by the return scale.
+// computed once.
 type trajectory struct {
 	ep  *Episode
-	rtg []float32 // rtg[t] = Σ_{u ≥ t} r_u / scale, t < Len()
+	rtg []float32 // rtg[t] = Σ_{u ≥ t} r_u, t < Len()
 }
 
-func newTrajectory(ep *Episode, scale float64) trajectory {
+func newTrajectory(ep *Episode) trajectory {
 	rtg := make([]float32, ep.Len())
 	var sum float64 // float64 so long episodes do not lose small rewards
 	for t := ep.Len() - 1; t >= 0; t-- {
 		sum += float64(ep.Rewards[t])
-		rtg[t] = float32(sum / scale)
+		rtg[t] = float32(sum)
 	}
 	return trajectory{ep: ep, rtg: rtg}
 }
@@ -97,24 +81,9 @@ func newTrajectory(ep *Episode, scale float64) trajectory {
 // windows samples windows from a list of trajectories. It is the one implementation
 // behind Sampler and Buffer.
 type windows struct {
-	cfg            SamplerConfig
-	norm           NormStats
 	obsDim, actDim int
 	trajs          []trajectory
 	cum            []int // cum[i] = total length of trajs[0..i]
-}
-
-func (w *windows) init(cfg SamplerConfig, norm NormStats) error {
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	if err := norm.validate(); err != nil {
-		return err
-	}
-	// Copies, so that a caller changing its statistics cannot change the windows.
-	w.cfg = cfg
-	w.norm = NormStats{Mean: slices.Clone(norm.Mean), Std: slices.Clone(norm.Std)}
-	return nil
 }
 
 // accept checks an episode against the data's sizes (set by the first one).
@@ -122,8 +91,8 @@ func (w *windows) accept(ep *Episode) error {
 	if err := ep.Validate(); err != nil {
 		return err
 	}
-	if len(w.norm.Mean) != ep.ObsDim {
-		return fmt.Errorf("%w: %s episode has obs dim %d, the normalisation statistics have %d", ErrDims, ep.EnvID, ep.ObsDim, len(w.norm.Mean))
+	if w.obsDim != 0 && ep.ObsDim != w.obsDim {
+		return fmt.Errorf("%w: %s episode has obs dim %d, the others have %d", ErrDims, ep.EnvID, ep.ObsDim, w.obsDim)
 	}
 	if w.actDim != 0 && ep.ActDim != w.actDim {
 		return fmt.Errorf("%w: %s episode has action dim %d, the others have %d", ErrDims, ep.EnvID, ep.ActDim, w.actDim)
@@ -182,7 +151,7 @@ func (w *windows) fill(b *Batch, row int, tr *trajectory, start int) {
 	pad := k - n
 	states := b.States[row*k*od : (row+1)*k*od]
 	actions := b.Actions[row*k*ad : (row+1)*k*ad]
-	rtg := b.RTG[row*k : (row+1)*k]
+	rtg := b.Returns[row*k : (row+1)*k]
 	ts := b.Timesteps[row*k : (row+1)*k]
 	mask := b.Mask[row*k : (row+1)*k]
 
@@ -193,17 +162,11 @@ func (w *windows) fill(b *Batch, row int, tr *trajectory, start int) {
 	clear(mask[:pad])
 	for j := 0; j < n; j++ {
 		t, p := start+j, pad+j
-		obs := tr.ep.Observations[t*od : (t+1)*od]
-		dst := states[p*od : (p+1)*od]
-		// As NormStats.Normalize computes it, so training and acting agree exactly.
-		mean, std := w.norm.Mean[:len(obs)], w.norm.Std[:len(obs)]
-		for i, v := range obs {
-			dst[i] = float32((float64(v) - mean[i]) / std[i])
-		}
+		copy(states[p*od:(p+1)*od], tr.ep.Observations[t*od:(t+1)*od])
 		copy(actions[p*ad:(p+1)*ad], tr.ep.Actions[t*ad:(t+1)*ad])
 		rtg[p] = tr.rtg[t]
-		ts[p] = min(t, w.cfg.MaxTimestep)
-		mask[p] = 1
+		ts[p] = t
+		mask[p] = true
 	}
 }
 
@@ -212,19 +175,16 @@ type Sampler struct {
 	w windows
 }
 
-// NewSampler prepares episodes for sampling: it checks that they share sizes with
-// each other and with norm, and computes their returns-to-go. Episodes without steps
-// are kept but never drawn. The sampler aliases the episodes; do not modify them.
-func NewSampler(episodes []*Episode, cfg SamplerConfig, norm NormStats) (*Sampler, error) {
+// NewSampler prepares episodes for sampling: it checks that they share sizes and
+// computes their returns-to-go. Episodes without steps are kept but never drawn. The
+// sampler aliases the episodes; do not modify them.
+func NewSampler(episodes []*Episode) (*Sampler, error) {
 	s := &Sampler{}
-	if err := s.w.init(cfg, norm); err != nil {
-		return nil, err
-	}
 	for i, ep := range episodes {
 		if err := s.w.accept(ep); err != nil {
 			return nil, fmt.Errorf("replay: sampler: episode %d: %w", i, err)
 		}
-		s.w.trajs = append(s.w.trajs, newTrajectory(ep, cfg.ReturnScale))
+		s.w.trajs = append(s.w.trajs, newTrajectory(ep))
 	}
 	s.w.reindex()
 	if len(s.w.cum) == 0 || s.w.cum[len(s.w.cum)-1] == 0 {

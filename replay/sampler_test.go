@@ -9,35 +9,35 @@ import (
 )
 
 // TestWindowsByHand checks windows of a hand-worked dataset: two episodes whose
-// observation at step t is [id, t], K = 2, return scale 2, max timestep 1.
+// observation at step t is [id, t], K = 2. Windows are raw: observations as recorded,
+// undiscounted returns-to-go, unclipped timesteps.
 func TestWindowsByHand(t *testing.T) {
 	a := stepEpisode(1, 1, 2, 3) // returns-to-go 6, 5, 3
 	b := stepEpisode(2, 5)       // return-to-go 5
-	norm := NormStats{Mean: []float64{1, 1}, Std: []float64{2, 0.5}}
-	s, err := NewSampler([]*Episode{a, b}, SamplerConfig{ReturnScale: 2, MaxTimestep: 1}, norm)
+	s, err := NewSampler([]*Episode{a, b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	batch := NewBatch(3, 2, 2, 1)
-	for _, arr := range [][]float32{batch.States, batch.Actions, batch.RTG, batch.Mask} {
+	for _, arr := range [][]float32{batch.States, batch.Actions, batch.Returns} {
 		for i := range arr {
 			arr[i] = 99 // padding must overwrite stale values
 		}
 	}
 	for i := range batch.Timesteps {
 		batch.Timesteps[i] = 99
+		batch.Mask[i] = true
 	}
 	s.w.fill(batch, 0, &s.w.trajs[0], 0) // a, steps 0–1
 	s.w.fill(batch, 1, &s.w.trajs[0], 2) // a, step 2 only: one pad
 	s.w.fill(batch, 2, &s.w.trajs[1], 0) // b, step 0 only: one pad
 	want := &Batch{
 		B: 3, K: 2, ObsDim: 2, ActDim: 1,
-		// (obs − mean) / std: [1,0]→[0,−2], [1,1]→[0,0], [1,2]→[0,2], [2,0]→[0.5,−2]
-		States:    []float32{0, -2, 0, 0 /**/, 0, 0, 0, 2 /**/, 0, 0, 0.5, -2},
+		Returns:   []float32{6, 5 /**/, 0, 3 /**/, 0, 5},
+		States:    []float32{1, 0, 1, 1 /**/, 0, 0, 1, 2 /**/, 0, 0, 2, 0},
 		Actions:   []float32{10, 11 /**/, 0, 12 /**/, 0, 20},
-		RTG:       []float32{3, 2.5 /**/, 0, 1.5 /**/, 0, 2.5},
-		Timesteps: []int{0, 1 /**/, 0, 1 /**/, 0, 0}, // step 2 clipped to 1
-		Mask:      []float32{1, 1 /**/, 0, 1 /**/, 0, 1},
+		Timesteps: []int{0, 1 /**/, 0, 2 /**/, 0, 0},
+		Mask:      []bool{true, true /**/, false, true /**/, false, true},
 	}
 	if !reflect.DeepEqual(batch, want) {
 		t.Errorf("got  %+v\nwant %+v", batch, want)
@@ -50,7 +50,7 @@ func TestWindowsByHand(t *testing.T) {
 func TestSampleProportions(t *testing.T) {
 	eps := []*Episode{stepEpisode(0, 1), stepEpisode(1, 1, 1, 1), stepEpisode(2, 1, 1, 1, 1, 1, 1)}
 	const k = 4
-	s, err := NewSampler(eps, SamplerConfig{ReturnScale: 1, MaxTimestep: 100}, IdentityNorm(2))
+	s, err := NewSampler(eps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestSampleProportions(t *testing.T) {
 		for row := 0; row < b.B; row++ {
 			mask := b.Mask[row*k : (row+1)*k]
 			p := 0
-			for p < k && mask[p] == 0 {
+			for p < k && !mask[p] {
 				p++
 			}
 			id, start := int(b.States[(row*k+p)*2]), int(b.States[(row*k+p)*2+1])
@@ -73,7 +73,7 @@ func TestSampleProportions(t *testing.T) {
 				t.Fatalf("episode %d start %d: %d pads, want %d", id, start, p, k-n)
 			}
 			for j := p; j < k; j++ {
-				if mask[j] != 1 || int(b.States[(row*k+j)*2+1]) != start+j-p || b.Timesteps[row*k+j] != start+j-p {
+				if !mask[j] || int(b.States[(row*k+j)*2+1]) != start+j-p || b.Timesteps[row*k+j] != start+j-p {
 					t.Fatalf("episode %d start %d: position %d is not step %d", id, start, j, start+j-p)
 				}
 			}
@@ -99,16 +99,11 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		eps = append(eps, randomEpisode(rng, "a", 5+i*7, 4, 2, 0))
 	}
-	norm, err := ComputeNormStats(eps, 0)
+	s, err := NewSampler(eps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := SamplerConfig{ReturnScale: 10, MaxTimestep: 50}
-	s, err := NewSampler(eps, cfg, norm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf, err := NewBuffer(10, eps, cfg, norm)
+	buf, err := NewBuffer(10, eps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,30 +121,23 @@ func TestSampleDoesNotAllocate(t *testing.T) {
 
 func TestSamplerErrors(t *testing.T) {
 	good := []*Episode{stepEpisode(1, 1, 2)}
-	cfg := SamplerConfig{ReturnScale: 1, MaxTimestep: 10}
 	tests := []struct {
 		name string
 		eps  []*Episode
-		cfg  SamplerConfig
-		norm NormStats
 		want string
 	}{
-		{"zero scale", good, SamplerConfig{MaxTimestep: 1}, IdentityNorm(2), "return scale 0"},
-		{"negative max timestep", good, SamplerConfig{ReturnScale: 1, MaxTimestep: -1}, IdentityNorm(2), "max timestep -1"},
-		{"missing norm", good, cfg, NormStats{}, "IdentityNorm"},
-		{"zero std", good, cfg, NormStats{Mean: []float64{0, 0}, Std: []float64{1, 0}}, "feature 1"},
-		{"norm dims", good, cfg, IdentityNorm(3), "obs dim 2, the normalisation statistics have 3"},
-		{"no steps", []*Episode{stepEpisode(1)}, cfg, IdentityNorm(2), "no steps"},
-		{"action dims", []*Episode{good[0], randomEpisode(rand.New(rand.NewPCG(1, 1)), "x", 2, 2, 3, 0)}, cfg, IdentityNorm(2), "action dim 3"},
+		{"no steps", []*Episode{stepEpisode(1)}, "no steps"},
+		{"obs dims", []*Episode{good[0], randomEpisode(rand.New(rand.NewPCG(1, 1)), "x", 2, 3, 1, 0)}, "obs dim 3"},
+		{"action dims", []*Episode{good[0], randomEpisode(rand.New(rand.NewPCG(1, 1)), "x", 2, 2, 3, 0)}, "action dim 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewSampler(tt.eps, tt.cfg, tt.norm); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := NewSampler(tt.eps); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
 	}
-	s, err := NewSampler(good, cfg, IdentityNorm(2))
+	s, err := NewSampler(good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +171,6 @@ func TestComputeNormStats(t *testing.T) {
 	}
 	if constant.Std[0] != 0.1 || constant.Mean[0] != 7 {
 		t.Errorf("constant feature: mean %v std %v, want 7 and the floor 0.1", constant.Mean[0], constant.Std[0])
-	}
-	dst := make([]float32, 2)
-	want.Normalize(dst, []float64{1.5 + math.Sqrt(0.75), 0.75})
-	if math.Abs(float64(dst[0])-1) > 1e-6 || dst[1] != 0 {
-		t.Errorf("Normalize = %v, want [1 0]", dst)
 	}
 	if _, err := ComputeNormStats(nil, 0); err == nil {
 		t.Error("no episodes: no error")

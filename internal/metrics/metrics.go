@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -54,23 +55,24 @@ type Logger struct {
 	rows    []Row
 }
 
-// Open starts a metrics file at path (format from the extension). When keepUpTo ≥ 0
-// and the file exists, its rows with Step ≤ keepUpTo are kept (a resumed run) and the
-// rest dropped; otherwise the file starts empty. columns fixes the CSV header (ignored
-// for JSON lines).
-func Open(path string, columns []string, keepUpTo int) (*Logger, error) {
+// Open starts a metrics file at path (format from the extension). When keep is not
+// nil and the file exists, the rows keep accepts are kept (a resumed run keeps what
+// was logged up to its checkpoint) and the rest dropped; a torn last line — what a
+// crash in the middle of a write leaves — is dropped too. Otherwise the file starts
+// empty. columns fixes the CSV header (ignored for JSON lines).
+func Open(path string, columns []string, keep func(Row) bool) (*Logger, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
 	}
 	l := &Logger{path: path, format: format, columns: append([]string(nil), columns...)}
-	if keepUpTo >= 0 {
-		old, err := Read(path)
+	if keep != nil {
+		old, err := read(path, true)
 		if err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
 		for _, r := range old {
-			if r.Step <= keepUpTo {
+			if keep(r) {
 				l.rows = append(l.rows, r)
 			}
 		}
@@ -87,7 +89,10 @@ func (l *Logger) Rows() []Row { return l.rows }
 // Path is the file the logger writes.
 func (l *Logger) Path() string { return l.path }
 
-// Log appends a row to the file.
+// Record appends a row to the file: Logger is an agents.Recorder.
+func (l *Logger) Record(step int, values map[string]float64) error { return l.Log(step, values) }
+
+// Log appends a row to the file, in one write.
 func (l *Logger) Log(step int, values map[string]float64) error {
 	row := Row{Step: step, Values: make(map[string]float64, len(values))}
 	for k, v := range values {
@@ -167,19 +172,25 @@ func csvField(s string) string {
 }
 
 // Read loads the rows of a metrics file written by a Logger.
-func Read(path string) ([]Row, error) {
+func Read(path string) ([]Row, error) { return read(path, false) }
+
+// read is Read; torn drops an incomplete last line (no final newline) instead of
+// failing on it.
+func read(path string, torn bool) ([]Row, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	if torn && len(data) > 0 && data[len(data)-1] != '\n' {
+		data = data[:bytes.LastIndexByte(data, '\n')+1]
+	}
 	var rows []Row
 	if format == JSONL {
-		sc := bufio.NewScanner(f)
+		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
 		for line := 1; sc.Scan(); line++ {
 			if strings.TrimSpace(sc.Text()) == "" {
@@ -208,7 +219,7 @@ func Read(path string) ([]Row, error) {
 		}
 		return rows, sc.Err()
 	}
-	recs, err := csv.NewReader(f).ReadAll()
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("metrics %s: %w", path, err)
 	}
