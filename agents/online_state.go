@@ -56,12 +56,12 @@ const (
 // saves: the model, or the adapters) into dir: the update count and src's state (src
 // must be the PCG behind the trainer's random source, see NewRand), the policy
 // optimizer's moments, the temperature and its optimizer, where the current iteration
-// stands, and the replay buffer's episodes; loop is the run loop's state (its Step
-// must be the trainer's update count). Each file is written to a temporary name and
-// renamed.
-func (o *Online) SaveState(dir string, src *rand.PCG, loop LoopState) error {
-	if loop.Step != o.updates {
-		return fmt.Errorf("online: save state: the loop is at update %d, the trainer at %d", loop.Step, o.updates)
+// stands, and the replay buffer's episodes; st carries the run loop's state (its
+// Step must be the trainer's update count) and any other streams the caller keeps.
+// Each file is written to a temporary name and renamed.
+func (o *Online) SaveState(dir string, src *rand.PCG, st TrainState) error {
+	if st.Loop.Step != o.updates {
+		return fmt.Errorf("online: save state: the loop is at update %d, the trainer at %d", st.Loop.Step, o.updates)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("online: save state: %w", err)
@@ -74,7 +74,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, loop LoopState) error {
 	if o.rolledOut {
 		rolled = 1
 	}
-	st := TrainState{Loop: loop, Extra: map[string]float64{
+	st.Extra = map[string]float64{
 		extraIteration:   float64(o.iter),
 		extraRolledOut:   rolled,
 		extraIterUpdates: float64(o.iterUpdates),
@@ -82,7 +82,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, loop LoopState) error {
 		extraLogTemp:  float64(o.logTemp.Data[0]),
 		extraLogTempM: float64(ts.Tensors[0].Data[0]),
 		extraLogTempV: float64(ts.Tensors[1].Data[0]),
-	}}
+	}
 	return SaveTrainState(dir, st, src, o.opt.State())
 }
 

@@ -357,7 +357,7 @@ func TestOnlineResume(t *testing.T) {
 			if err := m.Save(dir); err != nil {
 				t.Fatal(err)
 			}
-			if err := o.SaveState(dir, src, LoopState{Step: o.Updates(), Best: 0.25, BestStep: 5}); err != nil {
+			if err := o.SaveState(dir, src, TrainState{Loop: LoopState{Step: o.Updates(), Best: 0.25, BestStep: 5}}); err != nil {
 				t.Fatal(err)
 			}
 			buffered := len(o.Buffer().Episodes())

@@ -28,6 +28,9 @@ type TrainState struct {
 	Loop  LoopState          `json:"loop"`
 	Rand  []byte             `json:"rand"` // rand.PCG's binary state
 	Extra map[string]float64 `json:"extra,omitempty"`
+	// Streams holds the state of other random streams of the run by name (adapter
+	// dropout: lora.Model.DropoutState).
+	Streams map[string][]byte `json:"streams,omitempty"`
 }
 
 // Step is the update count of the state.

@@ -16,6 +16,15 @@ type Dropout struct {
 	scale []float32 // per element 0 or 1/(1−P), saved by a training Forward
 }
 
+// SetRand makes the layer draw its masks from rng from now on (a run that takes
+// over a model sets its own seeded stream).
+func (d *Dropout) SetRand(rng *rand.Rand) {
+	if rng == nil {
+		panic("nn: Dropout.SetRand: nil random source")
+	}
+	d.rng = rng
+}
+
 // NewDropout returns a layer in training mode. p must lie in [0, 1).
 func NewDropout(p float32, rng *rand.Rand) *Dropout {
 	if p < 0 || p >= 1 {

@@ -193,6 +193,29 @@ func (m *Model) init(rng *rand.Rand) {
 	}
 }
 
+// SetRand makes rng the model's random source from now on: dropout masks and the
+// Gaussian head's entropy samples (the shadow lane's dropout is re-seeded from it).
+// A training run sets its own seeded stream so that the run, not whoever loaded the
+// model, decides the draws.
+func (m *Model) SetRand(rng *rand.Rand) {
+	if rng == nil {
+		panic("policy: SetRand: nil random source")
+	}
+	m.rng = rng
+	for _, d := range m.lane.dropouts() {
+		d.SetRand(rng)
+	}
+}
+
+// dropouts lists the lane's dropout layers.
+func (l *lane) dropouts() []*nn.Dropout {
+	out := []*nn.Dropout{l.embedDrop}
+	for _, b := range l.blocks {
+		out = append(out, b.attnDrop, b.mlpDrop)
+	}
+	return out
+}
+
 // Config returns the model's configuration.
 func (m *Model) Config() Config { return m.cfg }
 
@@ -262,4 +285,27 @@ func (m *Model) SetStateNorm(mean, std []float32) error {
 // StateNorm returns copies of the state normalisation statistics.
 func (m *Model) StateNorm() (mean, std []float32) {
 	return append([]float32(nil), m.stateMean...), append([]float32(nil), m.stateStd...)
+}
+
+// Clone returns an independent copy of the model: the same configuration, weights,
+// state statistics and backend, fresh buffers, in evaluation mode, every parameter
+// trainable, with no adapter or observer attached, its random source rng (nil: a
+// fixed seed). It is how a run keeps the pretrained weights it started from while it
+// trains a copy.
+func (m *Model) Clone(rng *rand.Rand) (*Model, error) {
+	c, err := New(m.cfg, rng, m.gemm)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range m.params.All() {
+		q, ok := c.params.Get(p.Name)
+		if !ok {
+			return nil, fmt.Errorf("policy: Clone: parameter %s missing from the copy", p.Name)
+		}
+		copy(q.Data, p.Data)
+	}
+	copy(c.stateMean, m.stateMean)
+	copy(c.stateStd, m.stateStd)
+	c.SetTrain(false)
+	return c, nil
 }

@@ -1,9 +1,12 @@
 package expert
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/evarl/evarl/envs"
 )
@@ -19,6 +22,11 @@ import (
 // episode's reset seed, so an episode's actions do not depend on which slot ran it
 // or on how many slots there are.
 type Actor struct {
+	// Workers is the number of goroutines Act spreads the slots over (0: one per
+	// CPU; 1: the caller's goroutine). Each slot's expert and random stream belong
+	// to one goroutine per call, so the actions do not depend on it.
+	Workers int
+
 	noise float64
 	seed  uint64
 	slots []actorSlot
@@ -104,14 +112,36 @@ func (a *Actor) Act(actions []float64) error {
 	if a.width < 0 || len(actions) != len(a.slots)*a.width {
 		return fmt.Errorf("expert: actor: actions buffer of %d values for %d slots of width %d", len(actions), len(a.slots), a.width)
 	}
-	for i := range a.slots {
-		s := &a.slots[i]
-		if !s.running {
-			continue
-		}
-		if err := s.policy.Act(s.obs, actions[i*a.width:(i+1)*a.width]); err != nil {
-			return fmt.Errorf("expert: slot %d: %w", i, err)
-		}
+	workers := a.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	return nil
+	workers = min(workers, len(a.slots))
+	act := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			s := &a.slots[i]
+			if !s.running {
+				continue
+			}
+			if err := s.policy.Act(s.obs, actions[i*a.width:(i+1)*a.width]); err != nil {
+				return fmt.Errorf("expert: slot %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	if workers <= 1 {
+		return act(0, len(a.slots))
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(a.slots)/workers, (w+1)*len(a.slots)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = act(lo, hi)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

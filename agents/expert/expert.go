@@ -123,3 +123,11 @@ func SampleUniform(space envs.Space, rng *rand.Rand, action []float64) error {
 	}
 	return nil
 }
+
+// Has reports whether an expert is registered for the environment id.
+func Has(envID string) bool {
+	mu.RLock()
+	defer mu.RUnlock()
+	_, ok := factories[envID]
+	return ok
+}

@@ -1,0 +1,118 @@
+package finetune
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/eva"
+	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
+)
+
+// ComputeEVA runs the EVA pass for adapters loraCfg on model (before adapters are
+// attached) with activations from cfg.Source: rollouts of the model itself in the
+// tasks, conditioned on cfg.RolloutTarget (NaN: target), windows of data, or both.
+// Rollouts reset with seeds from the training stream (agents.ExplorationRange),
+// never with validation or test seeds. Every random draw comes from seed's "eva"
+// stream. It is the pass `rl-train eva` runs and method eva runs in New.
+func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, data []*replay.Episode, loraCfg lora.Config,
+	cfg EVAConfig, target float64, seed agents.Seed, log logrus.FieldLogger) (*eva.State, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	rng, _ := seed.Stream("eva")
+	var source []*replay.Episode
+	if cfg.Source != SourceRollouts {
+		source = append(source, OnlyTasks(data, tasks)...)
+		if len(source) == 0 {
+			return nil, fmt.Errorf("finetune: eva.source %s: the data holds no episode of the tasks %v", cfg.Source, taskIDs(tasks))
+		}
+	}
+	if cfg.Source != SourceDataset {
+		if !math.IsNaN(cfg.RolloutTarget) {
+			target = cfg.RolloutTarget
+		}
+		eps, err := EVARollouts(ctx, model, tasks, cfg, target, rng)
+		if err != nil {
+			return nil, err
+		}
+		source = append(source, eps...)
+	}
+	forward, err := windowForward(model, source, cfg.Batch, rng)
+	if err != nil {
+		return nil, err
+	}
+	st, err := eva.Compute(ctx, model, loraCfg, cfg.Config, forward, log)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	return st, nil
+}
+
+// EVARollouts runs model in each task for cfg.RolloutEpisodes episodes, cut at
+// cfg.RolloutMaxSteps steps, conditioned on target, with sampled actions unless
+// cfg.RolloutGreedy, on cfg.NumEnvs environments; episode resets draw their seeds
+// from the exploration range with rng.
+func EVARollouts(ctx context.Context, model *policy.Model, tasks []envs.Task, cfg EVAConfig, target float64, rng *rand.Rand) ([]*replay.Episode, error) {
+	quotas := make([]agents.Quota, len(tasks))
+	span := agents.ExplorationRange()
+	for i, t := range tasks {
+		if cfg.RolloutMaxSteps > 0 {
+			t.Options = t.Options.Clone()
+			if t.Options == nil {
+				t.Options = envs.Options{}
+			}
+			t.Options[envs.MaxStepsOption] = cfg.RolloutMaxSteps
+		}
+		quotas[i] = agents.Quota{Task: t, Target: target, Episodes: cfg.RolloutEpisodes,
+			Seed: span.First + rng.Int64N(span.Count-int64(cfg.RolloutEpisodes))}
+	}
+	n := min(cfg.NumEnvs, len(tasks)*cfg.RolloutEpisodes)
+	actor, err := policy.NewActor(model, n, cfg.RolloutGreedy, rng)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: eva rollouts: %w", err)
+	}
+	wasTrain := model.Training()
+	model.SetTrain(false)
+	defer model.SetTrain(wasTrain)
+	out := make([]*replay.Episode, 0, len(tasks)*cfg.RolloutEpisodes)
+	err = agents.Rollout(ctx, actor, quotas, agents.RolloutConfig{Record: true, Source: "eva rollout"}, func(ep agents.Episode) error {
+		out = append(out, ep.Recording)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finetune: eva rollouts: %w", err)
+	}
+	return out, nil
+}
+
+// windowForward returns an eva.Forward that runs model (dropout off) on batch
+// windows drawn from episodes with rng, as training draws them: trajectories in
+// proportion to their length, left padding with a mask, which the model passes to
+// the layers' observers so that padding rows never enter the PCA.
+func windowForward(model *policy.Model, episodes []*replay.Episode, batch int, rng *rand.Rand) (eva.Forward, error) {
+	s, err := replay.NewSampler(episodes)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: eva activation source: %w", err)
+	}
+	b := policy.NewBatch(model.Config(), batch)
+	return func(ctx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.Sample(rng, b); err != nil {
+			return err
+		}
+		wasTrain := model.Training()
+		model.SetTrain(false)
+		defer model.SetTrain(wasTrain)
+		return model.Forward(b)
+	}, nil
+}

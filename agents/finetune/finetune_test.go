@@ -1,0 +1,264 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/collect"
+	"github.com/evarl/evarl/envs"
+	_ "github.com/evarl/evarl/envs/all"
+	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
+)
+
+// smallTask is a 7×7 gridworld with a 3×3 view and 30 steps, random starts.
+func smallTask() envs.Task {
+	return envs.Task{ID: "grid-small", EnvID: "GridWorld-v0", Options: envs.Options{
+		"size": 7, "view": 3, "layout": "rooms", "task_seed": 3, "max_episode_steps": 30, "random_start": true}}
+}
+
+// fixture is a small untrained policy for smallTask and expert-ish data of it.
+func fixture(t testing.TB) (*policy.Model, []envs.Task, []*replay.Episode) {
+	t.Helper()
+	tasks := []envs.Task{smallTask()}
+	env, err := tasks[0].Make()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := policy.DefaultConfig(env.ObservationSpace().Dim(), policy.ActionSpace{Discrete: 3})
+	cfg.EmbedDim, cfg.Layers, cfg.Heads, cfg.Context, cfg.MaxEpisodeLen, cfg.Dropout = 16, 1, 2, 4, 64, 0.1
+	m, err := policy.New(cfg, rand.New(rand.NewPCG(1, 2)), nn.GonumGemm{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := collect.Episodes(context.Background(), tasks, 12, 0.3, 0, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, tasks, data
+}
+
+// smallConfig fine-tunes for 20 updates, validating every 5.
+func smallConfig(method string) Config {
+	c := DefaultConfig()
+	c.Method = method
+	c.LoRA.R, c.LoRA.Alpha, c.LoRA.Dropout = 2, 4, 0.1
+	c.Train = agents.DefaultTrainConfig(20)
+	c.Train.BatchSize = 4
+	c.Eval.Every, c.Eval.Episodes, c.Eval.TestEpisodes, c.Eval.NumEnvs = 5, 3, 4, 4
+	c.EVA.RolloutEpisodes, c.EVA.RolloutMaxSteps, c.EVA.NumEnvs, c.EVA.Batch, c.EVA.MaxBatches, c.EVA.AcceptUnconverged = 2, 10, 2, 2, 20, true
+	c.LogEvery = 1
+	c.Seed = 7
+	return c
+}
+
+// cancelAt is a recorder that cancels its context when it sees the training row of
+// update step.
+type cancelAt struct {
+	step   int
+	cancel func()
+}
+
+func (c *cancelAt) Record(step int, v map[string]float64) error {
+	if _, train := v[agents.MetricTrainLoss]; train && step == c.step {
+		c.cancel()
+	}
+	return nil
+}
+
+func runTo(t *testing.T, dir string, cfg Config, ctx context.Context, rec agents.Recorder, resume bool) (*Result, error) {
+	t.Helper()
+	m, tasks, data := fixture(t)
+	var tu *Tuner
+	var err error
+	if resume {
+		tu, err = Resume(context.Background(), dir, m, tasks, data, cfg, Options{})
+	} else {
+		tu, err = New(context.Background(), m, tasks, data, cfg, Options{RunDir: dir})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tu.Learn(ctx, rec)
+}
+
+// An interruption during an evaluation or between updates, then Resume, gives the
+// files an uninterrupted run writes: best/ and last/ byte for byte, and the same
+// metric rows (timings aside). Adapter dropout is on, so its draws must resume too.
+func TestResumeIsExact(t *testing.T) {
+	for _, method := range []string{MethodLoRA, MethodFull, MethodEVA} {
+		cfg := smallConfig(method)
+		straight := t.TempDir()
+		want, err := runTo(t, straight, cfg, context.Background(), nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Step 10's training row comes just before its validation: cancelling there
+		// interrupts the evaluation; step 7 is between updates.
+		for _, at := range []int{10, 7} {
+			t.Run(method+"/"+string(rune('0'+at/10))+string(rune('0'+at%10)), func(t *testing.T) {
+				dir := t.TempDir()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if _, err := runTo(t, dir, cfg, ctx, &cancelAt{step: at, cancel: cancel}, false); !errors.Is(err, agents.ErrInterrupted) {
+					t.Fatalf("interrupted run: %v, want ErrInterrupted", err)
+				}
+				got, err := runTo(t, dir, cfg, context.Background(), nil, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, kind := range []string{"best", "last"} {
+					sameDirs(t, filepath.Join(straight, kind), filepath.Join(dir, kind))
+				}
+				if !reflect.DeepEqual(untimed(t, straight), untimed(t, dir)) {
+					t.Errorf("metrics differ:\n%v\n%v", untimed(t, straight), untimed(t, dir))
+				}
+				if got.After != want.After || got.Last != want.Last || got.BestStep != want.BestStep {
+					t.Errorf("results: best %+v at %d, last %+v; uninterrupted %+v at %d, %+v", got.After, got.BestStep, got.Last, want.After, want.BestStep, want.Last)
+				}
+			})
+		}
+	}
+}
+
+// sameDirs fails unless a and b hold the same files with the same bytes.
+func sameDirs(t *testing.T, a, b string) {
+	t.Helper()
+	ea, err := os.ReadDir(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eb, err := os.ReadDir(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ea) != len(eb) {
+		t.Fatalf("%s has %d files, %s %d", a, len(ea), b, len(eb))
+	}
+	for i := range ea {
+		x, _ := os.ReadFile(filepath.Join(a, ea[i].Name()))
+		y, _ := os.ReadFile(filepath.Join(b, eb[i].Name()))
+		if ea[i].Name() != eb[i].Name() || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between %s and %s", ea[i].Name(), a, b)
+		}
+	}
+}
+
+// untimed reads a run's metrics without the wall-clock columns.
+func untimed(t *testing.T, dir string) []metrics.Row {
+	t.Helper()
+	rows, err := metrics.Read(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		delete(r.Values, agents.MetricElapsed)
+		delete(r.Values, agents.MetricEvalSeconds)
+	}
+	return rows
+}
+
+func TestRunDirProtection(t *testing.T) {
+	cfg := smallConfig(MethodLoRA)
+	cfg.Train = agents.DefaultTrainConfig(4)
+	cfg.Train.BatchSize = 4
+	dir := t.TempDir()
+	if _, err := runTo(t, dir, cfg, context.Background(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// A second New into the same directory refuses without Overwrite.
+	m, tasks, data := fixture(t)
+	if _, err := New(context.Background(), m, tasks, data, cfg, Options{RunDir: dir}); err == nil || !strings.Contains(err.Error(), "already holds a run") {
+		t.Errorf("New over a finished run: %v, want a refusal", err)
+	}
+	// Resume with a changed learning rate names it; a longer budget is allowed.
+	changed := cfg
+	changed.Train.Schedule.LR *= 2
+	m, tasks, data = fixture(t)
+	if _, err := Resume(context.Background(), dir, m, tasks, data, changed, Options{}); err == nil || !strings.Contains(err.Error(), "train.schedule.lr") {
+		t.Errorf("Resume with another learning rate: %v, want an error naming train.schedule.lr", err)
+	}
+	longer := cfg
+	longer.Train.Steps, longer.Train.Schedule.TotalSteps = 8, 8
+	m, tasks, data = fixture(t)
+	tu, err := Resume(context.Background(), dir, m, tasks, data, longer, Options{})
+	if err != nil {
+		t.Fatalf("Resume with a longer budget: %v", err)
+	}
+	if res, err := tu.Learn(context.Background(), nil); err != nil || res.Steps != 8 {
+		t.Errorf("resumed longer run: %v, steps %v", err, res)
+	}
+	// Resume of a directory without a checkpoint says so.
+	m, tasks, data = fixture(t)
+	if _, err := Resume(context.Background(), t.TempDir(), m, tasks, data, cfg, Options{}); !errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("Resume without a checkpoint: %v, want ErrNoCheckpoint", err)
+	}
+}
+
+// Data recorded with a validation or test seed is refused.
+func TestDataSeedsDisjoint(t *testing.T) {
+	m, tasks, data := fixture(t)
+	cfg := smallConfig(MethodLoRA)
+	data[3].Seed = cfg.Eval.TestSeed + 2
+	if _, err := New(context.Background(), m, tasks, data, cfg, Options{}); err == nil || !strings.Contains(err.Error(), "test seeds") {
+		t.Errorf("data with a test seed: %v, want a refusal naming the test seeds", err)
+	}
+}
+
+// The best adapter, loaded as a user loads it (merged), acts as the adapted model.
+func TestLoadPolicyMergesTheAdapter(t *testing.T) {
+	cfg := smallConfig(MethodLoRA)
+	dir := t.TempDir()
+	m, tasks, data := fixture(t)
+	base, err := m.Clone(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := base.Save(filepath.Join(dir, "base")); err != nil {
+		t.Fatal(err)
+	}
+	tu, err := New(context.Background(), m, tasks, data, cfg, Options{RunDir: filepath.Join(dir, "run")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tu.Learn(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := LoadPolicy(filepath.Join(dir, "base"), filepath.Join(dir, "run", "last"), nn.GonumGemm{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu.Model().SetTrain(false)
+	tu.Adapters().SetTrain(false)
+	b := policy.NewBatch(m.Config(), len(data))
+	s, err := replay.NewSampler(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sample(rand.New(rand.NewPCG(3, 3)), b); err != nil {
+		t.Fatal(err)
+	}
+	for w := 0; w < b.B; w++ {
+		b.Mask[w*b.K+b.K-1] = true
+	}
+	got, want := make([]float32, b.B), make([]float32, b.B)
+	if err := merged.Act(b, true, nil, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := tu.Model().Act(b, true, nil, want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("merged policy acts %v, the adapted one %v", got, want)
+	}
+}

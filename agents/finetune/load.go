@@ -1,0 +1,55 @@
+package finetune
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+
+	"github.com/evarl/evarl/lora"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
+)
+
+// LoadPolicy loads a policy ready to act: the checkpoint directory (config.json +
+// model.safetensors: a pretrained policy or a full fine-tune's checkpoint) and, when
+// adapter is not empty, the LoRA adapter directory (adapter_config.json +
+// adapter_model.safetensors) attached to it and merged into its weights — PEFT's
+// from_pretrained followed by merge_and_unload. The merged policy computes what the
+// adapted one did, as fast as the base (unmerged adapters cost a product per layer).
+// gemm is the matrix backend (nil: nn.DefaultGemm's choice, logged nowhere).
+func LoadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error) {
+	if st, err := os.Stat(checkpoint); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("checkpoint %s: not a directory; want a policy checkpoint directory with %s and %s",
+			checkpoint, policy.ConfigFile, policy.WeightsFile)
+	}
+	if gemm == nil {
+		g, err := nn.DefaultGemm(quietLogger())
+		if err != nil {
+			return nil, err
+		}
+		gemm = g
+	}
+	model, err := policy.Load(checkpoint, gemm)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
+	}
+	if adapter == "" {
+		return model, nil
+	}
+	return mergeAdapter(model, adapter)
+}
+
+// mergeAdapter attaches the adapter in dir to model and merges it.
+func mergeAdapter(model *policy.Model, dir string) (*policy.Model, error) {
+	// The random source only seeds adapter dropout, which is off here.
+	lm, err := lora.Load(dir, model, lora.Options{Rng: rand.New(rand.NewPCG(0, 0))})
+	if err != nil {
+		return nil, fmt.Errorf("adapter %s: %w", dir, err)
+	}
+	lm.SetTrain(false)
+	if err := lm.Merge(true); err != nil {
+		return nil, fmt.Errorf("adapter %s: %w", dir, err)
+	}
+	model.SetTrain(false)
+	return model, nil
+}
