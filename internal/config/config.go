@@ -1,6 +1,7 @@
 // Package config loads YAML configuration files strictly: an unknown key, a value of
 // the wrong type or a missing file is an error that names the file, and the key or
-// line, so that a typo in a config never silently falls back to a default.
+// line, so that a typo in a config never silently falls back to a default. A key
+// that was renamed or removed is an error that names its replacement.
 package config
 
 import (
@@ -9,23 +10,40 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
+// Moved records a key that no longer exists: Key is its dotted path ("eval.final";
+// "*" matches any key or list index at that level), and Use says what to write
+// instead.
+type Moved struct {
+	Key, Use string
+}
+
 // Load reads the YAML file at path into dst (a pointer to a struct whose fields carry
 // yaml tags). Fields absent from the file keep the values dst already holds, so the
-// usual pattern is to fill dst with defaults first. Unknown keys are errors.
-func Load(path string, dst any) error {
+// usual pattern is to fill dst with defaults first. Unknown keys are errors; a key
+// listed in moved is an error that says what replaces it.
+func Load(path string, dst any, moved ...Moved) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	return Decode(path, data, dst)
+	return Decode(path, data, dst, moved...)
 }
 
 // Decode is Load for data already in memory; name is used in errors.
-func Decode(name string, data []byte, dst any) error {
+func Decode(name string, data []byte, dst any, moved ...Moved) error {
+	if len(moved) > 0 {
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err == nil {
+			if err := findMoved(name, &root, moved); err != nil {
+				return err
+			}
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(dst); err != nil {
@@ -39,4 +57,52 @@ func Decode(name string, data []byte, dst any) error {
 		return fmt.Errorf("config %s: more than one YAML document; want one", name)
 	}
 	return nil
+}
+
+// findMoved reports the first key of the document that moved lists.
+func findMoved(name string, root *yaml.Node, moved []Moved) error {
+	var walk func(n *yaml.Node, path []string) error
+	walk = func(n *yaml.Node, path []string) error {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if err := walk(c, path); err != nil {
+					return err
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				p := append(append([]string(nil), path...), k.Value)
+				for _, m := range moved {
+					if matches(strings.Split(m.Key, "."), p) {
+						return fmt.Errorf("config %s line %d: key %s no longer exists; %s", name, k.Line, strings.Join(p, "."), m.Use)
+					}
+				}
+				if err := walk(n.Content[i+1], p); err != nil {
+					return err
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if err := walk(c, append(append([]string(nil), path...), fmt.Sprint(i))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(root, nil)
+}
+
+func matches(pattern, path []string) bool {
+	if len(pattern) != len(path) {
+		return false
+	}
+	for i := range pattern {
+		if pattern[i] != "*" && pattern[i] != path[i] {
+			return false
+		}
+	}
+	return true
 }

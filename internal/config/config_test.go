@@ -68,3 +68,32 @@ func unwrapAll(err error) error {
 		err = u.Unwrap()
 	}
 }
+
+func TestMovedKeys(t *testing.T) {
+	type inner struct {
+		TestEpisodes int `yaml:"test_episodes"`
+	}
+	type cfg struct {
+		Eval  inner   `yaml:"eval"`
+		Fams  []inner `yaml:"families"`
+		Other int     `yaml:"other"`
+	}
+	moved := []Moved{{Key: "eval.final", Use: "write eval.test_episodes"}, {Key: "families.*.final", Use: "write test_episodes"}}
+	for _, c := range []struct{ doc, want string }{
+		{"eval:\n  final: 20\n", "line 2: key eval.final no longer exists; write eval.test_episodes"},
+		{"families:\n  - test_episodes: 1\n  - final: 3\n", "key families.1.final no longer exists"},
+		{"eval:\n  test_episodes: 20\nother: 1\n", ""},
+	} {
+		var dst cfg
+		err := Decode("x.yaml", []byte(c.doc), &dst, moved...)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.doc, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.doc, err, c.want)
+		}
+	}
+}
