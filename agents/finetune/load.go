@@ -46,8 +46,7 @@ func mergeAdapter(model *policy.Model, dir string) (*policy.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adapter %s: %w", dir, err)
 	}
-	lm.SetTrain(false)
-	if err := lm.Merge(true); err != nil {
+	if err := lm.MergeAndUnload(true); err != nil {
 		return nil, fmt.Errorf("adapter %s: %w", dir, err)
 	}
 	model.SetTrain(false)
