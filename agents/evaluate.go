@@ -34,6 +34,9 @@ type EvalConfig struct {
 	// OnRecording receives each recorded episode of result r (an index into the
 	// results Evaluate returns) as soon as it finishes.
 	OnRecording func(r int, index int, ep *replay.Episode) error `yaml:"-"`
+	// Progress, when set, is told after each episode how many of the evaluation's
+	// episodes have finished, of how many, and the task of the one that just did.
+	Progress func(done, total int, task string) `yaml:"-"`
 	// References, by task id, give normalised scores (see ComputeReferences); tasks
 	// without one get NaN.
 	References map[string]Reference `yaml:"-"`
@@ -172,9 +175,14 @@ func EvaluateActor(ctx context.Context, actor Actor, tasks []envs.Task, cfg Eval
 		}
 	}
 	rc := RolloutConfig{Record: cfg.Record, RecordStates: cfg.Record, Source: "eval"}
+	done, total := 0, len(quotas)*cfg.Episodes
 	err := Rollout(ctx, actor, quotas, rc, func(ep Episode) error {
 		res := &results[ep.Quota]
 		res.add(ep)
+		done++
+		if cfg.Progress != nil {
+			cfg.Progress(done, total, res.TaskID)
+		}
 		switch {
 		case ep.Recording == nil:
 		case cfg.OnRecording != nil:

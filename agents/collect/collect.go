@@ -113,6 +113,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ErrExists is returned (wrapped) when a dataset file exists and Options.Overwrite
+// is not set: a collection never replaces data without being asked to.
+var ErrExists = errors.New("the dataset file exists")
+
 // maxEpisodes bounds a dataset's episodes per task, so that seeds stay in the
 // training range whatever the config says.
 const maxEpisodes = 10_000_000
@@ -159,7 +163,7 @@ func Collect(ctx context.Context, cfg Config, opts Options) ([]*replay.Dataset, 
 		p := cfg.Path(d)
 		if _, err := os.Stat(p); err == nil {
 			if !opts.Overwrite {
-				return nil, fmt.Errorf("collect: %s exists; overwrite it, or choose another out_dir", p)
+				return nil, fmt.Errorf("collect: %s: %w; overwrite it (Options.Overwrite), or choose another out_dir", p, ErrExists)
 			}
 			if err := os.Remove(p); err != nil {
 				return nil, fmt.Errorf("collect: overwrite: %w", err)

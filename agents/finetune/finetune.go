@@ -504,3 +504,21 @@ func checkDataSeeds(eps []*replay.Episode, ev EvalConfig) error {
 	}
 	return nil
 }
+
+// Start is New, or with resume Resume of the run in opts.RunDir; a run directory
+// with no checkpoint yet is started anew (replacing what an interrupted start left).
+// It reports whether the run was resumed.
+func Start(ctx context.Context, resume bool, base *policy.Model, tasks []envs.Task, data []*replay.Episode, cfg Config, opts Options) (*Tuner, bool, error) {
+	if resume {
+		t, err := Resume(ctx, opts.RunDir, base, tasks, data, cfg, opts)
+		if !errors.Is(err, ErrNoCheckpoint) {
+			return t, err == nil, err
+		}
+		if opts.Log != nil {
+			opts.Log.WithField("run_dir", opts.RunDir).Warn("no checkpoint to resume from yet: starting the run anew")
+		}
+		opts.Overwrite = true
+	}
+	t, err := New(ctx, base, tasks, data, cfg, opts)
+	return t, false, err
+}

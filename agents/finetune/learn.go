@@ -55,6 +55,8 @@ type Result struct {
 	Ranks map[string]int `json:"ranks,omitempty"`
 	// Curve is the validation score at each evaluated update.
 	Curve []CurvePoint `json:"curve"`
+	// References are the test seeds' normalised-score anchors, by task.
+	References map[string]agents.Reference `json:"references"`
 }
 
 // CurvePoint is one validation evaluation.
@@ -138,7 +140,7 @@ func (t *Tuner) Learn(ctx context.Context, rec agents.Recorder) (*Result, error)
 	// loads it, and the last one.
 	res := &Result{Method: cfg.Method, Mode: cfg.Mode, Tasks: taskIDs(t.tasks), Seed: cfg.Seed, Steps: steps,
 		PerTask: map[string][]agents.EvalResult{"before": t.before}, Params: total, Trainable: trainable,
-		BestStep: st.BestStep, Curve: curve, EVASeconds: t.evaSeconds}
+		BestStep: st.BestStep, Curve: curve, EVASeconds: t.evaSeconds, References: t.refs.Test}
 	res.Before = t.summary(t.before)
 	for _, kind := range []string{"best", "last"} {
 		dir, err := ckpt.Checkpoint(kind)

@@ -1,13 +1,17 @@
 package finetune
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 
+	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
 )
 
 // LoadPolicy loads a policy ready to act: the checkpoint directory (config.json +
@@ -51,4 +55,36 @@ func mergeAdapter(model *policy.Model, dir string) (*policy.Model, error) {
 	}
 	model.SetTrain(false)
 	return model, nil
+}
+
+// LoadData reads dataset files for a run on tasks: every episode must come from an
+// environment of the tasks (episodes of other tasks of the same environments are
+// kept; New ignores them). opts is passed to replay.Open (AllowTruncatedTail to use
+// the complete episodes of a file whose last record a crash tore).
+func LoadData(paths []string, tasks []envs.Task, opts replay.Options) ([]*replay.Episode, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no dataset files given (datasets)")
+	}
+	allowed := map[string]bool{}
+	var names []string
+	for _, t := range tasks {
+		if !allowed[t.EnvID] {
+			names = append(names, t.EnvID)
+		}
+		allowed[t.EnvID] = true
+	}
+	var eps []*replay.Episode
+	for _, p := range paths {
+		d, err := replay.Open(p, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i, ep := range d.Episodes {
+			if !allowed[ep.EnvID] {
+				return nil, fmt.Errorf("dataset %s: episode %d is from environment %s, not one of the tasks' (%s)", p, i, ep.EnvID, strings.Join(names, ", "))
+			}
+		}
+		eps = append(eps, d.Episodes...)
+	}
+	return eps, nil
 }

@@ -472,3 +472,45 @@ func toFloat32(v []float64) []float32 {
 	}
 	return out
 }
+
+// Step is the number of updates taken.
+func (t *Trainer) Step() int { return t.offline.StepCount() }
+
+// Start is New, or with resume Resume of the run in opts.RunDir (a new run when it
+// has no checkpoint yet).
+func Start(resume bool, tasks, heldOut []envs.Task, data []*replay.Episode, cfg Config, opts Options) (*Trainer, error) {
+	if resume {
+		t, err := Resume(opts.RunDir, tasks, heldOut, data, cfg, opts)
+		if !errors.Is(err, finetune.ErrNoCheckpoint) {
+			return t, err
+		}
+		if opts.Log != nil {
+			opts.Log.WithField("run_dir", opts.RunDir).Warn("no checkpoint to resume from yet: starting the run anew")
+		}
+		opts.Overwrite = true
+	}
+	return New(tasks, heldOut, data, cfg, opts)
+}
+
+// TaskSets resolves a family's pretraining task set and, when heldOut is not empty,
+// its held-out task set, which must be of the same family.
+func TaskSets(taskSet, heldOut string) (tasks, held []envs.Task, err error) {
+	if taskSet == "" {
+		return nil, nil, errors.New("pretrain: task_set is empty; want e.g. gridworld/pretrain (see rl-train envs)")
+	}
+	set, err := envs.LookupTaskSet(taskSet)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pretrain: task_set: %w", err)
+	}
+	if heldOut == "" {
+		return set.Tasks, nil, nil
+	}
+	h, err := envs.LookupTaskSet(heldOut)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pretrain: held_out: %w", err)
+	}
+	if h.Family != set.Family {
+		return nil, nil, fmt.Errorf("pretrain: held_out %s is of family %s, task_set %s of %s: want the same family", heldOut, h.Family, taskSet, set.Family)
+	}
+	return set.Tasks, h.Tasks, nil
+}

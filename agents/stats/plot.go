@@ -26,18 +26,28 @@ type Curve struct {
 // tau, each a line with its shaded confidence band (rliable's
 // plot_performance_profiles), and writes the figure to path as PNG, atomically.
 func PlotProfiles(path, title string, tau []float64, curves []Curve) error {
+	return PlotBands(path, title, "normalised score τ", "fraction of runs with score > τ", tau, curves, true)
+}
+
+// PlotBands draws several methods' curves over x, each a line with its shaded
+// confidence band (a Curve's Profile holds one estimate per x), with the given axis
+// labels, and writes the figure to path as PNG, atomically; unit fixes the y axis to
+// [0, 1]. Learning curves with interval bands use it.
+func PlotBands(path, title, xlabel, ylabel string, tau []float64, curves []Curve, unit bool) error {
 	if len(curves) == 0 || len(tau) == 0 {
-		return fmt.Errorf("plot %s: no curves or no thresholds", path)
+		return fmt.Errorf("plot %s: no curves or no points", path)
 	}
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "normalised score τ"
-	p.Y.Label.Text = "fraction of runs with score > τ"
-	p.Y.Min, p.Y.Max = 0, 1
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	if unit {
+		p.Y.Min, p.Y.Max = 0, 1
+	}
 	p.Add(plotter.NewGrid())
 	for k, c := range curves {
 		if len(c.Profile) != len(tau) {
-			return fmt.Errorf("plot %s: curve %q has %d points for %d thresholds", path, c.Name, len(c.Profile), len(tau))
+			return fmt.Errorf("plot %s: curve %q has %d points for %d x values", path, c.Name, len(c.Profile), len(tau))
 		}
 		line, band := make(plotter.XYs, len(tau)), make(plotter.XYs, 2*len(tau))
 		for i, e := range c.Profile {

@@ -114,7 +114,7 @@ func TestPlotErrors(t *testing.T) {
 		{"no curves", func(path string) error { return PlotProfiles(path, "", tau, nil) }, "no curves"},
 		{"short curve", func(path string) error {
 			return PlotProfiles(path, "", tau, []Curve{{Name: "A", Profile: good[:2]}})
-		}, `curve "A" has 2 points for 3 thresholds`},
+		}, `curve "A" has 2 points for 3 x values`},
 		{"NaN in curve", func(path string) error {
 			return PlotProfiles(path, "", tau, []Curve{{Name: "A", Profile: []Estimate{good[0], {nan, 0, 1}, good[2]}}})
 		}, `curve "A" point 1`},

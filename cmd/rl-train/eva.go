@@ -1,8 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -11,186 +12,114 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
-	"github.com/evarl/evarl/eva"
+	"github.com/evarl/evarl/internal/config"
 	"github.com/evarl/evarl/lora"
-	"github.com/evarl/evarl/nn"
-	"github.com/evarl/evarl/policy"
 	"github.com/evarl/evarl/replay"
 )
 
 func init() { subcommands = append(subcommands, newEvaCmd) }
 
-// evaCmdConfig configures `rl-train eva` (configs/eva-*.yaml).
-type evaCmdConfig struct {
-	Checkpoint      string      `yaml:"checkpoint"`       // pretrained policy checkpoint directory
-	TaskSet         string      `yaml:"task_set"`         // task set of the target task, family/name (see rl-train envs)
-	Task            string      `yaml:"task"`             // the target task's id within the set
-	Source          string      `yaml:"source"`           // "rollouts" (the pretrained policy in the task; default) or "dataset"
-	Dataset         string      `yaml:"dataset"`          // episode file (.evds) for source: dataset; only the task's episodes are used
-	TargetReturn    float64     `yaml:"target_return"`    // return-to-go the rollouts are conditioned on
-	RolloutEpisodes int         `yaml:"rollout_episodes"` // episodes to collect before the pass
-	Greedy          bool        `yaml:"greedy"`           // act with the mode instead of sampling during rollouts
-	NumEnvs         int         `yaml:"num_envs"`         // environments stepped in parallel during rollouts
-	Workers         int         `yaml:"workers"`          // worker goroutines of the vector env (0: one per CPU)
-	BatchSize       int         `yaml:"batch_size"`       // windows per minibatch (each window is the policy's context)
-	Seed            int64       `yaml:"seed"`             // seeds the environments, action sampling and window draws
-	Out             string      `yaml:"out"`              // EVA state file to write (safetensors)
-	LoRA            lora.Config `yaml:"lora"`             // the adapters the state is for: r, alpha, targets, rank pattern
-	EVA             eva.Config  `yaml:"eva"`              // rho, tau, whiten, adjust_scaling_factors, max_batches
+// evaFile configures `rl-train eva` (configs/eva-*.yaml): the same eva section, seed
+// and adapters a fine-tune has, so that the state it saves is the one the fine-tune
+// would compute.
+type evaFile struct {
+	Checkpoint string             `yaml:"checkpoint"` // pretrained policy checkpoint directory
+	Tasks      string             `yaml:"tasks"`      // target tasks: a task set key or comma-separated task ids
+	Datasets   []string           `yaml:"datasets"`   // data of the tasks, for eva.source dataset or both
+	Out        string             `yaml:"out"`        // EVA state file to write (safetensors)
+	Target     float64            `yaml:"target"`     // the evaluation target the rollouts default to (eva.rollout_target unset)
+	Seed       uint64             `yaml:"seed"`       // the run seed; the pass draws from its "eva" stream, as a fine-tune's
+	LoRA       lora.Config        `yaml:"lora"`       // the adapters the state is for: r, alpha, targets, rank pattern
+	EVA        finetune.EVAConfig `yaml:"eva"`        // rho, tau, …, source, rollouts, batch
+	BLAS       string             `yaml:"blas"`       // auto, openblas or gonum
 }
 
-func defaultEvaCmdConfig() evaCmdConfig {
-	lc := lora.DefaultConfig()
-	lc.Init = lora.InitEVA
-	return evaCmdConfig{
-		Source: "rollouts", RolloutEpisodes: 32, NumEnvs: 8, BatchSize: 64,
-		Out: "runs/eva_state.safetensors", LoRA: lc, EVA: eva.DefaultConfig(),
-	}
-}
-
-func (c evaCmdConfig) validate() error {
-	switch {
-	case c.Checkpoint == "":
-		return fmt.Errorf("eva: checkpoint is empty; want the pretrained policy's checkpoint directory")
-	case c.TaskSet == "" || c.Task == "":
-		return fmt.Errorf("eva: task_set %q and task %q: want both, e.g. cartpole/heldout and a task id from rl-train envs", c.TaskSet, c.Task)
-	case c.Source != "rollouts" && c.Source != "dataset":
-		return fmt.Errorf("eva: source = %q; want rollouts or dataset", c.Source)
-	case c.Source == "dataset" && c.Dataset == "":
-		return fmt.Errorf("eva: source is dataset but dataset is empty; want an episode file")
-	case c.Source == "rollouts" && c.RolloutEpisodes < 1:
-		return fmt.Errorf("eva: rollout_episodes = %d; want ≥ 1", c.RolloutEpisodes)
-	case c.NumEnvs < 1:
-		return fmt.Errorf("eva: num_envs = %d; want ≥ 1", c.NumEnvs)
-	case c.Workers < 0:
-		return fmt.Errorf("eva: workers = %d; want ≥ 0", c.Workers)
-	case c.BatchSize < 1:
-		return fmt.Errorf("eva: batch_size = %d; want ≥ 1", c.BatchSize)
-	case c.Seed < 0:
-		return fmt.Errorf("eva: seed = %d; want ≥ 0", c.Seed)
-	case c.Out == "":
-		return fmt.Errorf("eva: out is empty; want the EVA state file to write")
-	}
-	if err := c.LoRA.Validate(); err != nil {
-		return fmt.Errorf("eva: lora: %w", err)
-	}
-	if err := c.EVA.Validate(); err != nil {
-		return fmt.Errorf("eva: %w", err)
-	}
-	return nil
+// evaMoved are keys of the former eva config, which had its own names.
+var evaMoved = []config.Moved{
+	{Key: "task_set", Use: "write tasks (a task set or task ids), as finetune configs do"},
+	{Key: "task", Use: "write tasks (a task set or task ids), as finetune configs do"},
+	{Key: "source", Use: "write eva.source"},
+	{Key: "dataset", Use: "write datasets: [FILE] and eva.source: dataset"},
+	{Key: "target_return", Use: "write eva.rollout_target"},
+	{Key: "rollout_episodes", Use: "write eva.rollout_episodes"},
+	{Key: "greedy", Use: "write eva.rollout_greedy"},
+	{Key: "num_envs", Use: "write eva.num_envs"},
+	{Key: "workers", Use: "remove it: rollouts act on eva.num_envs environments in one batch"},
+	{Key: "batch_size", Use: "write eva.batch"},
 }
 
 func newEvaCmd(a *app) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "eva",
-		Short: "Compute the EVA state (LoRA ranks and lora_A init) of a checkpoint for a target task",
-		Long: `eva runs the pretrained policy on the target task (rollouts conditioned on a target
-return, or windows of a dataset of that task), captures the inputs of every LoRA target
-layer, and computes their principal components incrementally until they converge.
-Ranks are then redistributed to the layers whose inputs have the most variance (rho),
-and the state (ranks, components, explained variance) is saved, so several fine-tunes
-can start from it. It prints per layer the rank, the share of the layer's input
-variance its components explain and the minibatches used, and the total time.`,
+		Short: "Compute the EVA state (LoRA ranks and lora_A init) of a checkpoint for target tasks",
+		Long: `eva runs the pass that method eva of rl-train finetune runs: the pretrained policy
+acts in the target tasks (rollouts with seeds from the training stream, conditioned on
+a target return) or reads windows of their data, the inputs of every LoRA target layer
+are captured, and their principal components computed until they converge. Ranks are
+redistributed to the layers whose inputs have the most variance (rho), and the state
+(ranks, components, explained variance) is saved, so several fine-tunes can start from
+it (eva.state). It prints per layer the rank, the share of the layer's input variance
+its components explain and the minibatches used.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := defaultEvaCmdConfig()
-			if _, err := a.loadConfig(&cfg); err != nil {
+			f := evaFile{Target: 1, LoRA: lora.DefaultConfig(), EVA: finetune.DefaultEVAConfig(), BLAS: "auto", Out: "runs/eva_state.safetensors"}
+			if _, err := a.loadConfig(&f, evaMoved...); err != nil {
 				return err
 			}
 			if out != "" {
-				cfg.Out = out
+				f.Out = out
 			}
-			if err := cfg.validate(); err != nil {
-				return err
-			}
-			return runEva(cmd, a, cfg)
+			return runEva(cmd, a, f)
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the EVA state here instead of the config's out")
 	return cmd
 }
 
-func runEva(cmd *cobra.Command, a *app, cfg evaCmdConfig) error {
-	ctx := cmd.Context()
+func runEva(cmd *cobra.Command, a *app, f evaFile) error {
 	start := time.Now()
-	set, err := envs.LookupTaskSet(cfg.TaskSet)
-	if err != nil {
-		return fmt.Errorf("eva: task_set: %w", err)
+	switch {
+	case f.Checkpoint == "":
+		return errors.New("eva: checkpoint is empty; want the pretrained policy's checkpoint directory")
+	case f.Tasks == "":
+		return errors.New("eva: tasks is empty; want a task set or task ids, e.g. gridworld/heldout-04")
+	case f.Out == "":
+		return errors.New("eva: out is empty; want the EVA state file to write")
+	case math.IsNaN(f.Target) || math.IsInf(f.Target, 0):
+		return fmt.Errorf("eva: target = %v, want a finite return", f.Target)
 	}
-	var task *envs.Task
-	for i := range set.Tasks {
-		if set.Tasks[i].ID == cfg.Task {
-			task = &set.Tasks[i]
+	tasks, err := envs.ResolveTasks(f.Tasks)
+	if err != nil {
+		return fmt.Errorf("eva: tasks: %w", err)
+	}
+	var data []*replay.Episode
+	if f.EVA.Source != finetune.SourceRollouts {
+		if data, err = loadEpisodes(f.Datasets, tasks, false); err != nil {
+			return fmt.Errorf("eva: %w", err)
 		}
 	}
-	if task == nil {
-		return fmt.Errorf("eva: task %q is not in task set %s", cfg.Task, cfg.TaskSet)
-	}
-	g, err := nn.DefaultGemm(a.log)
+	gemm, err := a.selectGemm(f.BLAS)
 	if err != nil {
 		return err
 	}
-	m, err := policy.Load(cfg.Checkpoint, g)
+	m, err := finetune.LoadPolicy(f.Checkpoint, "", gemm)
 	if err != nil {
 		return fmt.Errorf("eva: %w", err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x657661))
-	a.log.WithFields(logrus.Fields{
-		"checkpoint": cfg.Checkpoint, "task": task.ID, "source": cfg.Source, "r": cfg.LoRA.R, "rho": cfg.EVA.Rho,
-		"tau": cfg.EVA.Tau, "whiten": cfg.EVA.Whiten, "max_batches": cfg.EVA.MaxBatches, "batch_size": cfg.BatchSize,
-	}).Info("eva")
-
-	var episodes []*replay.Episode
-	switch cfg.Source {
-	case "rollouts":
-		vec, err := envs.MakeVector(task.EnvID, task.Options, cfg.NumEnvs, cfg.Workers)
-		if err != nil {
-			return fmt.Errorf("eva: %w", err)
-		}
-		defer vec.Close()
-		episodes, err = eva.Rollouts(ctx, m, vec, task.EnvID, cfg.TargetReturn, cfg.RolloutEpisodes, cfg.Seed, cfg.Greedy, rng)
-		if err != nil {
-			return err
-		}
-		var ret float64
-		for _, ep := range episodes {
-			ep.TaskID = task.ID
-			ret += ep.Return()
-		}
-		a.log.WithFields(logrus.Fields{"episodes": len(episodes), "mean_return": ret / float64(len(episodes)),
-			"seconds": time.Since(start).Seconds()}).Info("eva: rollouts collected")
-	case "dataset":
-		ds, err := replay.Open(cfg.Dataset, replay.Options{})
-		if err != nil {
-			return fmt.Errorf("eva: %w", err)
-		}
-		for _, ep := range ds.Episodes {
-			if ep.TaskID == task.ID {
-				episodes = append(episodes, ep)
-			}
-		}
-		if len(episodes) == 0 {
-			return fmt.Errorf("eva: dataset %s has no episodes of task %s", cfg.Dataset, task.ID)
-		}
-	}
-	fwd, err := eva.WindowSource(m, episodes, cfg.BatchSize, rng)
+	a.log.WithFields(logrus.Fields{"checkpoint": f.Checkpoint, "tasks": f.Tasks, "source": f.EVA.Source, "r": f.LoRA.R, "rho": f.EVA.Rho,
+		"tau": f.EVA.Tau, "max_batches": f.EVA.MaxBatches, "batch": f.EVA.Batch}).Info("eva")
+	state, err := finetune.ComputeEVA(cmd.Context(), m, tasks, data, f.LoRA, f.EVA, f.Target, agents.Seed(f.Seed), a.log)
 	if err != nil {
 		return err
 	}
-	passStart := time.Now()
-	state, err := eva.Compute(ctx, m, cfg.LoRA, cfg.EVA, fwd, a.log)
-	if err != nil {
-		return err
+	if err := os.MkdirAll(filepath.Dir(f.Out), 0o755); err != nil {
+		return fmt.Errorf("eva: out: %w", err)
 	}
-	passTime := time.Since(passStart)
-	if dir := filepath.Dir(cfg.Out); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("eva: out: %w", err)
-		}
-	}
-	if err := state.Save(cfg.Out); err != nil {
+	if err := state.Save(f.Out); err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
@@ -205,7 +134,6 @@ func runEva(cmd *cobra.Command, a *app, cfg evaCmdConfig) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "\nEVA state written to %s: %d minibatches, pass %.2fs, total %.2fs\n",
-		cfg.Out, state.Batches, passTime.Seconds(), time.Since(start).Seconds())
+	fmt.Fprintf(a.stdout, "\nEVA state written to %s: %d minibatches, %.2fs\n", f.Out, state.Batches, time.Since(start).Seconds())
 	return nil
 }

@@ -34,16 +34,12 @@ func TestEvaSmoke(t *testing.T) {
 	ckpt := tinyCartPoleCheckpoint(t)
 	out := filepath.Join(t.TempDir(), "state", "eva.safetensors")
 	path := writeConfig(t, fmt.Sprintf(`checkpoint: %s
-task_set: cartpole/heldout
-task: cartpole/heldout-01
-target_return: 500
-rollout_episodes: 4
-num_envs: 2
-batch_size: 8
+tasks: cartpole/heldout-01
+target: 500
 seed: 3
 out: %s
 lora: {r: 2, alpha: 4, target_modules: [attn.q, attn.k, attn.v, attn.o, mlp.fc, mlp.proj]}
-eva: {rho: 2, tau: 0.99, max_batches: 300}
+eva: {rho: 2, tau: 0.99, max_batches: 300, rollout_episodes: 4, num_envs: 2, batch: 8}
 `, ckpt, out))
 	var stdout, stderr bytes.Buffer
 	if err := runWith([]string{"eva", "--config", path}, &stdout, &stderr); err != nil {
@@ -73,13 +69,15 @@ eva: {rho: 2, tau: 0.99, max_batches: 300}
 func TestEvaConfigErrors(t *testing.T) {
 	ckpt := tinyCartPoleCheckpoint(t)
 	tests := []struct{ yaml, want string }{
-		{"task_set: cartpole/heldout\ntask: cartpole/heldout-01\n", "checkpoint is empty"},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: nope\n", `task "nope" is not in task set`},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\neva: {rho: 0.5}\n", "rho = 0.5"},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\neva: {tau: 2}\n", "tau = 2"},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\nlora: {r: 0}\n", "r = 0"},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\nsource: dataset\n", "dataset is empty"},
-		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\neva: {rhoo: 2}\n", "rhoo"},
+		{"tasks: cartpole/heldout-01\n", "checkpoint is empty"},
+		{"checkpoint: " + ckpt + "\ntasks: nope\n", `"nope"`},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\neva: {rho: 0.5}\n", "rho = 0.5"},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\neva: {tau: 2}\n", "tau = 2"},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\nlora: {r: 0}\n", "r = 0"},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\neva: {source: dataset}\n", "no dataset files"},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\neva: {rhoo: 2}\n", "rhoo"},
+		{"checkpoint: " + ckpt + "\ntask_set: cartpole/heldout\ntask: cartpole/heldout-01\n", "key task_set no longer exists; write tasks"},
+		{"checkpoint: " + ckpt + "\ntasks: cartpole/heldout-01\nbatch_size: 8\n", "write eva.batch"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

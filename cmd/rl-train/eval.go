@@ -5,24 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
-	"slices"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/evarl/evarl/agents"
-	"github.com/evarl/evarl/agents/expert"
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
-	_ "github.com/evarl/evarl/envs/all" // register every environment
-	"github.com/evarl/evarl/lora"
-	"github.com/evarl/evarl/nn"
-	"github.com/evarl/evarl/policy"
 )
 
 func init() { subcommands = append(subcommands, newEvalCmd) }
@@ -30,8 +24,8 @@ func init() { subcommands = append(subcommands, newEvalCmd) }
 // evalCmdConfig configures `rl-train eval` (configs/eval-*.yaml). Flags override it.
 type evalCmdConfig struct {
 	Checkpoint     string    `yaml:"checkpoint"`      // policy checkpoint directory (config.json + model.safetensors)
-	Adapter        string    `yaml:"adapter"`         // LoRA adapter directory loaded onto the policy ("" for none)
-	Label          string    `yaml:"label"`           // the run's name in tables ("" : checkpoint, + adapter)
+	Adapter        string    `yaml:"adapter"`         // LoRA adapter directory merged into the policy ("" for none)
+	Label          string    `yaml:"label"`           // the policy's name in tables ("": checkpoint, + adapter)
 	Tasks          string    `yaml:"tasks"`           // a task set key (gridworld/heldout) or a comma list of task ids
 	Episodes       int       `yaml:"episodes"`        // episodes per task and target return
 	Targets        []float64 `yaml:"targets"`         // target returns the policy is conditioned on
@@ -39,17 +33,16 @@ type evalCmdConfig struct {
 	Seed           int64     `yaml:"seed"`            // episode j resets with seed + j; also seeds sampled actions
 	Greedy         bool      `yaml:"greedy"`          // take the most likely action (false: sample)
 	RefEpisodes    int       `yaml:"ref_episodes"`    // episodes of random play and of the scripted expert per task (0: no normalised scores)
-	Out            string    `yaml:"out"`             // directory for results.json and results.md ("" : stdout only)
-	Record         string    `yaml:"record"`          // directory for replay files, one per task ("" : none)
-	Render         string    `yaml:"render"`          // directory for GIFs, one per task ("" : none)
+	Out            string    `yaml:"out"`             // directory for results.json and results.md ("": stdout only)
+	Record         string    `yaml:"record"`          // directory for replay files, one per task ("": none)
+	Render         string    `yaml:"render"`          // directory for GIFs, one per task ("": none)
 	RenderEpisodes int       `yaml:"render_episodes"` // episodes per task and target drawn into each GIF
 	BLAS           string    `yaml:"blas"`            // auto, openblas or gonum
 }
 
-// defaultEvalCmdConfig matches the evaluation section of training runs (seed 1000,
-// 10 reference episodes), so numbers from eval and from a run's results agree.
+// defaultEvalCmdConfig evaluates on the test seed stream, as fine-tuning reports.
 func defaultEvalCmdConfig() evalCmdConfig {
-	return evalCmdConfig{Episodes: 20, NumEnvs: 16, Seed: 1000, Greedy: true, RefEpisodes: 10, RenderEpisodes: 1, BLAS: "auto"}
+	return evalCmdConfig{Episodes: 100, NumEnvs: 16, Seed: agents.TestSeeds, Greedy: true, RefEpisodes: 100, RenderEpisodes: 1, BLAS: "auto"}
 }
 
 func (c evalCmdConfig) validate() error {
@@ -71,7 +64,6 @@ func (c evalCmdConfig) evalConfig() agents.EvalConfig {
 		Record: c.Record != "" || c.Render != ""}
 }
 
-// label names the evaluated policy in tables.
 func (c evalCmdConfig) label() string {
 	switch {
 	case c.Label != "":
@@ -85,29 +77,27 @@ func (c evalCmdConfig) label() string {
 func newEvalCmd(a *app) *cobra.Command {
 	var targets string
 	var sample bool
-	cfg := defaultEvalCmdConfig()
+	flags := defaultEvalCmdConfig()
 	cmd := &cobra.Command{
 		Use:   "eval --checkpoint DIR --tasks SET|IDS --targets R[,R…]",
 		Short: "Evaluate a policy checkpoint (optionally with a LoRA adapter) on tasks at target returns",
 		Long: `eval runs N episodes per task and target return (episode j resets with seed + j, so
-results do not depend on --num-envs) and reports per task and target the mean, standard
-deviation and 95 % confidence interval of the return, the success rate, the episode
-length and the normalised score (random play = 0, the scripted expert = 100, measured on
-the same seeds). It prints a Markdown table; --out writes results.json and results.md,
---record writes the episodes as replay files (one per task), --render draws them as GIFs.
-Flags override the --config file (configs/eval-*.yaml). rl-train eval-merge combines
-several evaluations into one table.`,
+results do not depend on --num-envs; by default the test seed stream that fine-tuning
+reports on) and reports per task and target the mean, standard deviation and 95 %
+confidence interval of the return, the success rate, the episode length and the
+normalised score (random play = 0, the scripted expert = 100, measured on the same
+seeds). It prints a Markdown table; --out writes results.json and results.md,
+--record writes the episodes as replay files (one per task), --render draws them as
+GIFs. Flags override the --config file (configs/eval-*.yaml). rl-train eval-merge
+combines several evaluations into one table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The flags are bound to cfg, and the file is read after them: set the flags
-			// given on the command line again afterwards, so they win over the file.
-			fl := cmd.Flags()
-			given := map[string]string{}
-			fl.Visit(func(f *pflag.Flag) { given[f.Name] = f.Value.String() })
+			cfg := defaultEvalCmdConfig()
 			if _, err := a.loadConfig(&cfg); err != nil {
 				return err
 			}
-			fl.Visit(func(f *pflag.Flag) { _ = f.Value.Set(given[f.Name]) })
+			fl := cmd.Flags()
+			applyFlags(fl, &cfg, &flags)
 			if fl.Changed("greedy") && sample {
 				return errors.New("eval: --greedy and --sample exclude each other")
 			}
@@ -125,22 +115,22 @@ several evaluations into one table.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Checkpoint, "checkpoint", "", "policy checkpoint directory (required)")
-	f.StringVar(&cfg.Adapter, "adapter", "", "LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to load onto the policy")
-	f.StringVar(&cfg.Label, "label", "", "name of this policy in tables (default: the checkpoint, + the adapter)")
-	f.StringVar(&cfg.Tasks, "tasks", "", "task set (e.g. gridworld/heldout) or comma list of task ids (see rl-train envs)")
-	f.IntVar(&cfg.Episodes, "episodes", cfg.Episodes, "episodes per task and target return")
+	f.StringVar(&flags.Checkpoint, "checkpoint", "", "policy checkpoint directory (required)")
+	f.StringVar(&flags.Adapter, "adapter", "", "LoRA adapter directory (adapter_config.json + adapter_model.safetensors) merged into the policy")
+	f.StringVar(&flags.Label, "label", "", "name of this policy in tables (default: the checkpoint, + the adapter)")
+	f.StringVar(&flags.Tasks, "tasks", "", "task set (e.g. gridworld/heldout) or comma list of task ids (see rl-train envs)")
+	f.IntVar(&flags.Episodes, "episodes", flags.Episodes, "episodes per task and target return")
 	f.StringVar(&targets, "targets", "", "comma list of target returns, e.g. 1,0.5")
-	f.IntVar(&cfg.NumEnvs, "num-envs", cfg.NumEnvs, "environments acted on in one batch")
-	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "episode j resets with seed + j")
-	f.BoolVar(&cfg.Greedy, "greedy", cfg.Greedy, "take the most likely action (the default)")
+	f.IntVar(&flags.NumEnvs, "num-envs", flags.NumEnvs, "environments acted on in one batch")
+	f.Int64Var(&flags.Seed, "seed", flags.Seed, "episode j resets with seed + j (default: the test seed stream)")
+	f.BoolVar(&flags.Greedy, "greedy", flags.Greedy, "take the most likely action (the default)")
 	f.BoolVar(&sample, "sample", false, "sample actions from the policy instead of taking the most likely one")
-	f.IntVar(&cfg.RefEpisodes, "ref-episodes", cfg.RefEpisodes, "episodes of random play and of the scripted expert per task for normalised scores (0: none)")
-	f.StringVar(&cfg.Out, "out", "", "directory for results.json and results.md")
-	f.StringVar(&cfg.Record, "record", "", "directory for the episodes as replay files, <task>.evds")
-	f.StringVar(&cfg.Render, "render", "", "directory for GIFs of the episodes, <task>.gif")
-	f.IntVar(&cfg.RenderEpisodes, "render-episodes", cfg.RenderEpisodes, "episodes per task and target drawn into each GIF")
-	f.StringVar(&cfg.BLAS, "blas", cfg.BLAS, "BLAS backend: auto, openblas or gonum")
+	f.IntVar(&flags.RefEpisodes, "ref-episodes", flags.RefEpisodes, "episodes of random play and of the scripted expert per task for normalised scores (0: none)")
+	f.StringVar(&flags.Out, "out", "", "directory for results.json and results.md")
+	f.StringVar(&flags.Record, "record", "", "directory for the episodes as replay files, <task>.evds")
+	f.StringVar(&flags.Render, "render", "", "directory for GIFs of the episodes, <task>.gif")
+	f.IntVar(&flags.RenderEpisodes, "render-episodes", flags.RenderEpisodes, "episodes per task and target drawn into each GIF")
+	f.StringVar(&flags.BLAS, "blas", flags.BLAS, "BLAS backend: auto, openblas or gonum")
 	return cmd
 }
 
@@ -159,80 +149,6 @@ func parseTargets(s string) ([]float64, error) {
 	return out, nil
 }
 
-// loadEvalPolicy loads the checkpoint and, when given, the adapter (merged into the
-// weights: evaluation only runs forward passes).
-func loadEvalPolicy(a *app, cfg evalCmdConfig) (*policy.Model, error) {
-	gemm, err := a.selectGemm(cfg.BLAS)
-	if err != nil {
-		return nil, err
-	}
-	model, err := loadPolicy(cfg.Checkpoint, cfg.Adapter, gemm)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	return model, nil
-}
-
-// loadPolicy loads a policy checkpoint directory and, when adapter is not empty, the
-// LoRA adapter directory onto it, merged into the weights: a policy ready to act,
-// as fast as the base model (unmerged adapters cost a product per layer and keep the
-// model on one lane).
-func loadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error) {
-	if st, err := os.Stat(checkpoint); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("checkpoint %s: not a directory; want a policy checkpoint directory with %s and %s",
-			checkpoint, policy.ConfigFile, policy.WeightsFile)
-	}
-	model, err := policy.Load(checkpoint, gemm)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
-	}
-	if adapter == "" {
-		return model, nil
-	}
-	// The rng only seeds adapter dropout, which is off here.
-	lm, err := lora.Load(adapter, model, lora.Options{Rng: rand.New(rand.NewPCG(0, 0))})
-	if err != nil {
-		return nil, fmt.Errorf("adapter %s: %w", adapter, err)
-	}
-	lm.SetTrain(false)
-	if err := lm.Merge(true); err != nil {
-		return nil, fmt.Errorf("adapter %s: %w", adapter, err)
-	}
-	return model, nil
-}
-
-// checkTasks makes each task's environment once and checks that the policy can act
-// in it, before any episode runs.
-func checkTasks(model *policy.Model, tasks []envs.Task) error {
-	for _, t := range tasks {
-		env, err := t.Make()
-		if err != nil {
-			return fmt.Errorf("eval: task %s: %w", t.ID, err)
-		}
-		if err := agents.CheckCompatible(model.Config(), env, t.EnvID); err != nil {
-			return fmt.Errorf("eval: task %s does not fit the checkpoint: %w", t.ID, err)
-		}
-	}
-	return nil
-}
-
-// evalReferences measures random and expert returns of the tasks whose environment has
-// a scripted expert; the others get no normalised score.
-func evalReferences(ctx context.Context, a *app, tasks []envs.Task, episodes int, seed int64) (map[string]agents.Reference, error) {
-	if episodes == 0 {
-		return nil, nil
-	}
-	var with []envs.Task
-	for _, t := range tasks {
-		if slices.Contains(expert.IDs(), t.EnvID) {
-			with = append(with, t)
-		} else {
-			a.log.WithField("task", t.ID).Warn("no scripted expert for this environment: no normalised score")
-		}
-	}
-	return agents.ComputeReferences(ctx, with, episodes, seed)
-}
-
 func runEval(ctx context.Context, a *app, cfg evalCmdConfig) error {
 	start := time.Now()
 	if err := cfg.validate(); err != nil {
@@ -242,40 +158,75 @@ func runEval(ctx context.Context, a *app, cfg evalCmdConfig) error {
 	if err != nil {
 		return fmt.Errorf("eval: tasks: %w", err)
 	}
-	model, err := loadEvalPolicy(a, cfg)
+	gemm, err := a.selectGemm(cfg.BLAS)
 	if err != nil {
 		return err
 	}
-	if err := checkTasks(model, tasks); err != nil {
-		return err
-	}
-	refs, err := evalReferences(ctx, a, tasks, cfg.RefEpisodes, cfg.Seed)
+	model, err := finetune.LoadPolicy(cfg.Checkpoint, cfg.Adapter, gemm)
 	if err != nil {
-		return err
+		return fmt.Errorf("eval: %w", err)
+	}
+	if err := agents.CheckTasks(model.Config(), tasks); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	var refs map[string]agents.Reference
+	if cfg.RefEpisodes > 0 {
+		if refs, err = finetune.MeasureReferences(ctx, tasks, min(cfg.RefEpisodes, cfg.Episodes), cfg.Seed); err != nil {
+			return err
+		}
 	}
 	ec := cfg.evalConfig()
 	ec.References = refs
+	var rec *agents.RecordingFiles
+	if ec.Record {
+		dir := cfg.Record
+		if dir == "" { // only GIFs wanted: the replay files are temporary
+			if dir, err = os.MkdirTemp("", "evarl-eval-*"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		if rec, err = agents.NewRecordingFiles(dir, tasks, ec, cfg.label()); err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		defer rec.Close()
+		ec.OnRecording = rec.Add
+	}
 	a.log.WithFields(logrus.Fields{"checkpoint": cfg.Checkpoint, "adapter": cfg.Adapter, "tasks": len(tasks), "episodes": cfg.Episodes,
 		"targets": cfg.Targets, "greedy": cfg.Greedy, "seed": cfg.Seed, "num_envs": cfg.NumEnvs}).Info("eval")
-	rng, _ := agents.NewRand(uint64(cfg.Seed))
-	evalStart := time.Now()
+	rng, _ := agents.Seed(uint64(cfg.Seed)).Stream("eval")
 	results, err := agents.Evaluate(ctx, model, tasks, ec, rng)
 	if err != nil {
 		return err
 	}
-	rep := newEvalReport(cfg, results, refs)
-	a.log.WithFields(logrus.Fields{"episodes": len(tasks) * len(cfg.Targets) * cfg.Episodes,
-		"seconds": fmt.Sprintf("%.2f", time.Since(evalStart).Seconds())}).Info("evaluated")
-	md := rep.markdown()
+	rep := agents.NewEvaluation(agents.Evaluation{Label: cfg.label(), Checkpoint: cfg.Checkpoint, Adapter: cfg.Adapter, Tasks: cfg.Tasks,
+		Episodes: cfg.Episodes, Targets: cfg.Targets, Greedy: cfg.Greedy, Seed: cfg.Seed, RefEpisodes: min(cfg.RefEpisodes, cfg.Episodes)}, results, refs)
 	if cfg.Out != "" {
-		if err := rep.write(cfg.Out, md); err != nil {
+		if err := rep.Write(cfg.Out); err != nil {
 			return err
 		}
 	}
-	fmt.Fprint(a.stdout, md)
-	if ec.Record {
-		if err := recordAndRender(ctx, a, cfg, results); err != nil {
-			return err
+	fmt.Fprint(a.stdout, rep.Markdown())
+	if rec != nil {
+		if err := rec.Close(); err != nil {
+			return fmt.Errorf("eval: record: %w", err)
+		}
+		for k, t := range tasks {
+			if cfg.Record != "" {
+				a.log.WithFields(logrus.Fields{"task": t.ID, "file": rec.Path(k)}).Info("recorded")
+			}
+			if cfg.Render == "" {
+				continue
+			}
+			gif := filepath.Join(cfg.Render, agents.TaskFileName(t.ID)+".gif")
+			ra := *a
+			ra.stdout = a.stderr // keep stdout for the table
+			if err := os.MkdirAll(cfg.Render, 0o755); err != nil {
+				return fmt.Errorf("eval: render: %w", err)
+			}
+			if err := ra.renderReplay(ctx, rec.Path(k), gif, renderFlags{episodes: rec.Positions(cfg.RenderEpisodes), fps: 30, scale: 1}); err != nil {
+				return fmt.Errorf("eval: render %s: %w", t.ID, err)
+			}
 		}
 	}
 	a.log.WithField("seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds())).Info("eval done")

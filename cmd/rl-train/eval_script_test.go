@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evarl/evarl/agents"
 )
 
 // actAsRLTrain makes the test binary behave as rl-train when this variable is set, so
@@ -56,7 +58,7 @@ func TestEvalTableScript(t *testing.T) {
 		t.Fatalf("table has %d lines, want header, rule and 2 rows:\n%s", len(lines), md)
 	}
 	for i, label := range []string{ckpt, ckpt + " + " + adapter} {
-		rep := readReport(t, filepath.Join(work, fmt.Sprintf("%02d", i), evalResultsJSON))
+		rep := readReport(t, filepath.Join(work, fmt.Sprintf("%02d", i), agents.EvaluationJSON))
 		s := rep.Summary[0]
 		cells := strings.Split(strings.Trim(lines[2+i], "|"), "|")
 		if s.MeanNormalized == nil {

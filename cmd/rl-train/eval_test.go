@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
@@ -70,9 +71,9 @@ func runEvalCmd(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-func readReport(t *testing.T, path string) *evalReport {
+func readReport(t *testing.T, path string) *agents.Evaluation {
 	t.Helper()
-	r, err := readEvalReport(path)
+	r, err := agents.ReadEvaluation(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +120,8 @@ func TestEvalSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatalf("eval: %v", err)
 	}
-	rep := readReport(t, filepath.Join(out, evalResultsJSON))
-	md, err := os.ReadFile(filepath.Join(out, evalResultsMD))
+	rep := readReport(t, filepath.Join(out, agents.EvaluationJSON))
+	md, err := os.ReadFile(filepath.Join(out, agents.EvaluationMD))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestEvalSmoke(t *testing.T) {
 	}
 	// The recordings hold every episode, in target order, with the returns reported.
 	for ti, task := range tasks {
-		ds, err := replay.Open(filepath.Join(rec, taskFileName(task)+".evds"), replay.Options{})
+		ds, err := replay.Open(filepath.Join(rec, agents.TaskFileName(task)+".evds"), replay.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,16 +213,16 @@ func TestEvalAdapterAndMerge(t *testing.T) {
 	}
 	dir := t.TempDir()
 	common := []string{"--tasks", "gridworld/heldout-02", "--episodes", "3", "--targets", "1", "--ref-episodes", "0"}
-	run := func(name string, args ...string) (*evalReport, []*replay.Episode) {
+	run := func(name string, args ...string) (*agents.Evaluation, []*replay.Episode) {
 		out := filepath.Join(dir, name)
 		if _, err := runEvalCmd(t, append(append(args, common...), "--out", out, "--record", out)...); err != nil {
 			t.Fatalf("eval %s: %v", name, err)
 		}
-		ds, err := replay.Open(filepath.Join(out, taskFileName("gridworld/heldout-02")+".evds"), replay.Options{})
+		ds, err := replay.Open(filepath.Join(out, agents.TaskFileName("gridworld/heldout-02")+".evds"), replay.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return readReport(t, filepath.Join(out, evalResultsJSON)), ds.Episodes
+		return readReport(t, filepath.Join(out, agents.EvaluationJSON)), ds.Episodes
 	}
 	base, baseEps := run("base", "--checkpoint", ckpt)
 	adapted, adaptedEps := run("adapted", "--checkpoint", ckpt, "--adapter", adapter, "--label", "ckpt+lora")
@@ -247,7 +248,7 @@ func TestEvalAdapterAndMerge(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	table := filepath.Join(dir, "table.md")
-	files := []string{filepath.Join(dir, "base", evalResultsJSON), filepath.Join(dir, "adapted", evalResultsJSON)}
+	files := []string{filepath.Join(dir, "base", agents.EvaluationJSON), filepath.Join(dir, "adapted", agents.EvaluationJSON)}
 	if err := runWith(append([]string{"eval-merge", "--out", table}, files...), &stdout, &stderr); err != nil {
 		t.Fatalf("eval-merge: %v", err)
 	}
@@ -255,7 +256,7 @@ func TestEvalAdapterAndMerge(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("merged table has %d lines, want header, rule and 2 rows:\n%s", len(lines), stdout.String())
 	}
-	for i, r := range []*evalReport{base, adapted} {
+	for i, r := range []*agents.Evaluation{base, adapted} {
 		cells := strings.Split(strings.Trim(lines[2+i], "|"), "|")
 		s := r.Summary[0]
 		if strings.TrimSpace(cells[0]) != r.Label || strings.TrimSpace(cells[4]) != "-" ||
@@ -275,7 +276,7 @@ func TestEvalConfigFileAndFlags(t *testing.T) {
 	if _, err := runEvalCmd(t, "--config", cfg, "--episodes", "1"); err != nil {
 		t.Fatal(err)
 	}
-	if r := readReport(t, filepath.Join(out, evalResultsJSON)); r.Episodes != 1 || len(r.Results[0].Returns) != 1 || r.Tasks != "gridworld/heldout-03" {
+	if r := readReport(t, filepath.Join(out, agents.EvaluationJSON)); r.Episodes != 1 || len(r.Results[0].Returns) != 1 || r.Tasks != "gridworld/heldout-03" {
 		t.Errorf("episodes %d (%d returns) on %s; want the flag's 1 on the file's gridworld/heldout-03", r.Episodes, len(r.Results[0].Returns), r.Tasks)
 	}
 }
@@ -301,7 +302,7 @@ func TestEvalBadInput(t *testing.T) {
 		{"missing checkpoint", append([]string{"--checkpoint", missing, "--targets", "1"}, ok...), []string{"checkpoint " + missing, "not a directory"}},
 		{"corrupt checkpoint", append([]string{"--checkpoint", corrupt, "--targets", "1"}, ok...), []string{"checkpoint " + corrupt, "invalid checkpoint"}},
 		{"mismatched env", []string{"--checkpoint", ckpt, "--targets", "1", "--tasks", "cartpole/heldout"},
-			[]string{"task cartpole/heldout-00 does not fit the checkpoint", "observations of 4 values, the policy expects 204"}},
+			[]string{"task cartpole/heldout-00: environment CartPole-v1 has observations of 4 values", "observations of 4 values, the policy expects 204"}},
 		{"unknown task set", []string{"--checkpoint", ckpt, "--targets", "1", "--tasks", "gridworld/nope"},
 			[]string{"eval: tasks", `"gridworld/nope" is neither a task set`, "gridworld/heldout"}},
 		{"adapter of another model", append([]string{"--checkpoint", ckpt, "--targets", "1", "--adapter", otherAdapter}, ok...),
@@ -373,14 +374,14 @@ func TestEvalRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md, err := os.ReadFile(filepath.Join(out, evalResultsMD)); err != nil || string(md) != stdout {
+	if md, err := os.ReadFile(filepath.Join(out, agents.EvaluationMD)); err != nil || string(md) != stdout {
 		t.Errorf("stdout holds more than the table (err %v):\n%s", err, stdout)
 	}
-	if _, err := os.Stat(filepath.Join(gifs, taskFileName("gridworld/heldout-04")+".evds")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(gifs, agents.TaskFileName("gridworld/heldout-04")+".evds")); !os.IsNotExist(err) {
 		t.Errorf("without --record, replay files were left beside the GIFs (stat err %v)", err)
 	}
-	rep := readReport(t, filepath.Join(out, evalResultsJSON))
-	f, err := os.Open(filepath.Join(gifs, taskFileName("gridworld/heldout-04")+".gif"))
+	rep := readReport(t, filepath.Join(out, agents.EvaluationJSON))
+	f, err := os.Open(filepath.Join(gifs, agents.TaskFileName("gridworld/heldout-04")+".gif"))
 	if err != nil {
 		t.Fatal(err)
 	}

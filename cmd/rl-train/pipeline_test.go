@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/internal/metrics"
 	"github.com/evarl/evarl/lora"
@@ -54,7 +55,7 @@ func writeFile(t *testing.T, dir, name, text string) string {
 
 const pipeModel = `model: {embed_dim: 16, layers: 1, heads: 2, context: 4, max_episode_len: 32, dropout: 0.1, activation: gelu, head: categorical, return_scale: 1}`
 
-const pipeEval = `eval: {every: 4, episodes: 1, final: 2, num_envs: 4, targets: [1.0], greedy: true, seed: 100, ref_episodes: 2}`
+const pipeEval = `eval: {every: 4, episodes: 1, test_episodes: 2, num_envs: 4, targets: [1.0], greedy: true, ref_episodes: 2}`
 
 // pipeline collects data for the pipetest tasks and pretrains a tiny policy on them,
 // returning the directory and the pretrained checkpoint.
@@ -140,24 +141,24 @@ func TestPipeline(t *testing.T) {
 		t.Skip("runs the whole pipeline")
 	}
 	dir, base := pipeline(t)
-	for _, mode := range []string{ModeOffline, ModeOnline} {
-		for _, method := range methods {
-			if mode == ModeOnline && method != MethodEVA && method != MethodFull {
+	for _, mode := range []string{finetune.ModeOffline, finetune.ModeOnline} {
+		for _, method := range finetune.Methods {
+			if mode == finetune.ModeOnline && method != finetune.MethodEVA && method != finetune.MethodFull {
 				continue // the online trainer is the same for every adapter init
 			}
 			t.Run(mode+"/"+method, func(t *testing.T) {
 				runDir := filepath.Join(dir, "ft", mode, method)
 				cfg := writeFile(t, dir, "ft-"+mode+"-"+method+".yaml", finetuneConfigText(dir, base, runDir)+"mode: "+mode+"\n")
 				runOK(t, "finetune", "--config", cfg, "--method", method)
-				var res finetuneResult
-				if err := readJSON(filepath.Join(runDir, "results.json"), &res); err != nil {
+				res, err := finetune.ReadResult(runDir)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if res.Method != method || res.Mode != mode || res.Trainable == 0 || len(res.PerTask["after"]) != 1 {
+				if res.Method != method || res.Mode != mode || res.Trainable == 0 || len(res.PerTask["best"]) != 1 || len(res.PerTask["last"]) != 1 {
 					t.Errorf("results: %+v", res)
 				}
 				_, _, adapterErr := lora.ReadConfig(filepath.Join(runDir, "best"))
-				if method == MethodFull {
+				if method == finetune.MethodFull {
 					if _, err := policy.ReadCheckpointMeta(filepath.Join(runDir, "best")); err != nil {
 						t.Errorf("full fine-tuning saved no policy checkpoint: %v", err)
 					}
@@ -172,7 +173,7 @@ func TestPipeline(t *testing.T) {
 						t.Errorf("%s trains %d of %d parameters", method, res.Trainable, res.Params)
 					}
 				}
-				if method == MethodEVA && (len(res.Ranks) == 0 || res.EVASeconds <= 0) {
+				if method == finetune.MethodEVA && (len(res.Ranks) == 0 || res.EVASeconds <= 0) {
 					t.Errorf("eva reported no ranks or pass time: %+v", res)
 				}
 			})
@@ -182,7 +183,7 @@ func TestPipeline(t *testing.T) {
 		text := strings.Replace(finetuneConfigText(dir, base, filepath.Join(dir, "ft", "bad")), "[attn.q, attn.v, mlp.fc]", "[attn.qq]", 1)
 		cfg := writeFile(t, dir, "ft-bad-layer.yaml", text)
 		var stdout, stderr bytes.Buffer
-		err := runWith([]string{"finetune", "--config", cfg, "--method", MethodLoRA}, &stdout, &stderr)
+		err := runWith([]string{"finetune", "--config", cfg, "--method", finetune.MethodLoRA}, &stdout, &stderr)
 		if err == nil || !strings.Contains(err.Error(), "attn.qq") {
 			t.Errorf("error %v does not name the missing layer attn.qq", err)
 		}

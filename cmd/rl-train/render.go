@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,26 +100,7 @@ func selectEpisodes(path string, idx []int, allowTruncated bool) ([]*replay.Epis
 	return eps, idx, nil
 }
 
-// prepareFrames builds the frame sources of the episodes and the palette that holds
-// all their scenes' colours. Sources are cheap until drawn (a scene allocates its
-// pixel buffers on its first frame); callers drop each one once played, so memory
-// stays at one episode's buffers however many episodes are rendered.
-func prepareFrames(eps []*replay.Episode, idx []int, scale float64) ([]*render.EpisodeFrames, *render.Palette, error) {
-	sources := make([]*render.EpisodeFrames, len(eps))
-	colors := []color.RGBA{}
-	for k, ep := range eps {
-		ef, err := render.NewEpisodeFrames(ep, scale)
-		if err != nil {
-			return nil, nil, fmt.Errorf("episode %d: %w", idx[k], err)
-		}
-		sources[k] = ef
-		colors = append(colors, ef.Scene.Colors()...)
-	}
-	colors = append(colors, render.OverlayColor, render.OverlayBackground)
-	return sources, render.NewPalette(colors...), nil
-}
-
-func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags) (err error) {
+func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags) error {
 	start := time.Now()
 	if err := fl.check(); err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -132,63 +109,9 @@ func (a *app) renderReplay(ctx context.Context, path, out string, fl renderFlags
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	sources, pal, err := prepareFrames(eps, idx, fl.scale)
+	frames, err := render.WriteEpisodes(ctx, eps, idx, out, render.ReplayOptions{FPS: fl.fps, Scale: fl.scale, NoOverlay: fl.noOverlay})
 	if err != nil {
-		return fmt.Errorf("render: %w", err)
-	}
-	if len(sources) == 0 {
-		return fmt.Errorf("render: %s: no episodes to draw", path)
-	}
-	isGIF := strings.EqualFold(filepath.Ext(out), ".gif")
-	var sink render.Sink
-	size := sources[0].Scene.Size()
-	if isGIF {
-		for k, s := range sources {
-			if s.Scene.Size() != size {
-				return fmt.Errorf("render: episode %d draws at %v but episode %d at %v: one GIF needs one size; render them separately",
-					idx[k], s.Scene.Size(), idx[0], size)
-			}
-		}
-		g, err := render.CreateGIF(out, size, pal, fl.fps)
-		if err != nil {
-			return err
-		}
-		sink = g
-	} else {
-		d, err := render.CreatePNGDir(out)
-		if err != nil {
-			return err
-		}
-		sink = d
-	}
-	defer func() {
-		if err != nil {
-			sink.Abort()
-		}
-	}()
-	var ov *render.Overlay
-	if !fl.noOverlay {
-		ov = render.NewOverlay()
-	}
-	frames := 0
-	var img *image.RGBA
-	for k, src := range sources {
-		sources[k] = nil // let the scene's buffers go once this episode is done
-		if img == nil || img.Rect.Size() != src.Scene.Size() {
-			img = image.NewRGBA(image.Rectangle{Max: src.Scene.Size()})
-		}
-		ep := idx[k]
-		err := src.Play(ctx, img, ov, func(img *image.RGBA, step int) error {
-			frames++
-			return sink.WriteFrame(img, ep, step)
-		})
-		if err != nil {
-			return fmt.Errorf("render: episode %d: %w", ep, err)
-		}
-		a.log.WithFields(map[string]any{"episode": ep, "env": eps[k].EnvID, "steps": eps[k].Len(), "return": eps[k].Return(), "source": src.Source}).Debug("episode drawn")
-	}
-	if err := sink.Close(); err != nil {
-		return err
+		return fmt.Errorf("render %s: %w", path, err)
 	}
 	elapsed := time.Since(start)
 	a.log.WithFields(map[string]any{

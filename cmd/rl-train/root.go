@@ -11,8 +11,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-
-	"github.com/evarl/evarl/internal/config"
 )
 
 // app holds what every subcommand shares: the logger, the config path and the output
@@ -81,17 +79,4 @@ func (a *app) setupLogging() error {
 	}
 	a.log.SetLevel(lvl)
 	return nil
-}
-
-// loadConfig fills dst from the --config file when one was given (dst keeps its
-// defaults for keys the file does not set; unknown keys are errors naming the key and
-// the file). It reports whether a file was read.
-func (a *app) loadConfig(dst any) (bool, error) {
-	if a.configPath == "" {
-		return false, nil
-	}
-	if err := config.Load(a.configPath, dst); err != nil {
-		return false, err
-	}
-	return true, nil
 }

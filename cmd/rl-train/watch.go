@@ -6,7 +6,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/render"
 )
 
 func init() { subcommands = append(subcommands, newWatchCmd) }
@@ -48,7 +50,7 @@ and an X display (DISPLAY set; headless: xvfb-run -a rl-train watch …).`,
 			if err := flags.check(); err != nil {
 				return fmt.Errorf("watch: %w", err)
 			}
-			var players func() ([]player, error)
+			var players func() ([]render.Player, error)
 			var title string
 			switch {
 			case checkpoint != "" && len(args) == 0:
@@ -83,22 +85,22 @@ and an X display (DISPLAY set; headless: xvfb-run -a rl-train watch …).`,
 
 // replayPlayers plays the selected episodes of a replay file; it checks them once
 // before the window opens.
-func replayPlayers(path string, fl renderFlags) (func() ([]player, error), error) {
+func replayPlayers(path string, fl renderFlags) (func() ([]render.Player, error), error) {
 	eps, idx, err := selectEpisodes(path, fl.episodes, fl.truncated)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := prepareFrames(eps, idx, fl.scale); err != nil {
+	if _, _, err := render.PrepareFrames(eps, idx, fl.scale); err != nil {
 		return nil, err
 	}
-	return func() ([]player, error) {
-		sources, _, err := prepareFrames(eps, idx, fl.scale) // frame sources are read once: fresh ones each pass
+	return func() ([]render.Player, error) {
+		sources, _, err := render.PrepareFrames(eps, idx, fl.scale) // frame sources are read once: fresh ones each pass
 		if err != nil {
 			return nil, err
 		}
-		out := make([]player, len(sources))
+		out := make([]render.Player, len(sources))
 		for k, src := range sources {
-			out[k] = player{scene: src.Scene, play: src.Play}
+			out[k] = render.Player{Scene: src.Scene, Play: src.Play}
 		}
 		return out, nil
 	}, nil
@@ -106,7 +108,7 @@ func replayPlayers(path string, fl renderFlags) (func() ([]player, error), error
 
 // livePlayers plays episodes of the policy (checkpoint plus optional adapter) acting
 // in task.
-func (a *app) livePlayers(checkpoint, adapter, task string, target float64, seed int64, n int, scale float64) (func() ([]player, error), error) {
+func (a *app) livePlayers(checkpoint, adapter, task string, target float64, seed int64, n int, scale float64) (func() ([]render.Player, error), error) {
 	if n < 1 {
 		return nil, fmt.Errorf("--live-episodes %d: want ≥ 1", n)
 	}
@@ -121,7 +123,7 @@ func (a *app) livePlayers(checkpoint, adapter, task string, target float64, seed
 	if err != nil {
 		return nil, err
 	}
-	model, err := loadPolicy(checkpoint, adapter, gemm)
+	model, err := finetune.LoadPolicy(checkpoint, adapter, gemm)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +134,8 @@ func (a *app) livePlayers(checkpoint, adapter, task string, target float64, seed
 	if err := agents.CheckCompatible(model.Config(), env, tasks[0].EnvID); err != nil {
 		return nil, err
 	}
-	return func() ([]player, error) {
-		out := make([]player, n)
+	return func() ([]render.Player, error) {
+		out := make([]render.Player, n)
 		for j := range out {
 			if out[j], err = livePlayer(model, tasks[0], target, seed+int64(j), scale); err != nil {
 				return nil, err

@@ -52,10 +52,10 @@ func TestLivePlayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := image.NewRGBA(image.Rectangle{Max: p.scene.Size()})
+	img := image.NewRGBA(image.Rectangle{Max: p.Scene.Size()})
 	frames := 0
 	lastStep := -1
-	err = p.play(context.Background(), img, render.NewOverlay(), func(_ *image.RGBA, step int) error {
+	err = p.Play(context.Background(), img, render.NewOverlay(), func(_ *image.RGBA, step int) error {
 		frames++
 		if step != lastStep+1 {
 			t.Errorf("frame step %d after %d", step, lastStep)

@@ -1,0 +1,565 @@
+package experiment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/finetune"
+	"github.com/evarl/evarl/agents/stats"
+	"github.com/evarl/evarl/internal/metrics"
+)
+
+// RunResult is one run's numbers in results.json: every per-task test score of the
+// base, the validation-selected ("best") and the last checkpoint, so that anyone can
+// recompute the tables.
+type RunResult struct {
+	Index   int    `json:"index"`
+	Family  string `json:"family"`
+	Task    string `json:"task"`
+	Mode    string `json:"mode"`
+	Variant string `json:"variant"`
+	Seed    uint64 `json:"seed"`
+	Key     string `json:"key"`
+	// Test scores (normalised, first target) and success rates.
+	Before      float64 `json:"before"`
+	Best        float64 `json:"best"`
+	Last        float64 `json:"last"`
+	BestSuccess float64 `json:"best_success"`
+	LastSuccess float64 `json:"last_success"`
+	// Validation is the best validation score (what selected "best"), BestStep where.
+	Validation float64 `json:"validation"`
+	BestStep   int     `json:"best_step"`
+	// StepsTo90 is the first update whose validation score covers 90 % of the way
+	// from the first to the last validation score.
+	StepsTo90    int                   `json:"steps_to_90pct"`
+	Trainable    int                   `json:"trainable_params"`
+	EVASeconds   float64               `json:"eva_seconds"`
+	TrainSeconds float64               `json:"train_seconds"`
+	WallSeconds  float64               `json:"wall_seconds"`
+	Curve        []finetune.CurvePoint `json:"curve"`
+	Ranks        map[string]int        `json:"ranks,omitempty"`
+}
+
+// Aggregate is one variant's aggregate over a group's tasks × seeds.
+type Aggregate struct {
+	Variant string `json:"variant"`
+	Runs    int    `json:"runs"` // seeds per task
+	// IQM and Mean of the best and last checkpoints' test scores, with
+	// stratified-bootstrap intervals.
+	BestIQM  stats.Estimate `json:"best_iqm"`
+	BestMean stats.Estimate `json:"best_mean"`
+	LastIQM  stats.Estimate `json:"last_iqm"`
+	LastMean stats.Estimate `json:"last_mean"`
+	// Success rates, mean over runs × tasks.
+	BestSuccess float64 `json:"best_success"`
+	LastSuccess float64 `json:"last_success"`
+	Trainable   int     `json:"trainable_params"`
+	// StepsTo90 is the median over runs of the sample-efficiency measure.
+	StepsTo90 float64 `json:"steps_to_90pct_median"`
+	EVAShare  float64 `json:"eva_share"`
+	// PerTask is the mean best test score of each task over seeds.
+	PerTask []float64 `json:"per_task"`
+}
+
+// Group is one family and mode: its tasks, every variant's aggregate, the
+// probability of improvement of each variant over each other (best checkpoints).
+type Group struct {
+	Family      string             `json:"family"`
+	Mode        string             `json:"mode"`
+	Tasks       []string           `json:"tasks"`
+	Before      []float64          `json:"before"` // the base's test score per task
+	Aggregates  []Aggregate        `json:"aggregates"`
+	Improvement [][]stats.Estimate `json:"-"`
+	// PImprove[i][j] is P(variant i > variant j) with its interval (i ≠ j).
+	PImprove []ImprovementRow `json:"probability_of_improvement"`
+	// Missing names the variants left out of the aggregate for missing runs.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// ImprovementRow is P(X > Y) of one pair.
+type ImprovementRow struct {
+	X, Y string
+	P    stats.Estimate
+}
+
+// Results is results.json.
+type Results struct {
+	Seeds  []uint64    `json:"seeds"`
+	Runs   []RunResult `json:"runs"`
+	Groups []Group     `json:"groups"`
+	// RunSeconds is the sum of the runs' wall times.
+	RunSeconds float64 `json:"run_seconds"`
+	// Failed lists runs without a result, with their log files.
+	Failed []string `json:"failed,omitempty"`
+}
+
+// LRChoice is what a learning-rate sweep chose (lr_choice.json), on validation
+// scores only.
+type LRChoice struct {
+	Chosen []LRChosen `json:"chosen"`
+}
+
+// LRChosen is one variant's chosen rate and the mean validation score of every rate.
+type LRChosen struct {
+	Family     string             `json:"family"`
+	Mode       string             `json:"mode"`
+	Variant    string             `json:"variant"`
+	LR         float64            `json:"lr"`
+	Candidates map[string]float64 `json:"validation_by_lr"`
+}
+
+// Merge reads every run's results and writes out_dir/results.json, results.md and
+// the figures (learning curves with interval bands, performance profiles,
+// probability of improvement, aggregate intervals); for a sweep also lr_choice.json.
+// Runs without results are named (with their logs) in the tables and results.json,
+// and their variants left out of the aggregates of their group.
+func Merge(p *Plan) (*Results, error) {
+	cfg := p.Config
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	res := &Results{Seeds: cfg.Seeds}
+	for _, r := range p.Runs {
+		fr, err := finetune.ReadResult(r.Dir)
+		if err != nil || Status(r) != StatusDone {
+			res.Failed = append(res.Failed, fmt.Sprintf("run %d (%s %s %s %s seed %d): %s, log %s", r.Index, r.Family, r.Task, r.Mode, r.Variant, r.Seed,
+				Status(r), filepath.Join(r.Dir, LogFile)))
+			continue
+		}
+		res.Runs = append(res.Runs, runResult(r, fr))
+		res.RunSeconds += fr.WallSeconds
+	}
+	rs := stats.Stratified(rand.New(rand.NewPCG(0, 0x5eed)))
+	scfg := cfg.Stats
+	if scfg.Reps == 0 {
+		scfg = stats.DefaultConfig()
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "# %s\n\n", title(cfg))
+	fmt.Fprintf(&md, "Seeds %v per method, task and mode; test scores (normalised: random 0, scripted expert 100) on %d test episodes per task "+
+		"reset from seeds disjoint from the training and validation streams. Aggregates over tasks × seeds: interquartile mean (IQM) "+
+		"and mean with 95 %% stratified-bootstrap intervals (%d replicates), as rliable computes them. \"best\" is the checkpoint the "+
+		"validation episodes selected, \"last\" the final one. %d runs, %.0f s of run time in all (the sum of the runs').\n",
+		cfg.Seeds, testEpisodes(cfg), scfg.Reps, len(res.Runs), res.RunSeconds)
+	if len(res.Failed) > 0 {
+		fmt.Fprintf(&md, "\n**%d runs have no result**:\n\n", len(res.Failed))
+		for _, f := range res.Failed {
+			fmt.Fprintf(&md, "- %s\n", f)
+		}
+	}
+	for _, fam := range cfg.Families {
+		for _, mode := range fam.modes(cfg.Modes) {
+			g, err := p.group(fam.Name, mode, res.Runs, scfg, rs)
+			if err != nil {
+				return nil, err
+			}
+			res.Groups = append(res.Groups, *g)
+			md.WriteString(groupMarkdown(p, g))
+			if err := p.figures(g, res.Runs, scfg, rs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.IsSweep() {
+		choice := p.chooseLR(res.Runs)
+		data, _ := json.MarshalIndent(choice, "", "  ")
+		if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "lr_choice.json"), append(data, '\n')); err != nil {
+			return nil, err
+		}
+		md.WriteString(sweepMarkdown(choice))
+	}
+	data, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.json"), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	return res, metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.md"), []byte(md.String()))
+}
+
+func title(cfg Config) string {
+	if cfg.IsSweep() {
+		return "Learning-rate sweep (validation seeds)"
+	}
+	return "Fine-tuning methods compared"
+}
+
+func testEpisodes(cfg Config) int {
+	if len(cfg.Families) == 0 {
+		return 0
+	}
+	return cfg.Families[0].Finetune.Eval.TestEpisodes
+}
+
+// runResult extracts one run's numbers.
+func runResult(r Run, fr *finetune.Result) RunResult {
+	out := RunResult{Index: r.Index, Family: r.Family, Task: r.Task, Mode: r.Mode, Variant: r.Variant, Seed: r.Seed, Key: r.Key,
+		Before: score(fr.Before), Best: score(fr.After), Last: score(fr.Last), BestSuccess: fr.After.SuccessRate, LastSuccess: fr.Last.SuccessRate,
+		BestStep: fr.BestStep, StepsTo90: fr.StepsTo90, Trainable: fr.Trainable, EVASeconds: fr.EVASeconds, TrainSeconds: fr.TrainSeconds,
+		WallSeconds: fr.WallSeconds, Curve: fr.Curve, Ranks: fr.Ranks, Validation: math.Inf(-1)}
+	for _, c := range fr.Curve {
+		out.Validation = math.Max(out.Validation, c.Score)
+	}
+	if len(fr.Curve) == 0 {
+		out.Validation = out.Best // no validation recorded (JSON has no −Inf)
+	}
+	return out
+}
+
+func score(s agents.Summary) float64 { return finetune.Score(s) }
+
+// group aggregates one family and mode.
+func (p *Plan) group(family, mode string, runs []RunResult, scfg stats.Config, rs stats.Resampler) (*Group, error) {
+	g := &Group{Family: family, Mode: mode}
+	for _, t := range p.Tasks[family] {
+		g.Tasks = append(g.Tasks, t.ID)
+	}
+	col := map[string]int{}
+	for i, t := range g.Tasks {
+		col[t] = i
+	}
+	g.Before = make([]float64, len(g.Tasks))
+	var names []string
+	var matrices []*stats.Scores
+	for _, v := range p.Variants {
+		best, last := table(runs, family, mode, v.Name, col, func(r RunResult) float64 { return r.Best }),
+			table(runs, family, mode, v.Name, col, func(r RunResult) float64 { return r.Last })
+		if best == nil {
+			g.Missing = append(g.Missing, v.Name)
+			continue
+		}
+		sb, err := stats.NewScores(best)
+		if err != nil {
+			return nil, err
+		}
+		sl, err := stats.NewScores(last)
+		if err != nil {
+			return nil, err
+		}
+		a := Aggregate{Variant: v.Name, Runs: len(best), PerTask: make([]float64, len(g.Tasks))}
+		if len(best) >= 2 {
+			eb, err := stats.Bootstrap(sb, scfg, rs, stats.IQM, stats.Mean)
+			if err != nil {
+				return nil, err
+			}
+			el, err := stats.Bootstrap(sl, scfg, rs, stats.IQM, stats.Mean)
+			if err != nil {
+				return nil, err
+			}
+			a.BestIQM, a.BestMean, a.LastIQM, a.LastMean = eb[0], eb[1], el[0], el[1]
+		} else {
+			a.BestIQM, a.BestMean = point(stats.IQM(sb)), point(stats.Mean(sb))
+			a.LastIQM, a.LastMean = point(stats.IQM(sl)), point(stats.Mean(sl))
+		}
+		var to90 []float64
+		n, share := 0.0, 0.0
+		for _, r := range runs {
+			if r.Family != family || r.Mode != mode || r.Variant != v.Name {
+				continue
+			}
+			a.BestSuccess += r.BestSuccess
+			a.LastSuccess += r.LastSuccess
+			a.Trainable = r.Trainable
+			to90 = append(to90, float64(r.StepsTo90))
+			if r.EVASeconds+r.TrainSeconds > 0 {
+				share += r.EVASeconds / (r.EVASeconds + r.TrainSeconds)
+			}
+			a.PerTask[col[r.Task]] += r.Best / float64(len(best))
+			g.Before[col[r.Task]] = r.Before
+			n++
+		}
+		a.BestSuccess, a.LastSuccess, a.EVAShare = a.BestSuccess/n, a.LastSuccess/n, share/n
+		sort.Float64s(to90)
+		a.StepsTo90 = median(to90)
+		g.Aggregates = append(g.Aggregates, a)
+		names = append(names, v.Name)
+		matrices = append(matrices, sb)
+	}
+	if len(matrices) >= 2 && matrices[0].Runs() >= 2 {
+		m, err := stats.ImprovementMatrix(matrices, scfg, rs)
+		if err != nil {
+			return nil, err
+		}
+		g.Improvement = m
+		for i := range m {
+			for j := range m {
+				if i != j {
+					g.PImprove = append(g.PImprove, ImprovementRow{X: names[i], Y: names[j], P: m[i][j]})
+				}
+			}
+		}
+	}
+	return g, nil
+}
+
+// table is a variant's seeds × tasks matrix of a score, nil unless every task has
+// the same number (≥ 1) of runs.
+func table(runs []RunResult, family, mode, variant string, col map[string]int, f func(RunResult) float64) [][]float64 {
+	bySeed := map[uint64][]float64{}
+	var seeds []uint64
+	for _, r := range runs {
+		if r.Family != family || r.Mode != mode || r.Variant != variant {
+			continue
+		}
+		row, ok := bySeed[r.Seed]
+		if !ok {
+			row = make([]float64, len(col))
+			for i := range row {
+				row[i] = math.NaN()
+			}
+			seeds = append(seeds, r.Seed)
+		}
+		row[col[r.Task]] = f(r)
+		bySeed[r.Seed] = row
+	}
+	if len(seeds) == 0 {
+		return nil
+	}
+	sort.Slice(seeds, func(i, j int) bool { return seeds[i] < seeds[j] })
+	out := make([][]float64, 0, len(seeds))
+	for _, s := range seeds {
+		for _, v := range bySeed[s] {
+			if math.IsNaN(v) {
+				return nil
+			}
+		}
+		out = append(out, bySeed[s])
+	}
+	return out
+}
+
+func point(v float64) stats.Estimate { return stats.Estimate{Value: v, Lo: v, Hi: v} }
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return math.NaN()
+	}
+	if len(x)%2 == 1 {
+		return x[len(x)/2]
+	}
+	return (x[len(x)/2-1] + x[len(x)/2]) / 2
+}
+
+// groupMarkdown renders a group's tables.
+func groupMarkdown(p *Plan, g *Group) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## %s, %s (%d tasks)\n\n", g.Family, g.Mode, len(g.Tasks))
+	if len(g.Missing) > 0 {
+		fmt.Fprintf(&b, "Left out for missing runs: %s.\n\n", strings.Join(g.Missing, ", "))
+	}
+	b.WriteString("| method | IQM best | mean best | IQM last | mean last | success best / last | trainable params | updates to 90 % (median) | EVA share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	before := 0.0
+	for _, v := range g.Before {
+		before += v / float64(len(g.Before))
+	}
+	fmt.Fprintf(&b, "| before (pretrained) | | %.1f | | | | | | |\n", before)
+	for _, a := range g.Aggregates {
+		share := "-"
+		if strings.HasPrefix(a.Variant, "eva") || a.EVAShare > 0 {
+			share = fmt.Sprintf("%.1f %%", 100*a.EVAShare)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f / %.2f | %d | %.0f | %s |\n", a.Variant, a.BestIQM, a.BestMean, a.LastIQM, a.LastMean,
+			a.BestSuccess, a.LastSuccess, a.Trainable, a.StepsTo90, share)
+	}
+	if len(g.Improvement) > 0 {
+		b.WriteString("\nProbability of improvement P(row > column), best checkpoints, with 95 % intervals:\n\n| | ")
+		for _, a := range g.Aggregates {
+			b.WriteString(a.Variant + " | ")
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---|", len(g.Aggregates)) + "\n")
+		for i, a := range g.Aggregates {
+			fmt.Fprintf(&b, "| %s | ", a.Variant)
+			for j := range g.Aggregates {
+				if i == j {
+					b.WriteString("– | ")
+				} else {
+					e := g.Improvement[i][j]
+					fmt.Fprintf(&b, "%.2f [%.2f, %.2f] | ", e.Value, e.Lo, e.Hi)
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("\nPer task, mean over seeds of the best checkpoint's test score:\n\n| task | before | ")
+	for _, a := range g.Aggregates {
+		b.WriteString(a.Variant + " | ")
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(g.Aggregates)) + "\n")
+	for i, t := range g.Tasks {
+		fmt.Fprintf(&b, "| %s | %.1f | ", t, g.Before[i])
+		for _, a := range g.Aggregates {
+			fmt.Fprintf(&b, "%.1f | ", a.PerTask[i])
+		}
+		b.WriteString("\n")
+	}
+	stem := g.Family + "_" + g.Mode
+	fmt.Fprintf(&b, "\n![validation curves](curves_%s.png)\n![performance profiles](profiles_%s.png)\n", stem, stem)
+	if len(g.Improvement) > 0 {
+		fmt.Fprintf(&b, "![probability of improvement](improvement_%s.png)\n", stem)
+	}
+	return b.String()
+}
+
+// figures draws a group's learning curves (validation score against updates, mean
+// over runs × tasks with a 95 % bootstrap band), performance profiles and
+// probability of improvement.
+func (p *Plan) figures(g *Group, runs []RunResult, scfg stats.Config, rs stats.Resampler) error {
+	if len(g.Aggregates) == 0 {
+		return nil
+	}
+	stem := filepath.Join(p.Config.OutDir, "")
+	col := map[string]int{}
+	for i, t := range g.Tasks {
+		col[t] = i
+	}
+	cc := scfg
+	cc.Reps = min(scfg.Reps, 2000)
+	var curves, profiles []stats.Curve
+	var steps []float64
+	tau := make([]float64, 0, 51)
+	for x := -20.0; x <= 120; x += 2.5 {
+		tau = append(tau, x)
+	}
+	for _, a := range g.Aggregates {
+		// Validation curves: every run evaluates at the same steps.
+		var ref []finetune.CurvePoint
+		for _, r := range runs {
+			if r.Family == g.Family && r.Mode == g.Mode && r.Variant == a.Variant {
+				ref = r.Curve
+				break
+			}
+		}
+		if len(ref) == 0 {
+			continue
+		}
+		if steps == nil {
+			for _, c := range ref {
+				steps = append(steps, float64(c.Step))
+			}
+		}
+		var est []stats.Estimate
+		for k := range steps {
+			m := table(runs, g.Family, g.Mode, a.Variant, col, func(r RunResult) float64 {
+				if k < len(r.Curve) {
+					return r.Curve[k].Score
+				}
+				return math.NaN()
+			})
+			if m == nil || len(m) < 2 {
+				est = nil
+				break
+			}
+			s, err := stats.NewScores(m)
+			if err != nil {
+				est = nil
+				break
+			}
+			e, err := stats.Bootstrap(s, cc, rs, stats.Mean)
+			if err != nil {
+				return err
+			}
+			est = append(est, e[0])
+		}
+		if len(est) == len(steps) && len(est) > 0 {
+			curves = append(curves, stats.Curve{Name: a.Variant, Profile: est})
+		}
+		best := table(runs, g.Family, g.Mode, a.Variant, col, func(r RunResult) float64 { return r.Best })
+		if s, err := stats.NewScores(best); err == nil && s.Runs() >= 2 {
+			prof, err := stats.BootstrapProfile(s, stats.ScoreDistribution, tau, cc, rs)
+			if err != nil {
+				return err
+			}
+			profiles = append(profiles, stats.Curve{Name: a.Variant, Profile: prof})
+		}
+	}
+	name := g.Family + "_" + g.Mode
+	if len(curves) > 0 {
+		if err := stats.PlotBands(filepath.Join(stem, "curves_"+name+".png"), g.Family+" "+g.Mode+": validation score (mean over runs × tasks, 95 % CI)",
+			"updates", "normalised score", steps, curves, false); err != nil {
+			return err
+		}
+	}
+	if len(profiles) > 0 {
+		if err := stats.PlotProfiles(filepath.Join(stem, "profiles_"+name+".png"), g.Family+" "+g.Mode+": performance profiles (best checkpoints, test)", tau, profiles); err != nil {
+			return err
+		}
+	}
+	if len(g.Improvement) > 0 {
+		var names []string
+		for _, a := range g.Aggregates {
+			names = append(names, a.Variant)
+		}
+		if err := stats.PlotImprovement(filepath.Join(stem, "improvement_"+name+".png"), g.Family+" "+g.Mode+": probability of improvement", names, g.Improvement); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chooseLR picks, per family, mode and swept variant, the rate whose runs have the
+// highest mean best validation score (never a test score).
+func (p *Plan) chooseLR(runs []RunResult) LRChoice {
+	var out LRChoice
+	for _, fam := range p.Config.Families {
+		for _, mode := range fam.modes(p.Config.Modes) {
+			for _, v := range p.Config.Variants {
+				if len(v.LRs) == 0 {
+					continue
+				}
+				c := LRChosen{Family: fam.Name, Mode: mode, Variant: v.Name, Candidates: map[string]float64{}}
+				bestScore := math.Inf(-1)
+				for _, lr := range v.LRs {
+					name := fmt.Sprintf("%s@%g", v.Name, lr)
+					sum, n := 0.0, 0
+					for _, r := range runs {
+						if r.Family == fam.Name && r.Mode == mode && r.Variant == name {
+							sum += r.Validation
+							n++
+						}
+					}
+					if n == 0 {
+						continue
+					}
+					c.Candidates[fmt.Sprint(lr)] = sum / float64(n)
+					if sum/float64(n) > bestScore {
+						bestScore, c.LR = sum/float64(n), lr
+					}
+				}
+				out.Chosen = append(out.Chosen, c)
+			}
+		}
+	}
+	return out
+}
+
+func sweepMarkdown(c LRChoice) string {
+	var b strings.Builder
+	b.WriteString("\n## Chosen learning rates (mean best validation score over tasks × seeds)\n\n| family | mode | method | chosen lr | validation score by lr |\n|---|---|---|---|---|\n")
+	for _, e := range c.Chosen {
+		var lrs []string
+		for k := range e.Candidates {
+			lrs = append(lrs, k)
+		}
+		sort.Slice(lrs, func(i, j int) bool {
+			var a, b float64
+			fmt.Sscan(lrs[i], &a)
+			fmt.Sscan(lrs[j], &b)
+			return a < b
+		})
+		var parts []string
+		for _, k := range lrs {
+			parts = append(parts, fmt.Sprintf("%s: %.1f", k, e.Candidates[k]))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %g | %s |\n", e.Family, e.Mode, e.Variant, e.LR, strings.Join(parts, ", "))
+	}
+	return b.String()
+}
