@@ -38,13 +38,19 @@ type RunResult struct {
 	BestStep   int     `json:"best_step"`
 	// StepsTo90 is the first update whose validation score covers 90 % of the way
 	// from the first to the last validation score.
-	StepsTo90    int                   `json:"steps_to_90pct"`
-	Trainable    int                   `json:"trainable_params"`
-	EVASeconds   float64               `json:"eva_seconds"`
-	TrainSeconds float64               `json:"train_seconds"`
-	WallSeconds  float64               `json:"wall_seconds"`
-	Curve        []finetune.CurvePoint `json:"curve"`
-	Ranks        map[string]int        `json:"ranks,omitempty"`
+	StepsTo90 int                   `json:"steps_to_90pct"`
+	Trainable int                   `json:"trainable_params"`
+	Curve     []finetune.CurvePoint `json:"curve"`
+	Ranks     map[string]int        `json:"ranks,omitempty"`
+}
+
+// RunTiming is one run's durations (timing.json): kept apart from the results, which
+// are the same bit for bit wherever the runs execute, while durations are not.
+type RunTiming struct {
+	Index        int     `json:"index"`
+	EVASeconds   float64 `json:"eva_seconds"`
+	TrainSeconds float64 `json:"train_seconds"`
+	WallSeconds  float64 `json:"wall_seconds"`
 }
 
 // Aggregate is one variant's aggregate over a group's tasks × seeds.
@@ -63,7 +69,6 @@ type Aggregate struct {
 	Trainable   int     `json:"trainable_params"`
 	// StepsTo90 is the median over runs of the sample-efficiency measure.
 	StepsTo90 float64 `json:"steps_to_90pct_median"`
-	EVAShare  float64 `json:"eva_share"`
 	// PerTask is the mean best test score of each task over seeds.
 	PerTask []float64 `json:"per_task"`
 }
@@ -94,10 +99,11 @@ type Results struct {
 	Seeds  []uint64    `json:"seeds"`
 	Runs   []RunResult `json:"runs"`
 	Groups []Group     `json:"groups"`
-	// RunSeconds is the sum of the runs' wall times.
-	RunSeconds float64 `json:"run_seconds"`
 	// Failed lists runs without a result, with their log files.
 	Failed []string `json:"failed,omitempty"`
+	// Timing holds the runs' durations, written to timing.json and timing.md, not
+	// to results.json and results.md.
+	Timing []RunTiming `json:"-"`
 }
 
 // LRChoice is what a learning-rate sweep chose (lr_choice.json), on validation
@@ -134,7 +140,7 @@ func Merge(p *Plan) (*Results, error) {
 			continue
 		}
 		res.Runs = append(res.Runs, runResult(r, fr))
-		res.RunSeconds += fr.WallSeconds
+		res.Timing = append(res.Timing, RunTiming{Index: r.Index, EVASeconds: fr.EVASeconds, TrainSeconds: fr.TrainSeconds, WallSeconds: fr.WallSeconds})
 	}
 	rs := stats.Stratified(rand.New(rand.NewPCG(0, 0x5eed)))
 	scfg := cfg.Stats
@@ -146,8 +152,8 @@ func Merge(p *Plan) (*Results, error) {
 	fmt.Fprintf(&md, "Seeds %v per method, task and mode; test scores (normalised: random 0, scripted expert 100) on %d test episodes per task "+
 		"reset from seeds disjoint from the training and validation streams. Aggregates over tasks × seeds: interquartile mean (IQM) "+
 		"and mean with 95 %% stratified-bootstrap intervals (%d replicates), as rliable computes them. \"best\" is the checkpoint the "+
-		"validation episodes selected, \"last\" the final one. %d runs, %.0f s of run time in all (the sum of the runs').\n",
-		cfg.Seeds, testEpisodes(cfg), scfg.Reps, len(res.Runs), res.RunSeconds)
+		"validation episodes selected, \"last\" the final one. %d runs; their durations are in timing.md.\n",
+		cfg.Seeds, testEpisodes(cfg), scfg.Reps, len(res.Runs))
 	if len(res.Failed) > 0 {
 		fmt.Fprintf(&md, "\n**%d runs have no result**:\n\n", len(res.Failed))
 		for _, f := range res.Failed {
@@ -182,7 +188,57 @@ func Merge(p *Plan) (*Results, error) {
 	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
-	return res, metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.md"), []byte(md.String()))
+	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.md"), []byte(md.String())); err != nil {
+		return nil, err
+	}
+	if data, err = json.MarshalIndent(res.Timing, "", " "); err != nil {
+		return nil, err
+	}
+	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "timing.json"), append(data, '\n')); err != nil {
+		return nil, err
+	}
+	return res, metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "timing.md"), []byte(timingMarkdown(p, res)))
+}
+
+// timingMarkdown tabulates the runs' durations per family, mode and variant: the
+// sum of run wall times, runs per hour, and the EVA pass's share of EVA + training.
+func timingMarkdown(p *Plan, res *Results) string {
+	var b strings.Builder
+	byIndex := map[int]RunTiming{}
+	total := 0.0
+	for _, t := range res.Timing {
+		byIndex[t.Index] = t
+		total += t.WallSeconds
+	}
+	fmt.Fprintf(&b, "# Run durations\n\n%d runs, %.0f s of run time in all (the sum of the runs' wall times; with W runs at once the experiment takes about 1/W of it).\n\n",
+		len(res.Timing), total)
+	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA pass share of EVA + training |\n|---|---|---|---|---|---|\n")
+	type key struct{ f, m, v string }
+	var order []key
+	agg := map[key][3]float64{} // wall sum, share sum, count
+	for _, r := range res.Runs {
+		k := key{r.Family, r.Mode, r.Variant}
+		if _, ok := agg[k]; !ok {
+			order = append(order, k)
+		}
+		t := byIndex[r.Index]
+		a := agg[k]
+		a[0] += t.WallSeconds
+		if t.EVASeconds+t.TrainSeconds > 0 {
+			a[1] += t.EVASeconds / (t.EVASeconds + t.TrainSeconds)
+		}
+		a[2]++
+		agg[k] = a
+	}
+	for _, k := range order {
+		a := agg[k]
+		share := "-"
+		if a[1] > 0 {
+			share = fmt.Sprintf("%.2f %%", 100*a[1]/a[2])
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.1f s | %s |\n", k.f, k.m, k.v, a[2], a[0]/a[2], share)
+	}
+	return b.String()
 }
 
 func title(cfg Config) string {
@@ -203,8 +259,7 @@ func testEpisodes(cfg Config) int {
 func runResult(r Run, fr *finetune.Result) RunResult {
 	out := RunResult{Index: r.Index, Family: r.Family, Task: r.Task, Mode: r.Mode, Variant: r.Variant, Seed: r.Seed, Key: r.Key,
 		Before: score(fr.Before), Best: score(fr.After), Last: score(fr.Last), BestSuccess: fr.After.SuccessRate, LastSuccess: fr.Last.SuccessRate,
-		BestStep: fr.BestStep, StepsTo90: fr.StepsTo90, Trainable: fr.Trainable, EVASeconds: fr.EVASeconds, TrainSeconds: fr.TrainSeconds,
-		WallSeconds: fr.WallSeconds, Curve: fr.Curve, Ranks: fr.Ranks, Validation: math.Inf(-1)}
+		BestStep: fr.BestStep, StepsTo90: fr.StepsTo90, Trainable: fr.Trainable, Curve: fr.Curve, Ranks: fr.Ranks, Validation: math.Inf(-1)}
 	for _, c := range fr.Curve {
 		out.Validation = math.Max(out.Validation, c.Score)
 	}
@@ -260,7 +315,7 @@ func (p *Plan) group(family, mode string, runs []RunResult, scfg stats.Config, r
 			a.LastIQM, a.LastMean = point(stats.IQM(sl)), point(stats.Mean(sl))
 		}
 		var to90 []float64
-		n, share := 0.0, 0.0
+		n := 0.0
 		for _, r := range runs {
 			if r.Family != family || r.Mode != mode || r.Variant != v.Name {
 				continue
@@ -269,14 +324,11 @@ func (p *Plan) group(family, mode string, runs []RunResult, scfg stats.Config, r
 			a.LastSuccess += r.LastSuccess
 			a.Trainable = r.Trainable
 			to90 = append(to90, float64(r.StepsTo90))
-			if r.EVASeconds+r.TrainSeconds > 0 {
-				share += r.EVASeconds / (r.EVASeconds + r.TrainSeconds)
-			}
 			a.PerTask[col[r.Task]] += r.Best / float64(len(best))
 			g.Before[col[r.Task]] = r.Before
 			n++
 		}
-		a.BestSuccess, a.LastSuccess, a.EVAShare = a.BestSuccess/n, a.LastSuccess/n, share/n
+		a.BestSuccess, a.LastSuccess = a.BestSuccess/n, a.LastSuccess/n
 		sort.Float64s(to90)
 		a.StepsTo90 = median(to90)
 		g.Aggregates = append(g.Aggregates, a)
@@ -355,20 +407,16 @@ func groupMarkdown(p *Plan, g *Group) string {
 	if len(g.Missing) > 0 {
 		fmt.Fprintf(&b, "Left out for missing runs: %s.\n\n", strings.Join(g.Missing, ", "))
 	}
-	b.WriteString("| method | IQM best | mean best | IQM last | mean last | success best / last | trainable params | updates to 90 % (median) | EVA share |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| method | IQM best | mean best | IQM last | mean last | success best / last | trainable params | updates to 90 % (median) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	before := 0.0
 	for _, v := range g.Before {
 		before += v / float64(len(g.Before))
 	}
-	fmt.Fprintf(&b, "| before (pretrained) | | %.1f | | | | | | |\n", before)
+	fmt.Fprintf(&b, "| before (pretrained) | | %.1f | | | | | |\n", before)
 	for _, a := range g.Aggregates {
-		share := "-"
-		if strings.HasPrefix(a.Variant, "eva") || a.EVAShare > 0 {
-			share = fmt.Sprintf("%.1f %%", 100*a.EVAShare)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f / %.2f | %d | %.0f | %s |\n", a.Variant, a.BestIQM, a.BestMean, a.LastIQM, a.LastMean,
-			a.BestSuccess, a.LastSuccess, a.Trainable, a.StepsTo90, share)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f / %.2f | %d | %.0f |\n", a.Variant, a.BestIQM, a.BestMean, a.LastIQM, a.LastMean,
+			a.BestSuccess, a.LastSuccess, a.Trainable, a.StepsTo90)
 	}
 	if len(g.Improvement) > 0 {
 		b.WriteString("\nProbability of improvement P(row > column), best checkpoints, with 95 % intervals:\n\n| | ")
