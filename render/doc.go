@@ -10,11 +10,21 @@
 // Acrobot and Pendulum reproduce Gymnasium's pygame renders: same frame sizes (600×400,
 // 500×500), colours, shapes and draw order, checked against Gymnasium's own frames
 // (compare_test.go states the metric). Pendulum's torque arrow, a bitmap in
-// Gymnasium, is approximated with vector shapes. GridWorld draws walls, lava, the
-// goal and the agent as a triangle along its heading. SceneFor builds the scene of
-// an environment from its own physics or layout; NewEpisodeFrames turns a recorded
-// replay.Episode into frames (from recorded states, from observations where they
-// determine the state, or by replaying the actions).
+// Gymnasium, is approximated with vector shapes. GridWorld draws walls, lava,
+// the goal and the agent as a triangle along its heading.
+//
+// # The scene registry
+//
+// Scenes register by environment id (RegisterScene, from an init function), as
+// environments register in envs and scripted experts in agents/expert: each
+// environment's SceneSpec sits in the file of its drawing code (cartpole.go,
+// mountaincar.go, acrobot.go, pendulum.go, gridworld.go), and nothing else in the
+// package knows the concrete environments. SceneFor(envID, env, scale) looks the
+// spec up and builds the scene from the environment's own physics or layout;
+// NewEpisodeFrames turns a recorded replay.Episode into frames (from recorded states,
+// from observations where the spec's StateFromObs recovers the state, or by replaying
+// the actions). Drawing a new environment takes one RegisterScene call, which may
+// live in the environment's own package.
 //
 // # Ownership and coordinates
 //

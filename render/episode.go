@@ -8,48 +8,17 @@ import (
 	"math"
 
 	"github.com/evarl/evarl/envs"
-	"github.com/evarl/evarl/envs/classic"
-	"github.com/evarl/evarl/envs/gridworld"
 	"github.com/evarl/evarl/replay"
 )
-
-// SceneFor returns the scene that draws env (a registered environment, possibly
-// wrapped), configured from the environment's own physics or layout.
-func SceneFor(env envs.Env, scale float64) (Scene, error) {
-	if e, ok := envs.As[*classic.CartPole](env); ok {
-		p := e.Params()
-		return NewCartPole(CartPoleParams{Length: p.Length, XThreshold: p.XThreshold}, scale)
-	}
-	if e, ok := envs.As[*classic.MountainCar](env); ok {
-		return newMountainCarFrom(e.Params(), scale)
-	}
-	if e, ok := envs.As[*classic.MountainCarContinuous](env); ok {
-		return newMountainCarFrom(e.Params(), scale)
-	}
-	if e, ok := envs.As[*classic.Acrobot](env); ok {
-		p := e.Params()
-		return NewAcrobot(AcrobotParams{LinkLength1: p.Link1Length, LinkLength2: p.Link2Length}, scale)
-	}
-	if _, ok := envs.As[*classic.Pendulum](env); ok {
-		return NewPendulum(scale)
-	}
-	if e, ok := envs.As[*gridworld.Env](env); ok {
-		return NewGridWorld(e, scale)
-	}
-	return nil, fmt.Errorf("render: no scene draws %T", envs.Unwrap(env))
-}
-
-func newMountainCarFrom(p classic.MountainCarParams, scale float64) (*MountainCar, error) {
-	return NewMountainCar(MountainCarParams{MinPosition: p.MinPosition, MaxPosition: p.MaxPosition, GoalPosition: p.GoalPosition}, scale)
-}
 
 // How EpisodeFrames obtains the state behind each frame.
 const (
 	// SourceStates: the episode recorded the environment's states.
 	SourceStates = "recorded states"
-	// SourceObservations: the state is a function of the observation (classic
-	// control: CartPole and MountainCar observe their state; Acrobot and Pendulum
-	// observe cos/sin of their angles, from which atan2 gives the angles back).
+	// SourceObservations: the state is a function of the observation, recovered by
+	// the scene's SceneSpec.StateFromObs (classic control: CartPole and MountainCar
+	// observe their state; Acrobot and Pendulum observe cos/sin of their angles,
+	// from which atan2 gives the angles back).
 	SourceObservations = "observations"
 	// SourceReplay: the environment is rebuilt from the episode's id and options,
 	// reset with its seed and stepped with its actions; every observation is checked
@@ -66,12 +35,13 @@ type EpisodeFrames struct {
 	// SourceReplay).
 	Source string
 
-	ep    *replay.Episode
-	env   envs.Env // the bare environment, for SourceReplay
-	t     int
-	ret   float64
-	state []float64
-	act   []float64
+	ep      *replay.Episode
+	env     envs.Env                                     // the bare environment, for SourceReplay
+	fromObs func(obs []float32, dst []float64) []float64 // the scene's StateFromObs, for SourceObservations
+	t       int
+	ret     float64
+	state   []float64
+	act     []float64
 }
 
 // NewEpisodeFrames prepares to draw ep at the given scale. It builds the episode's
@@ -85,16 +55,20 @@ func NewEpisodeFrames(ep *replay.Episode, scale float64) (*EpisodeFrames, error)
 	if err != nil {
 		return nil, fmt.Errorf("render: rebuild the episode's environment: %w", err)
 	}
-	scene, err := SceneFor(env, scale)
+	spec, err := lookupScene(ep.EnvID)
+	if err != nil {
+		return nil, err
+	}
+	scene, err := spec.New(env, scale)
 	if err != nil {
 		return nil, err
 	}
 	bare := envs.Unwrap(env)
-	e := &EpisodeFrames{Scene: scene, ep: ep, env: bare, act: make([]float64, ep.ActDim)}
+	e := &EpisodeFrames{Scene: scene, ep: ep, env: bare, act: make([]float64, ep.ActDim), fromObs: spec.StateFromObs}
 	switch {
 	case ep.StateDim > 0:
 		e.Source = SourceStates
-	case obsToState(ep.EnvID, ep.Obs(0), nil) != nil:
+	case e.fromObs != nil && e.fromObs(ep.Obs(0), nil) != nil:
 		e.Source = SourceObservations
 	default:
 		if _, ok := bare.(envs.Stateful); !ok {
@@ -131,7 +105,10 @@ func (e *EpisodeFrames) Next() (Frame, error) {
 	case SourceStates:
 		f.State = e.ep.State(t)
 	case SourceObservations:
-		e.state = obsToState(e.ep.EnvID, e.ep.Obs(t), e.state)
+		e.state = e.fromObs(e.ep.Obs(t), e.state)
+		if e.state == nil {
+			return Frame{}, fmt.Errorf("render: %s step %d: observation of %d values does not give a state", e.ep.EnvID, t, len(e.ep.Obs(t)))
+		}
 		f.State = e.state
 	case SourceReplay:
 		s, err := e.replayStep(t)
@@ -172,32 +149,6 @@ func (e *EpisodeFrames) replayStep(t int) ([]float64, error) {
 		}
 	}
 	return e.env.(envs.Stateful).State(), nil
-}
-
-// obsToState recovers the state from an observation where the observation
-// determines it, writing into dst; it returns nil for other environments.
-func obsToState(envID string, obs []float32, dst []float64) []float64 {
-	switch envID {
-	case classic.CartPoleID, classic.MountainCarID, classic.MountainCarContinuousID:
-		dst = dst[:0]
-		for _, v := range obs {
-			dst = append(dst, float64(v))
-		}
-		return dst
-	case classic.AcrobotID: // [cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2]
-		if len(obs) != 6 {
-			return nil
-		}
-		return append(dst[:0],
-			math.Atan2(float64(obs[1]), float64(obs[0])), math.Atan2(float64(obs[3]), float64(obs[2])),
-			float64(obs[4]), float64(obs[5]))
-	case classic.PendulumID: // [cos θ, sin θ, θ̇]
-		if len(obs) != 3 {
-			return nil
-		}
-		return append(dst[:0], math.Atan2(float64(obs[1]), float64(obs[0])), float64(obs[2]))
-	}
-	return nil
 }
 
 // Play draws every remaining frame of e into img (which must be e.Scene.Size() at the

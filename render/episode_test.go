@@ -205,7 +205,7 @@ func TestSceneForUsesVariantPhysics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := SceneFor(env, 1)
+		s, err := SceneFor(classic.CartPoleID, env, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestSceneForUsesVariantPhysics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := SceneFor(grid, 1)
+	s, err := SceneFor(gridworld.ID, grid, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,24 @@ import (
 	"image/color"
 	"math"
 
+	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/envs/gridworld"
 )
+
+func init() {
+	// The observation (an egocentric view) does not determine the state; episodes
+	// are drawn from recorded states or replayed.
+	RegisterScene(gridworld.ID, SceneSpec{New: gridWorldScene})
+}
+
+// gridWorldScene draws the environment's own layout.
+func gridWorldScene(env envs.Env, scale float64) (Scene, error) {
+	e, err := sceneEnv[*gridworld.Env](gridworld.ID, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewGridWorld(e, scale)
+}
 
 // GridLayout is the read-only view of a gridworld layout the scene draws;
 // *gridworld.Env provides it.

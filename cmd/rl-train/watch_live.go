@@ -19,7 +19,7 @@ func livePlayer(model *policy.Model, task envs.Task, target float64, seed int64,
 	if err != nil {
 		return render.Player{}, err
 	}
-	scene, err := render.SceneFor(env, scale)
+	scene, err := render.SceneFor(task.EnvID, env, scale)
 	if err != nil {
 		return render.Player{}, err
 	}
