@@ -10,94 +10,133 @@ import (
 )
 
 // shortestPath counts the steps of the shortest action sequence from (x, y, h) to
-// the goal by a forward breadth-first search that simulates the moves on the map: a
-// search in the opposite direction from the expert's backward one.
+// the goal by a forward breadth-first search over the environment's transitions
+// (gridworld.Env.Next, whose wind and walls the gridworld tests check by hand): a
+// search in the opposite direction from the environment's backward one, which the
+// expert follows.
 func shortestPath(e *gridworld.Env, x, y, h int) int {
 	type state struct{ x, y, h int }
-	dx := [4]int{1, 0, -1, 0}
-	dy := [4]int{0, 1, 0, -1}
 	dist := map[state]int{{x, y, h}: 0}
 	queue := []state{{x, y, h}}
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, nx := range []state{
-			{s.x, s.y, (s.h + 3) % 4},
-			{s.x, s.y, (s.h + 1) % 4},
-			{s.x + dx[s.h], s.y + dy[s.h], s.h},
-		} {
-			switch e.CellAt(nx.x, nx.y) {
-			case gridworld.Wall, gridworld.Lava:
+		for m := range gridworld.Move(gridworld.NumMoves) {
+			nx, ny, nh := e.Next(s.x, s.y, s.h, m)
+			next := state{nx, ny, nh}
+			switch e.CellAt(nx, ny) {
+			case gridworld.Lava:
 				continue
 			case gridworld.Goal:
 				return dist[s] + 1
 			}
-			if _, ok := dist[nx]; !ok {
-				dist[nx] = dist[s] + 1
-				queue = append(queue, nx)
+			if _, ok := dist[next]; !ok {
+				dist[next] = dist[s] + 1
+				queue = append(queue, next)
 			}
 		}
 	}
 	return -1
 }
 
-func TestGridworldExpert(t *testing.T) {
-	const seeds = 20
+// gridworldTasks lists every registered gridworld task, pretraining and held-out.
+func gridworldTasks(t *testing.T) []envs.Task {
+	t.Helper()
+	var tasks []envs.Task
 	for _, key := range []string{"gridworld/pretrain", "gridworld/heldout"} {
 		set, err := envs.LookupTaskSet(key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, task := range set.Tasks {
-			env, err := task.Make()
-			if err != nil {
-				t.Fatal(err)
+		tasks = append(tasks, set.Tasks...)
+	}
+	return tasks
+}
+
+// runExpert plays one noise-free episode from seed and returns its last transition,
+// its length and return, and the start state.
+func runExpert(t *testing.T, env envs.Env, p Policy, seed int64) (last envs.Transition, steps int, ret float64, start [3]int) {
+	t.Helper()
+	g, _ := envs.As[*gridworld.Env](env)
+	obs, _, err := env.Reset(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	start[0], start[1], start[2] = g.Agent()
+	act := make([]float64, 1)
+	for !last.Done() {
+		if err := p.Act(obs, act); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if last, err = env.Step(act); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		obs = last.Obs
+		steps++
+		ret += last.Reward
+	}
+	return last, steps, ret, start
+}
+
+// TestGridworldExpert checks that the expert is optimal: on every task, from 20
+// start states, its episode is exactly as long as the shortest path found by an
+// independent forward search, and its return is the reward of that length.
+func TestGridworldExpert(t *testing.T) {
+	for _, task := range gridworldTasks(t) {
+		env, err := task.Make()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := envs.As[*gridworld.Env](env)
+		p, err := New(task.EnvID, env, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seed := range int64(20) {
+			tr, steps, ret, s := runExpert(t, env, p, seed)
+			want := shortestPath(g, s[0], s[1], s[2])
+			if !tr.Info.Success || steps != want {
+				t.Errorf("%s seed %d: expert took %d steps (success %v), shortest path from %v is %d", task.ID, seed, steps, tr.Info.Success, s, want)
 			}
-			g, _ := envs.As[*gridworld.Env](env)
-			p, err := New(task.EnvID, env, 0, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			successes := 0
-			act := make([]float64, 1)
-			for seed := range int64(seeds) {
-				obs, _, err := env.Reset(seed)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := p.Reset(); err != nil {
-					t.Fatal(err)
-				}
-				x, y, h := g.Agent()
-				want := shortestPath(g, x, y, h)
-				steps, ret := 0, 0.0
-				var tr envs.Transition
-				for !tr.Done() {
-					if err := p.Act(obs, act); err != nil {
-						t.Fatalf("%s seed %d: %v", task.ID, seed, err)
-					}
-					if tr, err = env.Step(act); err != nil {
-						t.Fatalf("%s seed %d: %v", task.ID, seed, err)
-					}
-					obs = tr.Obs
-					steps++
-					ret += tr.Reward
-				}
-				if tr.Info.Success {
-					successes++
-				}
-				if steps != want {
-					t.Errorf("%s seed %d: expert took %d steps, shortest path from (%d,%d,%d) is %d", task.ID, seed, steps, x, y, h, want)
-				}
-				if wantRet := 1 - 0.9*float64(want)/float64(g.Horizon()); tr.Info.Success && math.Abs(ret-wantRet) > 1e-12 {
-					t.Errorf("%s seed %d: return %v, want %v", task.ID, seed, ret, wantRet)
-				}
-			}
-			if rate := float64(successes) / seeds; rate < 0.99 {
-				t.Errorf("%s: success rate %.2f at noise 0, want ≥ 0.99", task.ID, rate)
+			if wantRet := 1 - 0.9*float64(want)/float64(g.Horizon()); tr.Info.Success && math.Abs(ret-wantRet) > 1e-12 {
+				t.Errorf("%s seed %d: return %v, want %v", task.ID, seed, ret, wantRet)
 			}
 		}
 	}
+}
+
+// TestGridworldExpertSuccess measures the noise-free expert's success rate over 1000
+// reset seeds (as many random start states) on every task; it must be ≥ 99 %.
+func TestGridworldExpertSuccess(t *testing.T) {
+	const seeds = 1000
+	worst, worstID := 1.0, ""
+	for _, task := range gridworldTasks(t) {
+		env, err := task.Make()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(task.EnvID, env, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		successes := 0
+		for seed := range int64(seeds) {
+			if tr, _, _, _ := runExpert(t, env, p, seed); tr.Info.Success {
+				successes++
+			}
+		}
+		rate := float64(successes) / seeds
+		if rate < 0.99 {
+			t.Errorf("%s: success rate %.3f over %d seeds at noise 0, want ≥ 0.99", task.ID, rate, seeds)
+		}
+		if rate < worst || worstID == "" {
+			worst, worstID = rate, task.ID
+		}
+	}
+	t.Logf("lowest success rate %.3f (%s) over %d seeds per task", worst, worstID, seeds)
 }
 
 // TestGridworldExpertNoise checks that noise really perturbs the expert: at noise 1
@@ -202,5 +241,71 @@ func TestGridworldPermutationNeedsAdaptation(t *testing.T) {
 	}
 	if permuted == 0 {
 		t.Fatal("no held-out task permutes actions")
+	}
+}
+
+// TestGridworldWindNeedsAdaptation checks that the held-out wind really changes the
+// task: a policy that ignores it (the shortest-path plan of the same map without
+// wind, replanned from wherever the agent is after every step) fails in a large
+// share of the episodes of every windy held-out task, which the expert solves.
+func TestGridworldWindNeedsAdaptation(t *testing.T) {
+	set, err := envs.LookupTaskSet("gridworld/heldout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	windy := 0
+	for _, task := range set.Tasks {
+		if _, ok := task.Options["wind"]; !ok {
+			continue
+		}
+		windy++
+		env, err := task.Make()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := envs.As[*gridworld.Env](env)
+		calm := task.Options.Clone()
+		delete(calm, "wind")
+		delete(calm, "wind_columns")
+		delete(calm, "wind_rows")
+		calmEnv, err := envs.Make(task.EnvID, calm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := New(task.EnvID, calmEnv, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cg, _ := envs.As[*gridworld.Env](calmEnv)
+		const episodes = 50
+		successes := 0
+		act := make([]float64, 1)
+		for seed := range int64(episodes) {
+			obs, _, _ := env.Reset(seed)
+			var tr envs.Transition
+			for !tr.Done() {
+				// Put the wind-free twin where the agent is and ask its expert.
+				x, y, h := g.Agent()
+				if err := cg.SetState([]float64{float64(x), float64(y), float64(h), 0}); err != nil {
+					t.Fatal(err)
+				}
+				if err := plan.Act(obs, act); err != nil {
+					t.Fatal(err)
+				}
+				if tr, err = env.Step(act); err != nil {
+					t.Fatal(err)
+				}
+				obs = tr.Obs
+			}
+			if tr.Info.Success {
+				successes++
+			}
+		}
+		if successes > episodes*6/10 {
+			t.Errorf("%s: the wind-free plan succeeded in %d of %d episodes; the wind should defeat it more often", task.ID, successes, episodes)
+		}
+	}
+	if windy == 0 {
+		t.Fatal("no held-out task has wind")
 	}
 }

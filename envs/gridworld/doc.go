@@ -19,6 +19,28 @@
 // without crossing lava and at least size/2 moves away, and otherwise draws the next
 // attempt from the same random stream, so it stays deterministic.
 //
+// # Wind
+//
+// The option "wind" (east, south, west or north; default none) makes some lines of
+// the map windy: a north or south wind blows on the columns listed in
+// "wind_columns", an east or west wind on the rows listed in "wind_rows" (interior
+// lines, 1 … size−2). After every step, whatever the action, an agent standing on a
+// windy floor cell is pushed one cell downwind unless a wall is there, keeping its
+// heading (Sutton and Barto's windy gridworld, strength 1): inside a band of wind the
+// agent cannot walk upwind, and crossing it drifts downwind. A push can carry the
+// agent into lava (the episode ends, reward 0) or onto the goal (success). Entering
+// the goal or lava by the move itself ends the episode before any push. The wind is
+// deterministic, so Env.Next is the whole transition function and the scripted
+// expert plans with it; and it is invisible in the observation (a new channel would
+// change the observation's length for every task and every policy), so a policy can
+// only infer it from what happens, as it infers a CartPole variant's physics. The
+// held-out set uses it as a change of dynamics no pretraining task has.
+//
+// Env.StepsToGoal is the fewest steps from any state (cell, heading) to the goal
+// under these dynamics, by a breadth-first search backwards over Next's transitions;
+// with wind some floor states cannot reach the goal at all (a push into lava that no
+// move avoids, a corridor that leads only upwind).
+//
 // # Actions
 //
 // Discrete(3), Minigrid's first three actions: 0 turn left, 1 turn right, 2 move
@@ -49,15 +71,39 @@
 // for the default size (484); the option max_episode_steps overrides it, and the time
 // limit tells the environment T through envs.Horizoned.
 //
-// Reset(seed) draws the initial heading uniformly from the seed; the start cell is the
-// layout's, or with "random_start: true" a uniformly random cell from which the goal
-// is reachable. The state (envs.Stateful) is [x, y, heading, t].
+// Reset(seed) draws the initial heading uniformly from the seed, then the start cell:
+// with "random_start: true" uniformly among the floor cells from which the goal can
+// be reached (not the goal; no lava on the way), as Minigrid's random agent start
+// does; without it, the layout's start cell. With wind, start states from which the
+// wind makes the goal unreachable are left out (headings first, then cells). Reset is
+// deterministic in the seed and Step does not allocate. The state (envs.Stateful) is
+// [x, y, heading, t].
+//
+// Every registered task sets random_start, so a greedy policy meets as many
+// different episodes per task as the map has start states (a few hundred), not four.
+// The option's default stays false, on purpose: GridWorld-v0 means what it meant
+// when datasets were recorded with it (Gymnasium's registry changes the version, not
+// the behaviour, of an id), and every recorded episode carries its environment id and
+// options, so episodes recorded before replay exactly and new ones say that they
+// start at random. The task sets are evarl's benchmark definitions; a task that
+// changes meaning changes what its recorded options say.
 //
 // Options: layout (rooms|maze|lava, default rooms), task_seed (default 0), size (odd,
 // 7–63, default 11), view (odd, 3–15, default 7), random_start (default false),
-// action_permutation (default [0 1 2]).
+// action_permutation (default [0 1 2]), wind (none|east|south|west|north, default
+// none) with wind_columns or wind_rows (lists of interior lines). Invalid values and
+// unknown keys are errors that name them.
 //
 // Coordinates: x is the column (0 at the left), y the row (0 at the top); headings
 // 0 east, 1 south, 2 west, 3 north, so turning right adds 1. The accessors Size,
-// CellAt, Agent, Goal and Start are what renderers draw from.
+// CellAt, Wind, Agent, Goal and Start are what renderers draw from; Next and
+// StepsToGoal are what experts plan with.
+//
+// # Task sets
+//
+// "gridworld/pretrain": 36 layouts (task seeds 0–35, cycling rooms, maze, lava).
+// "gridworld/heldout": 16 tasks on new layouts: heldout-00 … heldout-11 (task seeds
+// 1000–1011; heldout-04 … heldout-11 also permute the actions) and heldout-12 …
+// heldout-15, rooms and lava maps with wind over the middle five lines from each
+// direction in turn (north, west, south, east). All set random_start.
 package gridworld

@@ -59,8 +59,16 @@ type Env struct {
 	perm      [NumMoves]Move // perm[a] is the move action a makes
 	inv       [NumMoves]int  // inv[m] is the action that makes move m
 	randStart bool
-	horizon   int   // T in the reward 1 − 0.9·t/T
-	starts    []int // cells (y*size+x) an episode may start from when randStart
+	horizon   int // T in the reward 1 − 0.9·t/T
+
+	windDir int     // the heading the wind pushes toward, or noWind
+	wind    []int8  // wind[y*size+x]: the wind's heading on that cell, or noWind; nil without wind
+	dist    []int32 // StepsToGoal, indexed (y*size+x)*4+heading
+	// starts[h] lists the cells (y*size+x) an episode may start from with heading h:
+	// every floor cell from which the goal can be reached with random_start, else the
+	// layout's start cell, where the goal can be reached from (x, y, h).
+	starts       [4][]int32
+	startHeading []int // the headings with a start cell, increasing
 
 	pcg    *rand.PCG
 	rng    *rand.Rand
@@ -90,6 +98,7 @@ func New(opts envs.Options) (*Env, error) {
 	view := r.Int("view", DefaultView, 3, 15)
 	randStart := r.Bool("random_start", false)
 	perm := r.Ints("action_permutation", []int{0, 1, 2})
+	windOpts := readWindOptions(r)
 	if err := r.Finish(); err != nil {
 		return nil, err
 	}
@@ -108,11 +117,11 @@ func New(opts envs.Options) (*Env, error) {
 		return nil, fmt.Errorf("%s: %w", ID, err)
 	}
 	e.g = g
-	dist := g.distances(g.goalX, g.goalY)
-	for c, d := range dist {
-		if d > 0 {
-			e.starts = append(e.starts, c)
-		}
+	if e.windDir, e.wind, err = windOpts.build(size); err != nil {
+		return nil, err
+	}
+	if err := e.findStarts(); err != nil {
+		return nil, err
 	}
 	dim := NumChannels*view*view + 8
 	low, high := make([]float64, dim), make([]float64, dim)
@@ -158,8 +167,42 @@ func (e *Env) SetHorizon(maxSteps int) {
 	}
 }
 
-// Reset starts an episode at the layout's start cell (or, with random_start, a random
-// cell from which the goal is reachable) with a random heading.
+// findStarts computes the StepsToGoal table and the start states: with random_start
+// every floor state from which the goal can be reached, else the layout's start cell
+// with the headings from which it can. Without wind the goal is reachable from every
+// heading of a cell or from none (turning is free), so every heading has the same
+// start cells.
+func (e *Env) findStarts() error {
+	e.dist = e.stepsToGoal()
+	e.starts, e.startHeading = [4][]int32{}, nil
+	n := e.g.size
+	for h := range 4 {
+		for c := range n * n {
+			if e.randStart || c == e.g.startY*n+e.g.startX {
+				if e.g.cells[c] == Empty && e.dist[c*4+h] > 0 {
+					e.starts[h] = append(e.starts[h], int32(c))
+				}
+			}
+		}
+		if len(e.starts[h]) > 0 {
+			e.startHeading = append(e.startHeading, h)
+		}
+	}
+	if len(e.startHeading) == 0 {
+		what := "the layout's start cell"
+		if e.randStart {
+			what = "any cell"
+		}
+		return fmt.Errorf("%s: layout %s task seed %d: the wind makes the goal unreachable from %s", ID, e.layout, e.taskSeed, what)
+	}
+	return nil
+}
+
+// Reset starts an episode with a heading drawn uniformly from the seed and, with
+// random_start, a cell drawn uniformly among those from which the goal can be
+// reached with that heading (without wind: every floor cell connected to the goal
+// without crossing lava); else at the layout's start cell. With wind, headings (and
+// cells) from which the wind makes the goal unreachable are left out.
 func (e *Env) Reset(seed int64) ([]float64, envs.Info, error) {
 	switch {
 	case seed >= 0:
@@ -171,21 +214,22 @@ func (e *Env) Reset(seed int64) ([]float64, envs.Info, error) {
 		e.pcg.Seed(0, 0x6167656e74)
 		e.seeded = true
 	}
-	e.heading = e.rng.IntN(4)
+	e.heading = e.startHeading[e.rng.IntN(len(e.startHeading))]
+	cells := e.starts[e.heading]
+	c := int(cells[0])
 	if e.randStart {
-		c := e.starts[e.rng.IntN(len(e.starts))]
-		e.x, e.y = c%e.g.size, c/e.g.size
-	} else {
-		e.x, e.y = e.g.startX, e.g.startY
+		c = int(cells[e.rng.IntN(len(cells))])
 	}
+	e.x, e.y = c%e.g.size, c/e.g.size
 	e.t = 0
 	e.started, e.done = true, false
 	e.observe()
 	return e.obs, envs.Info{}, nil
 }
 
-// Step applies action (after the permutation). Entering the goal terminates with
-// reward 1 − 0.9·t/T and Info.Success; entering lava terminates with reward 0.
+// Step applies action (after the permutation) through Next, the wind included.
+// Entering the goal terminates with reward 1 − 0.9·t/T and Info.Success; entering
+// lava terminates with reward 0.
 func (e *Env) Step(action []float64) (envs.Transition, error) {
 	a, err := e.actSpace.Index(action)
 	if err != nil {
@@ -199,26 +243,14 @@ func (e *Env) Step(action []float64) (envs.Transition, error) {
 	}
 	e.t++
 	var tr envs.Transition
-	switch e.perm[a] {
-	case TurnLeft:
-		e.heading = (e.heading + 3) % 4
-	case TurnRight:
-		e.heading = (e.heading + 1) % 4
-	case Forward:
-		nx, ny := e.x+dirX[e.heading], e.y+dirY[e.heading]
-		switch e.g.at(nx, ny) {
-		case Wall:
-		case Lava:
-			e.x, e.y = nx, ny
-			tr.Terminated = true
-		case Goal:
-			e.x, e.y = nx, ny
-			tr.Terminated = true
-			tr.Reward = 1 - 0.9*float64(e.t)/float64(e.horizon)
-			tr.Info.Success = true
-		default:
-			e.x, e.y = nx, ny
-		}
+	e.x, e.y, e.heading = e.Next(e.x, e.y, e.heading, e.perm[a])
+	switch e.g.at(e.x, e.y) {
+	case Lava:
+		tr.Terminated = true
+	case Goal:
+		tr.Terminated = true
+		tr.Reward = 1 - 0.9*float64(e.t)/float64(e.horizon)
+		tr.Info.Success = true
 	}
 	e.done = tr.Terminated
 	e.observe()
@@ -303,7 +335,8 @@ func (e *Env) Agent() (x, y, heading int) { return e.x, e.y, e.heading }
 // Goal returns the goal cell.
 func (e *Env) Goal() (x, y int) { return e.g.goalX, e.g.goalY }
 
-// Start returns the layout's start cell (episodes start there unless random_start).
+// Start returns the layout's start cell (episodes start there unless random_start;
+// the registered task sets set random_start).
 func (e *Env) Start() (x, y int) { return e.g.startX, e.g.startY }
 
 // Steps is the number of steps taken in the current episode (t in the reward).
@@ -339,14 +372,18 @@ func (e *Env) Permutation() []int {
 }
 
 // String draws the map as text, one row per line: '#' wall, '~' lava, 'G' goal, the
-// agent as '>', 'v', '<' or '^' by heading, '.' floor. Tests keep golden maps of the
-// task sets with it.
+// agent as '>', 'v', '<' or '^' by heading, '.' floor, and floor with wind as 'e',
+// 's', 'w' or 'n' by the heading it pushes toward. Tests keep golden maps of the task
+// sets with it.
 func (e *Env) String() string {
 	n := e.g.size
 	b := make([]byte, 0, n*(n+1))
 	for y := range n {
 		for x := range n {
 			c := ".#~G"[e.g.at(x, y)]
+			if d, ok := e.Wind(x, y); ok {
+				c = "eswn"[d]
+			}
 			if x == e.x && y == e.y && e.started {
 				c = ">v<^"[e.heading]
 			}

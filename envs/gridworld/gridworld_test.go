@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,6 +26,8 @@ func TestConformance(t *testing.T) {
 		{"maze", envs.Options{"layout": "maze", "task_seed": 3}},
 		{"lava-small", envs.Options{"layout": "lava", "task_seed": 4, "size": 9, "view": 5}},
 		{"rooms-permuted-random-start", envs.Options{"layout": "rooms", "task_seed": 5, "random_start": true, "action_permutation": []int{2, 0, 1}}},
+		{"rooms-wind", envs.Options{"layout": "rooms", "task_seed": 1012, "random_start": true, "wind": "north", "wind_columns": []int{3, 4, 5, 6, 7}}},
+		{"lava-wind-fixed-start", envs.Options{"layout": "lava", "task_seed": 1014, "wind": "west", "wind_rows": []int{3, 4, 5, 6, 7}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			envtest.Check(t, func() (envs.Env, error) { return envs.Make(ID, tc.opts) })
@@ -34,11 +37,17 @@ func TestConformance(t *testing.T) {
 
 // fromRows builds an environment on a hand-drawn map ('#' wall, '~' lava, 'G' goal,
 // 'S' start, '.' floor), so that dynamics and observations can be checked by hand.
+// The wind options, if any, apply to the hand-drawn map.
 func fromRows(t *testing.T, rows []string, opts envs.Options) *Env {
 	t.Helper()
 	o := envs.Options{"size": len(rows)}
+	windOpts := envs.Options{}
 	for k, v := range opts {
-		o[k] = v
+		if strings.HasPrefix(k, "wind") {
+			windOpts[k] = v
+		} else {
+			o[k] = v
+		}
 	}
 	e, err := New(o)
 	if err != nil {
@@ -61,6 +70,17 @@ func fromRows(t *testing.T, rows []string, opts envs.Options) *Env {
 		}
 	}
 	e.g = g
+	r := envs.NewOptionReader(ID, windOpts)
+	w := readWindOptions(r)
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if e.windDir, e.wind, err = w.build(len(rows)); err != nil {
+		t.Fatal(err)
+	}
+	// Hand maps may leave the goal unreachable from the start (handMap does, to test
+	// dynamics only): then Reset cannot be used, but StepsToGoal and SetState can.
+	_ = e.findStarts()
 	return e
 }
 
@@ -259,6 +279,19 @@ func TestBadOptions(t *testing.T) {
 		{envs.Options{"action_permutation": []int{0, 1, 3}}, "permutation"},
 		{envs.Options{"action_permutation": "012"}, "list of integers"},
 		{envs.Options{"random_start": 1}, "true or false"},
+		{envs.Options{"wind": "up"}, `"wind" = up: want one of none, east, south, west, north`},
+		{envs.Options{"wind": "north"}, `wind north needs option "wind_columns"`},
+		{envs.Options{"wind": "east"}, `wind east needs option "wind_rows"`},
+		{envs.Options{"wind": "north", "wind_columns": []int{}}, `needs option "wind_columns"`},
+		{envs.Options{"wind": "north", "wind_rows": []int{3}}, `option "wind_rows" with wind north`},
+		{envs.Options{"wind": "west", "wind_columns": []int{3}, "wind_rows": []int{3}}, `option "wind_columns" with wind west`},
+		{envs.Options{"wind_columns": []int{3}}, `without "wind"`},
+		{envs.Options{"wind": "none", "wind_rows": []int{3}}, `without "wind"`},
+		{envs.Options{"wind": "south", "wind_columns": []int{0}}, "distinct interior lines in [1, 9]"},
+		{envs.Options{"wind": "south", "wind_columns": []int{10}}, "distinct interior lines in [1, 9]"},
+		{envs.Options{"wind": "south", "wind_columns": []int{4, 4}}, "distinct interior lines"},
+		{envs.Options{"wind": "south", "wind_columns": "4"}, "list of integers"},
+		{envs.Options{"wind": 1}, `"wind" = 1: want a string`},
 		{envs.Options{"colour": "red"}, "unknown option"},
 	} {
 		if _, err := envs.Make(ID, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -452,5 +485,242 @@ func TestGenerateManySizes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// windMap is a 7×7 room with lava at (2,5) and the goal at (5,4), for the wind's
+// transitions worked out by hand.
+var windMap = []string{
+	"#######",
+	"#.....#",
+	"#.....#",
+	"#.....#",
+	"#....G#",
+	"#.~...#",
+	"#######",
+}
+
+func TestWindByHand(t *testing.T) {
+	type step struct {
+		action           int // 0 left, 1 right, 2 forward
+		x, y, heading    int
+		reward           float64
+		terminated, succ bool
+	}
+	north := envs.Options{"wind": "north", "wind_columns": []int{3, 4}}
+	cases := []struct {
+		name  string
+		wind  envs.Options
+		start []float64
+		steps []step
+	}{
+		{"north: pushed after entering", north, []float64{2, 2, 0, 0}, []step{
+			{2, 3, 1, 0, 0, false, false}, // forward to (3,2), pushed north to (3,1)
+			{0, 3, 1, 3, 0, false, false}, // turn left in place; the push hits the top wall
+			{2, 3, 1, 3, 0, false, false}, // forward into the wall, push into the wall: no move
+		}},
+		{"north: no progress against the wind", north, []float64{3, 2, 1, 0}, []step{
+			{2, 3, 2, 1, 0, false, false}, // forward south to (3,3), pushed back to (3,2)
+			{2, 3, 2, 1, 0, false, false},
+		}},
+		{"north: crossing drifts", north, []float64{1, 4, 0, 0}, []step{
+			{2, 2, 4, 0, 0, false, false}, // (2,4) has no wind
+			{2, 3, 3, 0, 0, false, false}, // (3,4) → pushed to (3,3)
+			{2, 4, 2, 0, 0, false, false}, // (4,3) → pushed to (4,2)
+			{2, 5, 2, 0, 0, false, false}, // (5,2) has no wind
+		}},
+		{"north: entering the goal ends before any push", north, []float64{4, 4, 0, 0}, []step{
+			{2, 5, 4, 0, 1 - 0.9*1/100.0, true, true},
+		}},
+		{"south: a turn is pushed into lava", envs.Options{"wind": "south", "wind_columns": []int{2}}, []float64{2, 3, 0, 0}, []step{
+			{1, 2, 4, 1, 0, false, false}, // turn right at (2,3), pushed to (2,4)
+			{0, 2, 5, 0, 0, true, false},  // turn left at (2,4), pushed into the lava at (2,5)
+		}},
+		{"east: pushed onto the goal", envs.Options{"wind": "east", "wind_rows": []int{4}}, []float64{3, 4, 3, 0}, []step{
+			{1, 4, 4, 0, 0, false, false},             // turn right at (3,4), pushed to (4,4)
+			{1, 5, 4, 1, 1 - 0.9*2/100.0, true, true}, // turn right at (4,4), pushed onto the goal
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := fromRows(t, windMap, c.wind)
+			e.SetHorizon(100)
+			if err := e.SetState(c.start); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range c.steps {
+				tr, err := e.Step([]float64{float64(s.action)})
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				x, y, h := e.Agent()
+				if x != s.x || y != s.y || h != s.heading || e.Steps() != i+1 {
+					t.Fatalf("step %d: got (x, y, heading, t) = (%d, %d, %d, %d), want (%d, %d, %d, %d)", i, x, y, h, e.Steps(), s.x, s.y, s.heading, i+1)
+				}
+				if math.Abs(tr.Reward-s.reward) > 1e-15 || tr.Terminated != s.terminated || tr.Info.Success != s.succ {
+					t.Fatalf("step %d: got reward %v terminated %v success %v, want %v %v %v", i, tr.Reward, tr.Terminated, tr.Info.Success, s.reward, s.terminated, s.succ)
+				}
+			}
+		})
+	}
+}
+
+// TestStepsToGoalByHand checks the distance table against shortest paths worked out
+// by hand on windMap, including states the wind makes hopeless.
+func TestStepsToGoalByHand(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		wind          envs.Options
+		x, y, heading int
+		want          int
+	}{
+		// Without wind: four cells east.
+		{"calm", nil, 1, 4, 0, 4},
+		// North wind on columns 3–4: crossing from row 4 comes out at (5,2) (see
+		// TestWindByHand), then turn south and walk two cells: 4 + 1 + 2. Going round
+		// through row 5 takes 9.
+		{"north", envs.Options{"wind": "north", "wind_columns": []int{3, 4}}, 1, 4, 0, 7},
+		{"north, on the goal", envs.Options{"wind": "north", "wind_columns": []int{3, 4}}, 5, 4, 2, 0},
+		// South wind on column 2 over the lava at (2,5): at (2,4) facing east, walk
+		// three cells to the goal; facing south or north every move ends in the lava
+		// (a turn is pushed into it, forward south enters it, forward north is pushed
+		// back to (2,4) facing north).
+		{"south, facing east", envs.Options{"wind": "south", "wind_columns": []int{2}}, 2, 4, 0, 3},
+		{"south, facing south", envs.Options{"wind": "south", "wind_columns": []int{2}}, 2, 4, 1, -1},
+		{"south, facing north", envs.Options{"wind": "south", "wind_columns": []int{2}}, 2, 4, 3, -1},
+		{"walls and lava", nil, 0, 0, 0, -1},
+		{"lava", nil, 2, 5, 0, -1},
+	} {
+		e := fromRows(t, windMap, c.wind)
+		if got := e.StepsToGoal(c.x, c.y, c.heading); got != c.want {
+			t.Errorf("%s: StepsToGoal(%d, %d, %d) = %d, want %d", c.name, c.x, c.y, c.heading, got, c.want)
+		}
+	}
+	// With random starts the hopeless states are never drawn.
+	e := fromRows(t, windMap, envs.Options{"random_start": true, "wind": "south", "wind_columns": []int{2}})
+	for seed := range int64(500) {
+		if _, _, err := e.Reset(seed); err != nil {
+			t.Fatal(err)
+		}
+		x, y, h := e.Agent()
+		if e.StepsToGoal(x, y, h) <= 0 {
+			t.Fatalf("seed %d: started at (%d, %d) heading %d, from which the goal cannot be reached", seed, x, y, h)
+		}
+	}
+}
+
+// TestRandomStarts checks, on every registered task, that resets start from the
+// states the task promises: floor cells from which the goal is reachable (by an
+// independent flood fill on wind-free tasks), never the goal, every such state
+// eventually, each heading about a quarter of the time, and the same state for the
+// same seed.
+func TestRandomStarts(t *testing.T) {
+	const seeds = 2000
+	for _, set := range []envs.TaskSet{PretrainTasks(), HeldoutTasks()} {
+		for _, task := range set.Tasks {
+			if task.Options["random_start"] != true {
+				t.Errorf("%s: random_start is not set", task.ID)
+				continue
+			}
+			e, err := New(task.Options)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, windy := task.Options["wind"]
+			connected := floodFromGoal(e)
+			valid := 0
+			for y := range e.Size() {
+				for x := range e.Size() {
+					for h := range 4 {
+						if e.CellAt(x, y) == Empty && e.StepsToGoal(x, y, h) > 0 {
+							valid++
+							if !windy && !connected[[2]int{x, y}] {
+								t.Errorf("%s: StepsToGoal(%d, %d, %d) > 0 but the flood fill does not reach the cell", task.ID, x, y, h)
+							}
+						} else if !windy && e.CellAt(x, y) == Empty && connected[[2]int{x, y}] {
+							t.Errorf("%s: cell (%d, %d) is connected to the goal but StepsToGoal(…, %d) = %d", task.ID, x, y, h, e.StepsToGoal(x, y, h))
+						}
+					}
+				}
+			}
+			seen := map[[3]int]int{}
+			var headings [4]int
+			for seed := range int64(seeds) {
+				obs, _, err := e.Reset(seed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := append([]float64(nil), obs...)
+				x, y, h := e.Agent()
+				if e.CellAt(x, y) != Empty || e.StepsToGoal(x, y, h) <= 0 {
+					t.Fatalf("%s seed %d: start (%d, %d, %d) is %v with StepsToGoal %d", task.ID, seed, x, y, h, e.CellAt(x, y), e.StepsToGoal(x, y, h))
+				}
+				seen[[3]int{x, y, h}]++
+				headings[h]++
+				obs, _, _ = e.Reset(seed)
+				if x2, y2, h2 := e.Agent(); x2 != x || y2 != y || h2 != h || !slices.Equal(obs, first) {
+					t.Fatalf("%s seed %d: a second reset started at (%d, %d, %d), the first at (%d, %d, %d)", task.ID, seed, x2, y2, h2, x, y, h)
+				}
+			}
+			// 2000 draws over at most 4·81 states leave each one unseen with
+			// probability < e^(−2000/324) ≈ 0.2 %: allow a few.
+			if len(seen) < valid-valid/20 {
+				t.Errorf("%s: %d distinct starts of %d valid states in %d resets", task.ID, len(seen), valid, seeds)
+			}
+			if !windy {
+				for h, n := range headings {
+					// Binomial(2000, ¼): mean 500, sd 19.4; ±100 is beyond 5 sd.
+					if n < seeds/4-100 || n > seeds/4+100 {
+						t.Errorf("%s: heading %d drawn %d times in %d resets, want about %d", task.ID, h, n, seeds, seeds/4)
+					}
+				}
+			}
+		}
+	}
+}
+
+// floodFromGoal returns the cells connected to the goal through floor cells (no
+// wall, no lava), by a depth-first flood fill written independently of the
+// environment's searches.
+func floodFromGoal(e *Env) map[[2]int]bool {
+	gx, gy := e.Goal()
+	seen := map[[2]int]bool{}
+	stack := [][2]int{{gx, gy}}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, d := range [][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+			q := [2]int{p[0] + d[0], p[1] + d[1]}
+			if c := e.CellAt(q[0], q[1]); c == Empty && !seen[q] {
+				seen[q] = true
+				stack = append(stack, q)
+			}
+		}
+	}
+	return seen
+}
+
+// TestWindAccessors checks Wind and WindDirection on a held-out
+// windy task: every floor cell of the windy columns reports the wind, no other does.
+func TestWindAccessors(t *testing.T) {
+	e, err := New(envs.Options{"layout": "rooms", "task_seed": 1012, "wind": "north", "wind_columns": []int{3, 5}, "random_start": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.WindDirection() != 3 {
+		t.Errorf("WindDirection() = %d, want 3 (north)", e.WindDirection())
+	}
+	for y := range e.Size() {
+		for x := range e.Size() {
+			d, ok := e.Wind(x, y)
+			want := (x == 3 || x == 5) && e.CellAt(x, y) == Empty
+			if ok != want || ok && d != 3 {
+				t.Errorf("Wind(%d, %d) = %d, %v on a %v cell, want wind %v", x, y, d, ok, e.CellAt(x, y), want)
+			}
+		}
+	}
+	calm, _ := New(nil)
+	if _, ok := calm.Wind(3, 3); ok || calm.WindDirection() != -1 {
+		t.Error("a task without wind reports wind")
 	}
 }
