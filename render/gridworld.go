@@ -34,7 +34,18 @@ type GridLayout interface {
 	CellAt(x, y int) gridworld.Cell
 }
 
-var _ GridLayout = (*gridworld.Env)(nil)
+// GridWind is the optional part of a GridLayout with wind (*gridworld.Env provides
+// it): the scene draws the wind on the cells where it blows.
+type GridWind interface {
+	// Wind reports whether the wind blows on cell (x, y) and the heading it pushes
+	// toward (0 east, 1 south, 2 west, 3 north).
+	Wind(x, y int) (heading int, ok bool)
+}
+
+var (
+	_ GridLayout = (*gridworld.Env)(nil)
+	_ GridWind   = (*gridworld.Env)(nil)
+)
 
 // GridCellPixels is the side of one gridworld cell at scale 1, Minigrid's tile size.
 const GridCellPixels = 32
@@ -47,22 +58,26 @@ var (
 	gridWaveColor  = color.RGBA{120, 50, 0, 255}
 	gridGoalColor  = color.RGBA{0, 190, 0, 255}
 	gridAgentColor = color.RGBA{220, 30, 30, 255}
+	gridWindColor  = color.RGBA{205, 228, 250, 255}
+	gridArrowColor = color.RGBA{70, 120, 200, 255}
 )
 
 // GridWorld draws GridWorld-v0 top-down, GridCellPixels per cell at scale 1: floor,
-// walls, lava (orange with dark waves, as Minigrid draws it), the goal (green) and
-// the agent as a red triangle pointing along its heading. State: [x, y, heading, t]
-// as gridworld.Env.State returns it (heading 0 east, 1 south, 2 west, 3 north).
+// walls, lava (orange with dark waves, as Minigrid draws it), the goal (green), floor
+// with wind (pale blue with a blue arrowhead pointing downwind) and the agent as a
+// red triangle pointing along its heading. State: [x, y, heading, t] as
+// gridworld.Env.State returns it (heading 0 east, 1 south, 2 west, 3 north).
 type GridWorld struct {
 	base
 	n     int
 	cells []gridworld.Cell // row-major copy of the layout
+	wind  []int8           // row-major wind heading per cell, −1 for none; nil without wind
 }
 
-// NewGridWorld returns a scene for one layout. The layout's cells are copied: the
-// scene draws them as they were at construction (gridworld layouts are fixed per
-// task). Pixel buffers are allocated on the first Draw, so building many scenes is
-// cheap.
+// NewGridWorld returns a scene for one layout, with its wind when the layout is also
+// a GridWind. The layout's cells and wind are copied: the scene draws them as they
+// were at construction (gridworld layouts are fixed per task). Pixel buffers are
+// allocated on the first Draw, so building many scenes is cheap.
 func NewGridWorld(layout GridLayout, scale float64) (*GridWorld, error) {
 	n := layout.Size()
 	if n < 1 || n > 256 {
@@ -78,6 +93,21 @@ func NewGridWorld(layout GridLayout, scale float64) (*GridWorld, error) {
 			s.cells[y*n+x] = layout.CellAt(x, y)
 		}
 	}
+	if w, ok := layout.(GridWind); ok {
+		for y := 0; y < n; y++ {
+			for x := 0; x < n; x++ {
+				if d, ok := w.Wind(x, y); ok && d >= 0 && d < 4 {
+					if s.wind == nil {
+						s.wind = make([]int8, n*n)
+						for i := range s.wind {
+							s.wind[i] = -1
+						}
+					}
+					s.wind[y*n+x] = int8(d)
+				}
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -91,9 +121,14 @@ func (s *GridWorld) drawLayout(c *Canvas) {
 	}
 }
 
-// Colors lists floor, grid lines, wall, lava, waves, goal, agent.
+// Colors lists floor, grid lines, wall, lava, waves, goal, agent, and with wind the
+// wind's tint and arrow (left out otherwise, so that the palette keeps more blends).
 func (s *GridWorld) Colors() []color.RGBA {
-	return []color.RGBA{gridFloorColor, gridLineColor, gridWallColor, gridLavaColor, gridWaveColor, gridGoalColor, gridAgentColor}
+	c := []color.RGBA{gridFloorColor, gridLineColor, gridWallColor, gridLavaColor, gridWaveColor, gridGoalColor, gridAgentColor}
+	if s.wind != nil {
+		c = append(c, gridWindColor, gridArrowColor)
+	}
+	return c
 }
 
 // at maps a point in cell units (x right, y down from the top-left corner of the
@@ -129,6 +164,19 @@ func (s *GridWorld) drawCell(c *Canvas, x, y int, cell gridworld.Cell) {
 		}
 	case gridworld.Goal:
 		s.box(c, fx, fy, fx+1, fy+1, gridGoalColor)
+	case gridworld.Empty:
+		if s.wind != nil && s.wind[y*s.n+x] >= 0 {
+			// A pale cell with an arrowhead pointing downwind, smaller than the agent.
+			h := s.wind[y*s.n+x]
+			dx, dy := [4]float64{1, 0, -1, 0}[h], [4]float64{0, 1, 0, -1}[h]
+			cx, cy := fx+0.5, fy+0.5
+			s.box(c, fx, fy, fx+1, fy+1, gridWindColor)
+			s.pts = append(s.pts[:0],
+				s.at(cx+0.25*dx, cy+0.25*dy),
+				s.at(cx-0.15*dx-0.2*dy, cy-0.15*dy+0.2*dx),
+				s.at(cx-0.15*dx+0.2*dy, cy-0.15*dy-0.2*dx))
+			c.Polygon(s.pts, gridArrowColor)
+		}
 	}
 	// Grid lines on the top and left edge of every non-wall cell.
 	s.box(c, fx, fy, fx+1, fy+line, gridLineColor)

@@ -3,6 +3,7 @@ package render
 import (
 	"image"
 	"image/color"
+	"slices"
 	"testing"
 
 	"github.com/evarl/evarl/envs"
@@ -125,5 +126,76 @@ func TestGridWorldRejectsBadState(t *testing.T) {
 	}
 	if err := s.Draw(image.NewRGBA(image.Rect(0, 0, 5, 5)), Frame{State: []float64{1, 1, 0, 0}}); err == nil {
 		t.Error("a destination of the wrong size was accepted")
+	}
+}
+
+// TestGridWorldWind checks the wind's drawing on a held-out windy task: every floor
+// cell with wind is tinted, its arrowhead covers the cell's centre and the point
+// 0.1 cells downwind but not the point 0.3 cells upwind; cells without wind keep the
+// floor colour; and the palette colours include the wind's only when there is wind.
+func TestGridWorldWind(t *testing.T) {
+	for _, tc := range []struct {
+		wind, key string
+		heading   int
+	}{{"north", "wind_columns", 3}, {"east", "wind_rows", 0}, {"south", "wind_columns", 1}, {"west", "wind_rows", 2}} {
+		env, err := gridworld.New(envs.Options{"layout": "rooms", "task_seed": 1012, "wind": tc.wind, tc.key: []int{3, 4}, "random_start": true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewGridWorld(env, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := image.NewRGBA(image.Rectangle{Max: s.Size()})
+		// The agent in a wall-free corner of the map is drawn over one cell only.
+		if err := s.Draw(img, Frame{State: []float64{1, 1, 0, 0}}); err != nil {
+			t.Fatal(err)
+		}
+		d := [4][2]float64{{1, 0}, {0, 1}, {-1, 0}, {0, -1}}[tc.heading]
+		windy := 0
+		for y := 0; y < env.Size(); y++ {
+			for x := 0; x < env.Size(); x++ {
+				if x == 1 && y == 1 || env.CellAt(x, y) != gridworld.Empty {
+					continue
+				}
+				h, ok := env.Wind(x, y)
+				corner := pixelAt(img, float64(x)+0.15, float64(y)+0.15)
+				if !ok {
+					if corner != gridFloorColor {
+						t.Fatalf("%s: calm cell (%d, %d) drawn %v, want floor", tc.wind, x, y, corner)
+					}
+					continue
+				}
+				windy++
+				if h != tc.heading {
+					t.Fatalf("%s: Wind(%d, %d) heading %d, want %d", tc.wind, x, y, h, tc.heading)
+				}
+				cx, cy := float64(x)+0.5, float64(y)+0.5
+				for _, p := range []struct {
+					along float64
+					want  color.RGBA
+				}{{0, gridArrowColor}, {0.1, gridArrowColor}, {-0.3, gridWindColor}} {
+					if got := pixelAt(img, cx+p.along*d[0], cy+p.along*d[1]); got != p.want {
+						t.Fatalf("%s: cell (%d, %d) at %+.1f cells downwind is %v, want %v", tc.wind, x, y, p.along, got, p.want)
+					}
+				}
+				if corner != gridWindColor {
+					t.Fatalf("%s: windy cell (%d, %d) corner is %v, want the wind's tint", tc.wind, x, y, corner)
+				}
+			}
+		}
+		if windy < 10 {
+			t.Errorf("%s: only %d windy cells drawn", tc.wind, windy)
+		}
+		if !slices.Contains(s.Colors(), gridWindColor) || !slices.Contains(s.Colors(), gridArrowColor) {
+			t.Errorf("%s: Colors() %v lacks the wind's colours", tc.wind, s.Colors())
+		}
+	}
+	calm, err := NewGridWorld(newGrid(t, gridworld.LayoutRooms), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(calm.Colors(), gridWindColor) {
+		t.Error("a scene without wind lists the wind's colours")
 	}
 }
