@@ -61,6 +61,15 @@ func NonNegative(v float64) string {
 	return ""
 }
 
+// NonZero accepts finite values other than 0 (a signed quantity whose sign means
+// something, such as a force that may push either way).
+func NonZero(v float64) string {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return "a finite number ≠ 0"
+	}
+	return ""
+}
+
 // Finite accepts any finite value.
 func Finite(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {

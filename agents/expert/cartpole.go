@@ -2,6 +2,7 @@ package expert
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/envs/classic"
@@ -12,10 +13,13 @@ func init() { Register(classic.CartPoleID, newCartPole) }
 // cartPole is an LQR controller for the variant's own cart-pole: the Euler step
 // (classic.CartPoleParams.Next) is linearised about the upright equilibrium, the
 // discrete Riccati equation gives a gain K, and the discrete action pushes in the
-// direction of the LQR force −K·s (bang-bang, as the task only allows ±force_mag).
+// direction of the LQR force −K·s (bang-bang, as the task only allows ±force_mag):
+// the action whose force has that sign, so a variant with reversed actions
+// (negative force_mag) is handled too.
 type cartPole struct {
-	env *classic.CartPole
-	k   [4]float64
+	env  *classic.CartPole
+	k    [4]float64
+	sign float64 // the sign of the force action 1 applies
 }
 
 // Weights of the LQR cost: the pole angle matters most, the cart position enough to
@@ -40,7 +44,7 @@ func newCartPole(env envs.Env) (Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &cartPole{env: cp}
+	e := &cartPole{env: cp, sign: math.Copysign(1, p.ForceMag)}
 	for i := range e.k {
 		e.k[i] = k.At(0, i)
 	}
@@ -49,7 +53,7 @@ func newCartPole(env envs.Env) (Policy, error) {
 
 func (e *cartPole) Reset() error { return nil }
 
-// Act pushes right when the LQR force −K·s is positive, left otherwise.
+// Act takes the action that pushes along the LQR force −K·s.
 func (e *cartPole) Act(_ []float64, action []float64) error {
 	s := e.env.State()
 	u := 0.0
@@ -57,7 +61,7 @@ func (e *cartPole) Act(_ []float64, action []float64) error {
 		u -= k * s[i]
 	}
 	action[0] = 0
-	if u > 0 {
+	if u*e.sign > 0 {
 		action[0] = 1
 	}
 	return nil

@@ -133,3 +133,37 @@ func TestClassicExpertNoiseDegrades(t *testing.T) {
 		t.Errorf("CartPole at noise 1: mean return %.1f, want a random policy's (< 100)", mean)
 	}
 }
+
+// TestCartPoleExpertSuccess measures the LQR expert's success rate (return ≥ 475,
+// CartPole-v1's threshold) over 200 reset seeds on every CartPole task; it must be
+// ≥ 99 %, held-out variants with reversed or weak pushes included.
+func TestCartPoleExpertSuccess(t *testing.T) {
+	const seeds = 200
+	for _, key := range []string{"cartpole/pretrain", "cartpole/heldout"} {
+		set, err := envs.LookupTaskSet(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range set.Tasks {
+			env, err := task.Make()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol, err := New(task.EnvID, env, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			successes := 0
+			for seed := range int64(seeds) {
+				if rolloutWith(t, env, pol, 1000+seed) >= 475 {
+					successes++
+				}
+			}
+			rate := float64(successes) / seeds
+			t.Logf("%s %v: success %.3f over %d seeds", task.ID, task.Options, rate, seeds)
+			if rate < 0.99 {
+				t.Errorf("%s %v: expert success %.3f over %d seeds, want ≥ 0.99", task.ID, task.Options, rate, seeds)
+			}
+		}
+	}
+}

@@ -16,7 +16,10 @@ type CartPoleParams struct {
 	MassCart float64 // kg, option "masscart" (1.0)
 	MassPole float64 // kg, option "masspole" (0.1)
 	Length   float64 // half the pole's length in m, option "length" (0.5)
-	ForceMag float64 // N pushed left or right, option "force_mag" (10.0)
+	// ForceMag is the push in N, option "force_mag" (10.0): action 1 pushes with
+	// +ForceMag, action 0 with −ForceMag, as in Gymnasium, so a negative value
+	// reverses which way each action pushes.
+	ForceMag float64
 	Tau      float64 // s per step (0.02), Euler integration
 	// XThreshold and ThetaThreshold end the episode (2.4 m, 12°).
 	XThreshold, ThetaThreshold float64
@@ -78,7 +81,8 @@ var (
 )
 
 // NewCartPole builds a cart-pole from options gravity, masscart, masspole, length and
-// force_mag; absent options take Gymnasium's values.
+// force_mag (negative: the actions push the other way); absent options take
+// Gymnasium's values.
 func NewCartPole(opts envs.Options) (*CartPole, error) {
 	p := DefaultCartPoleParams()
 	r := envs.NewOptionReader(CartPoleID, opts)
@@ -86,7 +90,7 @@ func NewCartPole(opts envs.Options) (*CartPole, error) {
 	p.MassCart = r.Float("masscart", p.MassCart, envs.Positive)
 	p.MassPole = r.Float("masspole", p.MassPole, envs.Positive)
 	p.Length = r.Float("length", p.Length, envs.Positive)
-	p.ForceMag = r.Float("force_mag", p.ForceMag, envs.Positive)
+	p.ForceMag = r.Float("force_mag", p.ForceMag, envs.NonZero)
 	if err := r.Finish(); err != nil {
 		return nil, err
 	}

@@ -89,6 +89,8 @@ func TestOptionErrors(t *testing.T) {
 		{CartPoleID, envs.Options{"lenght": 0.6}, `unknown option(s) lenght`},
 		{CartPoleID, envs.Options{"length": -1.0}, `"length" = -1`},
 		{CartPoleID, envs.Options{"masspole": "heavy"}, `"masspole" = heavy: want a number`},
+		{CartPoleID, envs.Options{"force_mag": 0.0}, `"force_mag" = 0: want a finite number ≠ 0`},
+		{CartPoleID, envs.Options{"force_mag": math.Inf(-1)}, `"force_mag" = -Inf`},
 		{MountainCarID, envs.Options{"force": math.NaN()}, `"force"`},
 		{MountainCarContinuousID, envs.Options{"force": 0.001}, `unknown option(s) force`},
 		{AcrobotID, envs.Options{"link_mass_2": 0.0}, `"link_mass_2" = 0`},
@@ -142,6 +144,34 @@ func TestOptionsChangePhysics(t *testing.T) {
 		}
 		if closeTo(next[0], next[1], 0) {
 			t.Errorf("%s %v: next state %v equals the default's", tc.id, tc.opts, next[1])
+		}
+	}
+}
+
+// TestCartPoleReversedForce: with force_mag −10 each action pushes the other way, so
+// action 1 steps exactly as action 0 of CartPole-v1 (checked against Gymnasium) and
+// the reverse, from the same reset.
+func TestCartPoleReversedForce(t *testing.T) {
+	for _, act := range []float64{0, 1} {
+		base, _ := envs.Make(CartPoleID, nil)
+		reversed, err := envs.Make(CartPoleID, envs.Options{"force_mag": -10.0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base.Reset(3)
+		reversed.Reset(3)
+		for step := range 5 {
+			tb, err := base.Step([]float64{1 - act})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := reversed.Step([]float64{act})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !closeTo(tb.Obs, tr.Obs, 0) {
+				t.Fatalf("step %d: action %v with force_mag −10 gives %v, action %v of the default %v", step, act, tr.Obs, 1-act, tb.Obs)
+			}
 		}
 	}
 }
