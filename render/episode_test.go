@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"errors"
 	"image"
 	"math"
@@ -149,17 +150,38 @@ func TestEpisodeFramesSources(t *testing.T) {
 func TestEpisodeFramesReplayGridworld(t *testing.T) {
 	opts := envs.Options{"layout": gridworld.LayoutMaze, "task_seed": 5}
 	ep := recordEpisode(t, gridworld.ID, opts, 40)
-	ef, err := NewEpisodeFrames(withoutStates(ep), 1)
+	// A windy held-out task with random starts, its options as a dataset file
+	// stores them (JSON: lists come back as []any of float64).
+	held, err := envs.LookupTaskSet("gridworld/heldout")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ef.Source != SourceReplay {
-		t.Fatalf("source %q, want %q", ef.Source, SourceReplay)
+	windy := held.Tasks[len(held.Tasks)-1]
+	if _, ok := windy.Options["wind"]; !ok {
+		t.Fatalf("%s has no wind", windy.ID)
 	}
-	for i, f := range allFrames(t, ef) {
-		for k, v := range f.State {
-			if v != ep.State(i)[k] {
-				t.Fatalf("step %d: replayed state %v, recorded %v", i, f.State, ep.State(i))
+	windyEp := recordEpisode(t, gridworld.ID, windy.Options, 40)
+	raw, err := json.Marshal(windy.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windyEp.Options = envs.Options{}
+	if err := json.Unmarshal(raw, &windyEp.Options); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []*replay.Episode{ep, windyEp} {
+		ef, err := NewEpisodeFrames(withoutStates(rec), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ef.Source != SourceReplay {
+			t.Fatalf("source %q, want %q", ef.Source, SourceReplay)
+		}
+		for i, f := range allFrames(t, ef) {
+			for k, v := range f.State {
+				if v != rec.State(i)[k] {
+					t.Fatalf("%v step %d: replayed state %v, recorded %v", rec.Options, i, f.State, rec.State(i))
+				}
 			}
 		}
 	}
@@ -167,7 +189,7 @@ func TestEpisodeFramesReplayGridworld(t *testing.T) {
 	bad := withoutStates(ep)
 	bad.Observations = append([]float32(nil), ep.Observations...)
 	bad.Observations[3*ep.ObsDim+ep.ObsDim-1] += 0.5
-	ef, err = NewEpisodeFrames(bad, 1)
+	ef, err := NewEpisodeFrames(bad, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
