@@ -22,9 +22,10 @@
 //     "<family>/pretrain" and "<family>/heldout" list variants (see tasks.go). A
 //     held-out variant lies outside the pretraining ranges, the scripted expert
 //     solves it, and for CartPole and Pendulum the shipped pretrained policy
-//     measurably fails it zero-shot: CartPole's held-out set has much longer poles
-//     under a weak push and reversed pushes (a negative force_mag makes action 1
-//     push left), Pendulum's stronger gravity and heavier or longer pendulums.
+//     measurably fails it zero-shot: CartPole's held-out set reverses the pushes (a
+//     negative force_mag makes action 1 push left) on cart-poles of varied poles,
+//     carts and pushes, Pendulum's has stronger gravity and heavier or longer
+//     pendulums.
 //   - Step never allocates and never panics: a bad action is an error; continuous
 //     actions outside the bounds are clipped as Gymnasium clips them.
 package classic
