@@ -51,39 +51,24 @@ func TestLinearizeLinearMap(t *testing.T) {
 // TestCartPoleLQRStabilises checks that A − BK of every cart-pole variant has all
 // eigenvalues inside the unit circle (gonum's eigen-decomposition as the oracle).
 func TestCartPoleLQRStabilises(t *testing.T) {
-	sets := []string{"cartpole/pretrain", "cartpole/heldout"}
-	for _, key := range sets {
-		set, err := envs.LookupTaskSet(key)
-		if err != nil {
-			t.Fatal(err)
+	eachTask(t, []string{"cartpole/pretrain", "cartpole/heldout"}, func(task envs.Task, env envs.Env, pol Policy) {
+		cp, _ := envs.As[*classic.CartPole](env)
+		p := cp.Params()
+		a, b := linearize(func(s []float64, u float64) []float64 { n := p.Next([4]float64(s), u); return n[:] }, make([]float64, 4), 0)
+		k := pol.(*cartPole).k
+		var closed mat.Dense
+		closed.Mul(b, mat.NewDense(1, 4, k[:]))
+		closed.Sub(a, &closed)
+		var eig mat.Eigen
+		if !eig.Factorize(&closed, mat.EigenNone) {
+			t.Fatalf("%s: eigen-decomposition failed", task.ID)
 		}
-		for _, task := range set.Tasks {
-			env, err := task.Make()
-			if err != nil {
-				t.Fatal(err)
-			}
-			pol, err := New(classic.CartPoleID, env, 0, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cp, _ := envs.As[*classic.CartPole](env)
-			p := cp.Params()
-			a, b := linearize(func(s []float64, u float64) []float64 { n := p.Next([4]float64(s), u); return n[:] }, make([]float64, 4), 0)
-			k := pol.(*cartPole).k
-			var closed mat.Dense
-			closed.Mul(b, mat.NewDense(1, 4, k[:]))
-			closed.Sub(a, &closed)
-			var eig mat.Eigen
-			if !eig.Factorize(&closed, mat.EigenNone) {
-				t.Fatalf("%s: eigen-decomposition failed", task.ID)
-			}
-			for _, v := range eig.Values(nil) {
-				if mag := math.Hypot(real(v), imag(v)); mag >= 1 {
-					t.Errorf("%s: closed-loop eigenvalue %v has |λ| = %v ≥ 1", task.ID, v, mag)
-				}
+		for _, v := range eig.Values(nil) {
+			if mag := math.Hypot(real(v), imag(v)); mag >= 1 {
+				t.Errorf("%s: closed-loop eigenvalue %v has |λ| = %v ≥ 1", task.ID, v, mag)
 			}
 		}
-	}
+	})
 }
 
 func TestClassicExpertsRejectOtherEnvs(t *testing.T) {
@@ -139,31 +124,17 @@ func TestClassicExpertNoiseDegrades(t *testing.T) {
 // ≥ 99 %, held-out variants with reversed or weak pushes included.
 func TestCartPoleExpertSuccess(t *testing.T) {
 	const seeds = 200
-	for _, key := range []string{"cartpole/pretrain", "cartpole/heldout"} {
-		set, err := envs.LookupTaskSet(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, task := range set.Tasks {
-			env, err := task.Make()
-			if err != nil {
-				t.Fatal(err)
-			}
-			pol, err := New(task.EnvID, env, 0, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			successes := 0
-			for seed := range int64(seeds) {
-				if rolloutWith(t, env, pol, 1000+seed) >= 475 {
-					successes++
-				}
-			}
-			rate := float64(successes) / seeds
-			t.Logf("%s %v: success %.3f over %d seeds", task.ID, task.Options, rate, seeds)
-			if rate < 0.99 {
-				t.Errorf("%s %v: expert success %.3f over %d seeds, want ≥ 0.99", task.ID, task.Options, rate, seeds)
+	eachTask(t, []string{"cartpole/pretrain", "cartpole/heldout"}, func(task envs.Task, env envs.Env, pol Policy) {
+		successes := 0
+		for seed := range int64(seeds) {
+			if rolloutWith(t, env, pol, 1000+seed) >= 475 {
+				successes++
 			}
 		}
-	}
+		rate := float64(successes) / seeds
+		t.Logf("%s %v: success %.3f over %d seeds", task.ID, task.Options, rate, seeds)
+		if rate < 0.99 {
+			t.Errorf("%s %v: expert success %.3f over %d seeds, want ≥ 0.99", task.ID, task.Options, rate, seeds)
+		}
+	})
 }

@@ -7,6 +7,29 @@ import (
 	_ "github.com/evarl/evarl/envs/classic"
 )
 
+// eachTask builds every task of the named task sets with its noise-free expert and
+// calls f with them, in the sets' order.
+func eachTask(t *testing.T, keys []string, f func(task envs.Task, env envs.Env, pol Policy)) {
+	t.Helper()
+	for _, key := range keys {
+		set, err := envs.LookupTaskSet(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range set.Tasks {
+			env, err := task.Make()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol, err := New(task.EnvID, env, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f(task, env, pol)
+		}
+	}
+}
+
 // rollout runs the noise-free expert for one episode and returns its return.
 func rollout(t testing.TB, env envs.Env, envID string, seed int64) float64 {
 	t.Helper()

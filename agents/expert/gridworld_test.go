@@ -39,19 +39,8 @@ func shortestPath(e *gridworld.Env, x, y, h int) int {
 	return -1
 }
 
-// gridworldTasks lists every registered gridworld task, pretraining and held-out.
-func gridworldTasks(t *testing.T) []envs.Task {
-	t.Helper()
-	var tasks []envs.Task
-	for _, key := range []string{"gridworld/pretrain", "gridworld/heldout"} {
-		set, err := envs.LookupTaskSet(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tasks = append(tasks, set.Tasks...)
-	}
-	return tasks
-}
+// gridworldSets are the registered gridworld task sets.
+var gridworldSets = []string{"gridworld/pretrain", "gridworld/heldout"}
 
 // runExpert plays one noise-free episode from seed and returns its last transition,
 // its length and return, and the start state.
@@ -85,16 +74,8 @@ func runExpert(t *testing.T, env envs.Env, p Policy, seed int64) (last envs.Tran
 // start states, its episode is exactly as long as the shortest path found by an
 // independent forward search, and its return is the reward of that length.
 func TestGridworldExpert(t *testing.T) {
-	for _, task := range gridworldTasks(t) {
-		env, err := task.Make()
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachTask(t, gridworldSets, func(task envs.Task, env envs.Env, p Policy) {
 		g, _ := envs.As[*gridworld.Env](env)
-		p, err := New(task.EnvID, env, 0, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		for seed := range int64(20) {
 			tr, steps, ret, s := runExpert(t, env, p, seed)
 			want := shortestPath(g, s[0], s[1], s[2])
@@ -105,7 +86,7 @@ func TestGridworldExpert(t *testing.T) {
 				t.Errorf("%s seed %d: return %v, want %v", task.ID, seed, ret, wantRet)
 			}
 		}
-	}
+	})
 }
 
 // TestGridworldExpertSuccess measures the noise-free expert's success rate over 1000
@@ -113,15 +94,7 @@ func TestGridworldExpert(t *testing.T) {
 func TestGridworldExpertSuccess(t *testing.T) {
 	const seeds = 1000
 	worst, worstID := 1.0, ""
-	for _, task := range gridworldTasks(t) {
-		env, err := task.Make()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := New(task.EnvID, env, 0, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachTask(t, gridworldSets, func(task envs.Task, env envs.Env, p Policy) {
 		successes := 0
 		for seed := range int64(seeds) {
 			if tr, _, _, _ := runExpert(t, env, p, seed); tr.Info.Success {
@@ -135,7 +108,7 @@ func TestGridworldExpertSuccess(t *testing.T) {
 		if rate < worst || worstID == "" {
 			worst, worstID = rate, task.ID
 		}
-	}
+	})
 	t.Logf("lowest success rate %.3f (%s) over %d seeds per task", worst, worstID, seeds)
 }
 
