@@ -74,13 +74,14 @@
 // Reset(seed) draws the initial heading uniformly from the seed, then the start cell:
 // with "random_start: true" uniformly among the floor cells from which the goal can
 // be reached (not the goal; no lava on the way), as Minigrid's random agent start
-// does; without it, the layout's start cell. With wind, start states from which the
-// wind makes the goal unreachable are left out (headings first, then cells). Reset is
-// deterministic in the seed and Step does not allocate. The state (envs.Stateful) is
+// does; without it, the layout's start cell. With wind, the goal's reachability can
+// depend on the heading, so the heading is drawn among those with at least one such
+// cell and the cell among those from which the goal can be reached with that
+// heading. Reset is deterministic in the seed and Step does not allocate. The state (envs.Stateful) is
 // [x, y, heading, t].
 //
 // Every registered task sets random_start, so a greedy policy meets as many
-// different episodes per task as the map has start states (a few hundred), not four.
+// different episodes per task as the map has start states (up to about 300), not four.
 // The option's default stays false, on purpose: GridWorld-v0 means what it meant
 // when datasets were recorded with it (Gymnasium's registry changes the version, not
 // the behaviour, of an id), and every recorded episode carries its environment id and
