@@ -1,11 +1,9 @@
 package finetune
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,7 +13,7 @@ import (
 	"github.com/evarl/evarl/agents/collect"
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all"
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/runcheck"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
 	"github.com/evarl/evarl/replay"
@@ -117,11 +115,8 @@ func TestResumeIsExact(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, kind := range []string{"best", "last"} {
-					sameDirs(t, filepath.Join(straight, kind), filepath.Join(dir, kind))
-				}
-				if !reflect.DeepEqual(untimed(t, straight), untimed(t, dir)) {
-					t.Errorf("metrics differ:\n%v\n%v", untimed(t, straight), untimed(t, dir))
+				if err := runcheck.SameRun(straight, dir); err != nil {
+					t.Error(err)
 				}
 				if got.After != want.After || got.Last != want.Last || got.BestStep != want.BestStep {
 					t.Errorf("results: best %+v at %d, last %+v; uninterrupted %+v at %d, %+v", got.After, got.BestStep, got.Last, want.After, want.BestStep, want.Last)
@@ -129,43 +124,6 @@ func TestResumeIsExact(t *testing.T) {
 			})
 		}
 	}
-}
-
-// sameDirs fails unless a and b hold the same files with the same bytes.
-func sameDirs(t *testing.T, a, b string) {
-	t.Helper()
-	ea, err := os.ReadDir(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb, err := os.ReadDir(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ea) != len(eb) {
-		t.Fatalf("%s has %d files, %s %d", a, len(ea), b, len(eb))
-	}
-	for i := range ea {
-		x, _ := os.ReadFile(filepath.Join(a, ea[i].Name()))
-		y, _ := os.ReadFile(filepath.Join(b, eb[i].Name()))
-		if ea[i].Name() != eb[i].Name() || !bytes.Equal(x, y) {
-			t.Errorf("%s differs between %s and %s", ea[i].Name(), a, b)
-		}
-	}
-}
-
-// untimed reads a run's metrics without the wall-clock columns.
-func untimed(t *testing.T, dir string) []metrics.Row {
-	t.Helper()
-	rows, err := metrics.Read(filepath.Join(dir, "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		delete(r.Values, agents.MetricElapsed)
-		delete(r.Values, agents.MetricEvalSeconds)
-	}
-	return rows
 }
 
 func TestRunDirProtection(t *testing.T) {

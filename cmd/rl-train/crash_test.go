@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/finetune"
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/runcheck"
 )
 
 // TestCrashResume kills a child rl-train finetune at random moments — kill -9, and
@@ -96,11 +95,8 @@ func TestCrashResume(t *testing.T) {
 			_, statErr := os.Stat(filepath.Join(dir, run, "last"))
 			t.Logf("%s: %v after %v (checkpoint: %v)", run, sig, delay, statErr == nil)
 		}
-		for _, kind := range []string{"best", "last"} {
-			sameDirs(t, filepath.Join(dir, "straight", kind), filepath.Join(dir, run, kind))
-		}
-		if a, b := untimedRows(t, filepath.Join(dir, "straight")), untimedRows(t, filepath.Join(dir, run)); !reflect.DeepEqual(a, b) {
-			t.Errorf("%s (signal %v after %v): metrics differ from the uninterrupted run's", run, sig, delay)
+		if err := runcheck.SameRun(filepath.Join(dir, "straight"), filepath.Join(dir, run)); err != nil {
+			t.Errorf("%s (signal %v after %v): %v", run, sig, delay, err)
 		}
 		a, b := results(t, filepath.Join(dir, "straight")), results(t, filepath.Join(dir, run))
 		if !reflect.DeepEqual(a.PerTask, b.PerTask) || a.BestStep != b.BestStep {
@@ -118,43 +114,6 @@ func bytesReplace(s, old, new string) string {
 		panic("crash test: config text lacks " + old)
 	}
 	return out
-}
-
-// sameDirs fails unless a and b hold the same files with the same bytes.
-func sameDirs(t *testing.T, a, b string) {
-	t.Helper()
-	ea, err := os.ReadDir(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eb, err := os.ReadDir(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ea) != len(eb) {
-		t.Fatalf("%s has %d files, %s %d", a, len(ea), b, len(eb))
-	}
-	for i := range ea {
-		x, _ := os.ReadFile(filepath.Join(a, ea[i].Name()))
-		y, _ := os.ReadFile(filepath.Join(b, eb[i].Name()))
-		if ea[i].Name() != eb[i].Name() || !bytes.Equal(x, y) {
-			t.Errorf("%s differs between %s and %s", ea[i].Name(), a, b)
-		}
-	}
-}
-
-// untimedRows reads a run's metrics without the wall-clock columns.
-func untimedRows(t *testing.T, dir string) []metrics.Row {
-	t.Helper()
-	rows, err := metrics.Read(filepath.Join(dir, "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		delete(r.Values, agents.MetricElapsed)
-		delete(r.Values, agents.MetricEvalSeconds)
-	}
-	return rows
 }
 
 func results(t *testing.T, dir string) *finetune.Result {
