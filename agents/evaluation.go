@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // Evaluation is a recorded evaluation of one policy — what was evaluated, how, and
@@ -137,10 +137,10 @@ func (r *Evaluation) Write(dir string) error {
 	if err != nil {
 		return fmt.Errorf("evaluation: %w", err)
 	}
-	if err := metrics.WriteFileAtomic(filepath.Join(dir, EvaluationJSON), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, EvaluationJSON), append(data, '\n')); err != nil {
 		return err
 	}
-	return metrics.WriteFileAtomic(filepath.Join(dir, EvaluationMD), []byte(r.Markdown()))
+	return atomicfile.WriteFile(filepath.Join(dir, EvaluationMD), []byte(r.Markdown()))
 }
 
 // ReadEvaluation reads a results.json that Evaluation.Write wrote, strictly.

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/metrics"
 )
 
@@ -33,7 +34,11 @@ const RunConfigFile = "config.yaml"
 // any of the run's files (owned, plus the config, metrics and checkpoints) is
 // refused unless overwrite, which removes them first.
 func (d RunDir) Claim(cfg any, overwrite bool, owned ...string) error {
-	owned = append(owned, RunConfigFile, d.Metrics, "best", "last", "best.tmp", "last.tmp", "best.old", "last.old")
+	owned = append(owned, RunConfigFile, d.Metrics, "best", "last")
+	for _, kind := range []string{"best", "last"} {
+		tmp, old := atomicfile.Siblings(filepath.Join(d.Path, kind))
+		owned = append(owned, filepath.Base(tmp), filepath.Base(old))
+	}
 	var found []string
 	for _, name := range owned {
 		if _, err := os.Stat(filepath.Join(d.Path, name)); err == nil {
@@ -58,7 +63,7 @@ func (d RunDir) Claim(cfg any, overwrite bool, owned ...string) error {
 	if err != nil {
 		return fmt.Errorf("record the config: %w", err)
 	}
-	return metrics.WriteFileAtomic(filepath.Join(d.Path, RunConfigFile), data)
+	return atomicfile.WriteFile(filepath.Join(d.Path, RunConfigFile), data)
 }
 
 // CheckResume compares cfg with the config the run was started with and lists every
@@ -130,18 +135,11 @@ func flatten(prefix string, v any, out map[string]string) {
 }
 
 // Checkpoint is the path of checkpoint kind ("best" or "last"), repaired first if a
-// crash interrupted its replacement (see SaveCheckpoint).
+// crash interrupted its replacement (atomicfile.RecoverDir).
 func (d RunDir) Checkpoint(kind string) (string, error) {
 	dir := filepath.Join(d.Path, kind)
-	if _, err := os.Stat(dir); os.IsNotExist(err) {
-		if _, err := os.Stat(dir + ".old"); err == nil {
-			if err := os.Rename(dir+".old", dir); err != nil {
-				return "", fmt.Errorf("recover %s: %w", dir, err)
-			}
-		}
-	}
-	if err := os.RemoveAll(dir + ".tmp"); err != nil {
-		return "", fmt.Errorf("recover %s: %w", dir, err)
+	if err := atomicfile.RecoverDir(dir); err != nil {
+		return "", err
 	}
 	return dir, nil
 }
@@ -158,35 +156,23 @@ func (d RunDir) HasCheckpoint(kind string) bool {
 }
 
 // SaveCheckpoint writes checkpoint kind with write into a temporary directory and
-// swaps it in: the old one is moved aside, the new one renamed in, the old one
-// removed. dir/kind is therefore always a complete checkpoint, and Checkpoint
-// repairs a crash between the two renames. A failed write leaves no temporary
-// directory behind (a full disk must not leave an empty best.tmp/).
+// puts it in place of the old one whole (atomicfile.CreateDir: one exchange on
+// Linux, two renames that Checkpoint repairs elsewhere), so dir/kind is always a
+// complete checkpoint. A failed write leaves no temporary directory behind (a full
+// disk must not leave an empty temporary directory).
 func (d RunDir) SaveCheckpoint(kind string, write func(dir string) error) error {
-	dir := filepath.Join(d.Path, kind)
-	tmp, old := dir+".tmp", dir+".old"
-	if err := os.RemoveAll(tmp); err != nil {
+	tmp, err := atomicfile.CreateDir(filepath.Join(d.Path, kind))
+	if err != nil {
 		return fmt.Errorf("save %s: %w", kind, err)
 	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	defer tmp.Abort()
+	if err := write(tmp.Path()); err != nil {
 		return fmt.Errorf("save %s: %w", kind, err)
 	}
-	if err := write(tmp); err != nil {
-		os.RemoveAll(tmp)
+	if err := tmp.Commit(); err != nil {
 		return fmt.Errorf("save %s: %w", kind, err)
 	}
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("save %s: %w", kind, err)
-	}
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("save %s: %w", kind, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("save %s: %w", kind, err)
-	}
-	return os.RemoveAll(old)
+	return nil
 }
 
 // OpenMetrics opens the run's metrics file. For a resumed run (resumed not nil) it
@@ -214,7 +200,7 @@ func (d RunDir) WriteJSON(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	return metrics.WriteFileAtomic(filepath.Join(d.Path, name), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(d.Path, name), append(data, '\n'))
 }
 
 // ReadJSON decodes the run directory's file name into v.

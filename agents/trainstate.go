@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/safetensors"
 	"github.com/evarl/evarl/nn"
 )
@@ -96,7 +96,7 @@ func SaveTrainState(dir string, st TrainState, src *rand.PCG, opt nn.AdamWState)
 	if err != nil {
 		return fmt.Errorf("save train state: %w", err)
 	}
-	return metrics.WriteFileAtomic(filepath.Join(dir, TrainStateFile), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(dir, TrainStateFile), append(data, '\n'))
 }
 
 // LoadTrainState reads what SaveTrainState wrote, restores src's state and returns

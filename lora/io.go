@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/safetensors"
 )
 
@@ -146,7 +147,7 @@ func (m *Model) Save(dir, baseName string) error {
 		return fmt.Errorf("lora: save %s: %w", dir, err)
 	}
 	js = append(js, '\n')
-	err = safetensors.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+	err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
 		_, err := w.Write(js)
 		return err
 	})

@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"runtime/debug"
 
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/safetensors"
 	"github.com/evarl/evarl/nn"
 )
@@ -93,7 +94,7 @@ func (m *Model) Save(dir string) error {
 		}
 	}
 	sum := sha256.New()
-	err := safetensors.WriteAtomic(filepath.Join(dir, WeightsFile), func(w io.Writer) error {
+	err := atomicfile.Write(filepath.Join(dir, WeightsFile), func(w io.Writer) error {
 		return f.Encode(io.MultiWriter(w, sum))
 	})
 	if err != nil {
@@ -104,7 +105,7 @@ func (m *Model) Save(dir string) error {
 		Config: m.cfg, StateMean: m.stateMean, StateStd: m.stateStd, ReturnScale: m.cfg.ReturnScale,
 		WeightsSHA256: hex.EncodeToString(sum.Sum(nil)),
 	}
-	err = safetensors.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+	err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(meta)

@@ -6,7 +6,8 @@ import (
 	"image"
 	"image/png"
 	"os"
-	"path/filepath"
+
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // Sink receives rendered frames: a GIF file, a directory of PNGs or a window. The
@@ -21,11 +22,11 @@ type Sink interface {
 }
 
 // GIFFile is a Sink writing one animated GIF. It writes to a temporary file beside
-// the destination and renames it into place on Close, so an error or a crash never
-// leaves a partial GIF at the destination.
+// the destination and renames it into place on Close (package atomicfile), so an
+// error or a crash never leaves a partial GIF at the destination.
 type GIFFile struct {
 	path string
-	tmp  *os.File
+	tmp  *atomicfile.File
 	gw   *GIFWriter
 	done bool
 }
@@ -34,14 +35,13 @@ var _ Sink = (*GIFFile)(nil)
 
 // CreateGIF starts a GIF at path for frames of the given size.
 func CreateGIF(path string, size image.Point, pal *Palette, fps float64) (*GIFFile, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("render: create %s: %w", path, err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	gw, err := NewGIFWriter(tmp, size, pal, fps)
 	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		tmp.Abort()
 		return nil, err
 	}
 	return &GIFFile{path: path, tmp: tmp, gw: gw}, nil
@@ -64,23 +64,13 @@ func (f *GIFFile) Close() error {
 	if f.done {
 		return nil
 	}
-	err := f.gw.Close()
-	if err == nil {
-		err = f.tmp.Sync()
-	}
-	if err == nil {
-		err = f.tmp.Chmod(0o644) // CreateTemp makes 0600; outputs are ordinary files
-	}
-	if cerr := f.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.tmp.Name(), f.path)
-	}
 	f.done = true
-	if err != nil {
-		os.Remove(f.tmp.Name())
+	if err := f.gw.Close(); err != nil {
+		f.tmp.Abort()
 		return fmt.Errorf("render: write %s: %w", f.path, err)
+	}
+	if err := f.tmp.Commit(); err != nil {
+		return fmt.Errorf("render: %w", err)
 	}
 	return nil
 }
@@ -91,17 +81,17 @@ func (f *GIFFile) Abort() {
 		return
 	}
 	f.done = true
-	f.tmp.Close()
-	os.Remove(f.tmp.Name())
+	f.tmp.Abort()
 }
 
 // PNGDir is a Sink writing one PNG per frame, named episodeEEE_stepSSSSS.png, into a
 // directory. The frames go into a temporary directory beside the destination, which
-// is renamed into place on Close; the destination must not exist yet (or be an empty
-// directory), so that frames of an earlier run never mix with this one's.
+// is moved into place on Close (package atomicfile); the destination must not exist
+// yet (or be an empty directory), so that frames of an earlier run never mix with
+// this one's.
 type PNGDir struct {
 	dir  string
-	tmp  string
+	tmp  *atomicfile.Dir
 	enc  png.Encoder
 	done bool
 }
@@ -113,9 +103,9 @@ func CreatePNGDir(dir string) (*PNGDir, error) {
 	if err := checkFreeDir(dir); err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), "."+filepath.Base(dir)+".tmp-*")
+	tmp, err := atomicfile.CreateDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("render: create %s: %w", dir, err)
+		return nil, fmt.Errorf("render: %w", err)
 	}
 	return &PNGDir{dir: dir, tmp: tmp, enc: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}}, nil
 }
@@ -138,7 +128,7 @@ func (d *PNGDir) WriteFrame(img *image.RGBA, episode, step int) error {
 	if d.done {
 		return errors.New("render: PNG directory is closed")
 	}
-	name := filepath.Join(d.tmp, fmt.Sprintf("episode%03d_step%05d.png", episode, step))
+	name := d.tmp.Join(fmt.Sprintf("episode%03d_step%05d.png", episode, step))
 	f, err := os.Create(name)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -153,7 +143,7 @@ func (d *PNGDir) WriteFrame(img *image.RGBA, episode, step int) error {
 	return nil
 }
 
-// Close renames the directory into place.
+// Close moves the directory into place.
 func (d *PNGDir) Close() error {
 	if d.done {
 		return nil
@@ -161,17 +151,11 @@ func (d *PNGDir) Close() error {
 	d.done = true
 	// An empty destination directory (checked at creation) is replaced.
 	if err := checkFreeDir(d.dir); err != nil {
-		os.RemoveAll(d.tmp)
+		d.tmp.Abort()
 		return err
 	}
-	os.Remove(d.dir)
-	if err := os.Chmod(d.tmp, 0o755); err != nil { // MkdirTemp makes 0700
-		os.RemoveAll(d.tmp)
-		return fmt.Errorf("render: %w", err)
-	}
-	if err := os.Rename(d.tmp, d.dir); err != nil {
-		os.RemoveAll(d.tmp)
-		return fmt.Errorf("render: move frames into %s: %w", d.dir, err)
+	if err := d.tmp.Commit(); err != nil {
+		return fmt.Errorf("render: move frames into place: %w", err)
 	}
 	return nil
 }
@@ -182,7 +166,7 @@ func (d *PNGDir) Abort() {
 		return
 	}
 	d.done = true
-	os.RemoveAll(d.tmp)
+	d.tmp.Abort()
 }
 
 // pngPool keeps one encoder buffer, so encoding many frames does not reallocate the

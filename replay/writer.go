@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // DefaultSyncEvery is how many episodes a Writer writes between fsyncs by default: a
@@ -54,45 +55,24 @@ var errClosed = errors.New("writer is closed")
 // collection. The header is written to a temporary file in the same directory, synced
 // and linked into place, so path never names a file without a complete header.
 func Create(path string, opts *WriteOptions) (*Writer, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("replay: create %s: file exists (append to it, or remove it first)", path)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("replay: create %s: %w", path, err)
-	}
-	cleanup := func(err error) (*Writer, error) {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, fmt.Errorf("replay: create %s: %w", path, err)
-	}
-	// CreateTemp makes the file private (0600); a dataset is ordinary data.
-	if err := tmp.Chmod(0o644); err != nil {
-		return cleanup(err)
+		return nil, fmt.Errorf("replay: create: %w", err)
 	}
 	if _, err := tmp.Write(appendHeader(nil, Version)); err != nil {
-		return cleanup(err)
+		tmp.Abort()
+		return nil, fmt.Errorf("replay: create %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return cleanup(err)
-	}
-	// A hard link fails if path appeared meanwhile, where a rename would replace it.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return cleanup(errors.New("file exists (append to it, or remove it first)"))
+	if err := tmp.Publish(); err != nil {
+		if errors.Is(err, atomicfile.ErrExist) {
+			return nil, fmt.Errorf("replay: create %s: file exists (append to it, or remove it first)", path)
 		}
-		if err := os.Rename(tmp.Name(), path); err != nil { // filesystems without hard links
-			return cleanup(err)
-		}
-	} else {
-		os.Remove(tmp.Name())
+		return nil, fmt.Errorf("replay: create: %w", err)
 	}
-	syncDir(dir)
-	return newWriter(tmp, path, headerSize, 0, 0, 0, opts), nil
+	return newWriter(tmp.File, path, headerSize, 0, 0, 0, opts), nil
 }
 
 // Append opens the existing episode file at path to add episodes after the ones it
@@ -219,43 +199,33 @@ func (w *Writer) Close() error {
 	return err
 }
 
-// syncDir makes a new directory entry durable; failures are ignored because some
-// systems cannot sync directories and the data itself is already synced.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}
-
 // WriteFile writes episodes to a new episode file at path that replaces whatever path
-// held, atomically: the episodes go to a temporary file beside it, which is renamed
-// into place only once complete, so a crash leaves the old file or the new one.
-func WriteFile(path string, episodes []*Episode, opts *WriteOptions) (err error) {
-	tmp := path + ".tmp"
-	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("replay: %w", err)
-	}
-	w, err := Create(tmp, opts)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			w.Close()
-			os.Remove(tmp)
+// held, atomically (package atomicfile): a crash leaves the old file or the new one.
+// Every episode is validated and must share the first one's sizes.
+func WriteFile(path string, episodes []*Episode, opts *WriteOptions) error {
+	enc := encoder{compress: opts != nil && opts.Compress}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		buf := appendHeader(nil, Version)
+		for i, ep := range episodes {
+			if err := ep.Validate(); err != nil {
+				return fmt.Errorf("replay: episode %d: %w", i, err)
+			}
+			if i > 0 && (ep.ObsDim != episodes[0].ObsDim || ep.ActDim != episodes[0].ActDim) {
+				return fmt.Errorf("replay: episode %d (%s): %w: obs dim %d and action dim %d, episode 0 has %d and %d",
+					i, ep.EnvID, ErrDims, ep.ObsDim, ep.ActDim, episodes[0].ObsDim, episodes[0].ActDim)
+			}
+			var err error
+			if buf, err = enc.appendRecord(buf, ep); err != nil {
+				return fmt.Errorf("replay: episode %d: %w", i, err)
+			}
+			if len(buf) >= 1<<20 {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 		}
-	}()
-	for _, ep := range episodes {
-		if err := w.Write(ep); err != nil {
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
+		_, err := w.Write(buf)
 		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	return nil
+	})
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/agents/stats"
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // RunResult is one run's numbers in results.json: every per-task test score of the
@@ -176,7 +176,7 @@ func Merge(p *Plan) (*Results, error) {
 	if cfg.IsSweep() {
 		choice := p.chooseLR(res.Runs)
 		data, _ := json.MarshalIndent(choice, "", "  ")
-		if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "lr_choice.json"), append(data, '\n')); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(cfg.OutDir, "lr_choice.json"), append(data, '\n')); err != nil {
 			return nil, err
 		}
 		md.WriteString(sweepMarkdown(choice))
@@ -185,19 +185,19 @@ func Merge(p *Plan) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.OutDir, "results.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
-	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "results.md"), []byte(md.String())); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.OutDir, "results.md"), []byte(md.String())); err != nil {
 		return nil, err
 	}
 	if data, err = json.MarshalIndent(res.Timing, "", " "); err != nil {
 		return nil, err
 	}
-	if err := metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "timing.json"), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.OutDir, "timing.json"), append(data, '\n')); err != nil {
 		return nil, err
 	}
-	return res, metrics.WriteFileAtomic(filepath.Join(cfg.OutDir, "timing.md"), []byte(timingMarkdown(p, res)))
+	return res, atomicfile.WriteFile(filepath.Join(cfg.OutDir, "timing.md"), []byte(timingMarkdown(p, res)))
 }
 
 // timingMarkdown tabulates the runs' durations per family, mode and variant: the

@@ -18,7 +18,7 @@ import (
 	"github.com/evarl/evarl/agents/collect"
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/replay"
 )
@@ -107,7 +107,7 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 	log := rn.log().WithFields(logrus.Fields{"run": i, "family": r.Family, "task": r.Task, "mode": r.Mode, "variant": r.Variant, "seed": r.Seed})
 	defer func() {
 		if err != nil && ctx.Err() == nil {
-			_ = metrics.WriteFileAtomic(filepath.Join(r.Dir, FailedFile), []byte(err.Error()+"\n"))
+			_ = atomicfile.WriteFile(filepath.Join(r.Dir, FailedFile), []byte(err.Error()+"\n"))
 		}
 	}()
 	resume := status == StatusPartial
@@ -118,7 +118,7 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 			return err
 		}
-		if err := metrics.WriteFileAtomic(filepath.Join(r.Dir, KeyFile), []byte(r.Key+"\n")); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(r.Dir, KeyFile), []byte(r.Key+"\n")); err != nil {
 			return err
 		}
 	}

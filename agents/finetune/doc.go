@@ -34,7 +34,8 @@
 //	results.json, results.md the Result and its tables
 //
 // New refuses a directory that already holds a run unless Options.Overwrite.
-// Checkpoints are written to dir.tmp and swapped in, so best/ and last/ are always
+// Checkpoints are written to a temporary directory and swapped in (agents.RunDir,
+// internal/atomicfile), so best/ and last/ are always
 // complete. An interruption at any moment — Ctrl-C, SIGTERM, or kill -9 — loses at
 // most the updates since the last checkpoint: Learn saves last/ when its context is
 // cancelled (with the evaluation it interrupted marked undone), and Resume

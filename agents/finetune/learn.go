@@ -15,6 +15,7 @@ import (
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/expert"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/metrics"
 	"github.com/evarl/evarl/policy"
 )
@@ -181,7 +182,7 @@ func (t *Tuner) Learn(ctx context.Context, rec agents.Recorder) (*Result, error)
 			return nil, err
 		}
 		md := ResultsMarkdown(res.PerTask, t.refs.Test)
-		if err := metrics.WriteFileAtomic(filepath.Join(t.dir.Path, "results.md"), []byte(md)); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(t.dir.Path, "results.md"), []byte(md)); err != nil {
 			return nil, err
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/metrics"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
@@ -389,7 +390,7 @@ func (t *Trainer) Learn(ctx context.Context, rec agents.Recorder) (*Result, erro
 		if err := t.dir.WriteJSON(finetune.ResultsFile, res); err != nil {
 			return nil, err
 		}
-		if err := metrics.WriteFileAtomic(filepath.Join(t.dir.Path, "results.md"), []byte(t.ResultsMarkdown(res))); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(t.dir.Path, "results.md"), []byte(t.ResultsMarkdown(res))); err != nil {
 			return nil, err
 		}
 	}
@@ -441,7 +442,7 @@ func (t *Trainer) Export(dst string) error {
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
-			if err := metrics.WriteFileAtomic(filepath.Join(tmp, filepath.Base(f)), data); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(tmp, filepath.Base(f)), data); err != nil {
 				return err
 			}
 		}

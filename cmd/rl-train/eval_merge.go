@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evarl/evarl/agents"
-	"github.com/evarl/evarl/internal/metrics"
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 func init() { subcommands = append(subcommands, newEvalMergeCmd) }
@@ -37,7 +37,7 @@ evaluates a list of checkpoints and adapters and merges them this way.`,
 			}
 			md := agents.MergeEvaluations(evals)
 			if out != "" {
-				if err := metrics.WriteFileAtomic(out, []byte(md)); err != nil {
+				if err := atomicfile.WriteFile(out, []byte(md)); err != nil {
 					return err
 				}
 			}

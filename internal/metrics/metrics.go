@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // Row is one logged step: the step number and named values.
@@ -134,7 +136,7 @@ func (l *Logger) rewrite() error {
 		}
 		b.WriteString(line)
 	}
-	return WriteFileAtomic(l.path, []byte(b.String()))
+	return atomicfile.WriteFile(l.path, []byte(b.String()))
 }
 
 func (l *Logger) encode(r Row) (string, error) {
@@ -262,30 +264,4 @@ func Keys(rows []Row) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// WriteFileAtomic writes data to a temporary file beside path and renames it into
-// place, so that readers never see half a file and a crash leaves the old one.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
+
+	"github.com/evarl/evarl/internal/atomicfile"
 )
 
 // Encode writes f in the safetensors format. Tensors are laid out widest dtype
@@ -102,52 +102,8 @@ func writeString(b *bytes.Buffer, s string) {
 	b.Write(enc)
 }
 
-// WriteFile encodes f to path atomically: it writes a temporary file in the same
-// directory, syncs it, and renames it over path, so readers see either the old file
-// or the complete new one.
+// WriteFile encodes f to path atomically (package atomicfile): readers see either
+// the old file or the complete new one.
 func WriteFile(path string, f *File) error {
-	return WriteAtomic(path, f.Encode)
-}
-
-// WriteAtomic creates path through write: the bytes go to a temporary file in the
-// same directory that is synced and renamed over path only when write succeeded; on
-// any error the temporary file is removed and path is left as it was. Other file
-// writers of evarl (JSON sidecars of checkpoints and adapters) use it too.
-func WriteAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// Make the rename itself durable; best effort, as some file systems refuse to
-	// sync a directory.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, f.Encode)
 }

@@ -3,8 +3,6 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -216,26 +214,5 @@ func TestAddErrors(t *testing.T) {
 	}
 	if _, err := NewFloat32("s", []int{2, 2}, []float32{1}); err == nil {
 		t.Error("NewFloat32 with a mismatched shape: want an error")
-	}
-}
-
-func TestWriteAtomicKeepsOldFileOnError(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.safetensors")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	err := WriteAtomic(path, func(w io.Writer) error {
-		w.Write([]byte("half a fi"))
-		return errors.New("disk full")
-	})
-	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), path) {
-		t.Fatalf("WriteAtomic error = %v, want one naming %s and the cause", err, path)
-	}
-	if got, _ := os.ReadFile(path); string(got) != "old" {
-		t.Errorf("file = %q after a failed write, want the old content", got)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("directory holds %d entries after a failed write, want 1 (temp file removed)", len(entries))
 	}
 }
