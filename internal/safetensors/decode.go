@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/evarl/evarl/internal/limits"
 )
 
-// ReadFile reads and validates a safetensors file. Errors name the file.
+// ReadFile reads and validates a safetensors file, without verifying evarl's digests
+// (ReadSealed does). Errors name the file; a file larger than the memory limit
+// (package limits) is refused before it is read.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
