@@ -92,24 +92,39 @@ func rewriteJSON(t *testing.T, dir string, edit func(map[string]any)) {
 	}
 }
 
-// rewriteWeights replaces model.safetensors by the saved tensors after edit, and
-// drops the checksum from config.json (as in a hand-assembled checkpoint) so that the
-// structural checks behind it are the ones tested.
+// rewriteWeights replaces model.safetensors by the saved tensors after edit, sealed
+// again with the current config.json (as a hand-assembled checkpoint would be), so
+// that the structural checks behind the checksums are the ones tested.
 func rewriteWeights(t *testing.T, dir string, edit func(f *safetensors.File) *safetensors.File) {
 	t.Helper()
-	dropSum(t, dir)
 	path := filepath.Join(dir, WeightsFile)
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := safetensors.WriteFile(path, edit(f)); err != nil {
+	g := edit(f)
+	cfg, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Seal(map[string][]byte{ConfigFile: cfg})
+	if err := safetensors.WriteFile(path, g); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func dropSum(t *testing.T, dir string) {
-	rewriteJSON(t, dir, func(v map[string]any) { delete(v, "weights_sha256") })
+// reseal seals the weights again with the current config.json.
+func reseal(t *testing.T, dir string) {
+	t.Helper()
+	rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return f })
+}
+
+// editConfig rewrites config.json and seals the weights with it: a structurally
+// edited checkpoint whose checksums agree.
+func editConfig(t *testing.T, dir string, edit func(map[string]any)) {
+	t.Helper()
+	rewriteJSON(t, dir, edit)
+	reseal(t, dir)
 }
 
 // without copies f leaving out one tensor and optionally adding others.
@@ -129,81 +144,87 @@ func TestCheckpointErrors(t *testing.T) {
 		name    string
 		corrupt func(t *testing.T, dir string)
 		want    []string // substrings of the error: the file and the problem
+		is      error    // the error must wrap it (nil: ErrCheckpoint)
 	}{
-		{"missing config", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ConfigFile)) }, []string{ConfigFile, "no such file"}},
-		{"missing weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, WeightsFile)) }, []string{WeightsFile, "no such file"}},
+		{"missing config", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ConfigFile)) }, []string{ConfigFile, "no such file"}, os.ErrNotExist},
+		{"missing weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, WeightsFile)) }, []string{WeightsFile, "no such file"}, os.ErrNotExist},
 		{"config not json", func(t *testing.T, dir string) {
 			os.WriteFile(filepath.Join(dir, ConfigFile), []byte("{\"format\": "), 0o644)
-		}, []string{ConfigFile, "unexpected EOF"}},
+			reseal(t, dir)
+		}, []string{ConfigFile, "unexpected EOF"}, nil},
 		{"newer version", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["format_version"] = 2 })
-		}, []string{ConfigFile, "format_version = 2"}},
+			editConfig(t, dir, func(v map[string]any) { v["format_version"] = 3 })
+		}, []string{ConfigFile, "format_version = 3"}, nil},
 		{"other format", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["format"] = "peft" })
-		}, []string{ConfigFile, `format = "peft"`}},
+			editConfig(t, dir, func(v map[string]any) { v["format"] = "peft" })
+		}, []string{ConfigFile, `format = "peft"`}, nil},
 		{"unknown field", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["optimizer"] = 1 })
-		}, []string{ConfigFile, `unknown field "optimizer"`}},
+			editConfig(t, dir, func(v map[string]any) { v["optimizer"] = 1 })
+		}, []string{ConfigFile, `unknown field "optimizer"`}, nil},
 		{"bad config", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["config"].(map[string]any)["heads"] = 3 })
-		}, []string{ConfigFile, "heads = 3"}},
+			editConfig(t, dir, func(v map[string]any) { v["config"].(map[string]any)["heads"] = 3 })
+		}, []string{ConfigFile, "heads = 3"}, nil},
 		{"bad std", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["state_std"] = []float64{1, 0, 1} })
-		}, []string{ConfigFile, "state_std[1] = 0"}},
+			editConfig(t, dir, func(v map[string]any) { v["state_std"] = []float64{1, 0, 1} })
+		}, []string{ConfigFile, "state_std[1] = 0"}, nil},
+		{"model larger than memory", func(t *testing.T, dir string) {
+			editConfig(t, dir, func(v map[string]any) { v["config"].(map[string]any)["embed_dim"] = 1000000 })
+		}, []string{ConfigFile, "embed_dim = 1000000", "limit of", "at most"}, nil},
 		{"architecture changed", func(t *testing.T, dir string) {
-			rewriteJSON(t, dir, func(v map[string]any) { v["config"].(map[string]any)["embed_dim"] = 16 })
-		}, []string{WeightsFile, `"embed_timestep.weight" has shape [10 8], the model needs [10 16]`}},
-		{"flipped byte", func(t *testing.T, dir string) {
+			editConfig(t, dir, func(v map[string]any) { v["config"].(map[string]any)["embed_dim"] = 16 })
+		}, []string{WeightsFile, `"embed_timestep.weight" has shape [10 8], the model needs [10 16]`}, nil},
+		{"flipped weight", func(t *testing.T, dir string) {
 			p := filepath.Join(dir, WeightsFile)
 			raw, _ := os.ReadFile(p)
 			raw[len(raw)-3] ^= 0x10 // a weight, not the header: only the checksum sees it
 			os.WriteFile(p, raw, 0o644)
-		}, []string{WeightsFile, "differs from weights_sha256"}},
+		}, []string{WeightsFile, "checksum mismatch", "damaged or edited"}, ErrChecksum},
 		{"weights of another save", func(t *testing.T, dir string) {
+			// (With a byte-identical config.json the other save's weights form a
+			// valid checkpoint of their own, and load.)
 			m, _ := savedModel(t)
 			m.Params().All()[0].Data[0] += 1
+			m.SetStateNorm([]float32{0, 0, 0}, []float32{1, 1, 1})
 			other := filepath.Join(t.TempDir(), "other")
 			if err := m.Save(other); err != nil {
 				t.Fatal(err)
 			}
 			raw, _ := os.ReadFile(filepath.Join(other, WeightsFile))
 			os.WriteFile(filepath.Join(dir, WeightsFile), raw, 0o644)
-		}, []string{WeightsFile, "differs from weights_sha256"}},
+		}, []string{ConfigFile, "checksum mismatch", "from another save"}, ErrChecksum},
 		{"truncated weights", func(t *testing.T, dir string) {
-			dropSum(t, dir)
 			p := filepath.Join(dir, WeightsFile)
 			raw, _ := os.ReadFile(p)
 			os.WriteFile(p, raw[:len(raw)-10], 0o644)
-		}, []string{WeightsFile, "(truncated file?)"}},
+		}, []string{WeightsFile, "(truncated file?)"}, nil},
 		{"garbage weights", func(t *testing.T, dir string) {
-			dropSum(t, dir)
 			os.WriteFile(filepath.Join(dir, WeightsFile), []byte("not a safetensors file at all"), 0o644)
-		}, []string{WeightsFile, "header length"}},
+		}, []string{WeightsFile, "header length"}, nil},
 		{"missing tensor", func(t *testing.T, dir string) {
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return without(f, "blocks.1.mlp.fc.bias") })
-		}, []string{WeightsFile, `tensor "blocks.1.mlp.fc.bias" missing`}},
+		}, []string{WeightsFile, `tensor "blocks.1.mlp.fc.bias" missing`}, nil},
 		{"extra tensor", func(t *testing.T, dir string) {
 			x, _ := safetensors.NewFloat32("blocks.2.mlp.fc.bias", []int{1}, []float32{0})
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return without(f, "", x) })
-		}, []string{WeightsFile, `"blocks.2.mlp.fc.bias" is not a parameter`}},
+		}, []string{WeightsFile, `"blocks.2.mlp.fc.bias" is not a parameter`}, nil},
 		{"wrong shape", func(t *testing.T, dir string) {
 			x, _ := safetensors.NewFloat32("head.bias", []int{2, 2}, make([]float32, 4))
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return without(f, "head.bias", x) })
-		}, []string{WeightsFile, `"head.bias" has shape [2 2], the model needs [4]`}},
+		}, []string{WeightsFile, `"head.bias" has shape [2 2], the model needs [4]`}, nil},
 		{"wrong dtype", func(t *testing.T, dir string) {
 			x, _ := safetensors.NewFloat64("head.bias", []int{4}, make([]float64, 4))
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return without(f, "head.bias", x) })
-		}, []string{WeightsFile, `"head.bias" has dtype F64`}},
+		}, []string{WeightsFile, `"head.bias" has dtype F64`}, nil},
 		{"nan weight", func(t *testing.T, dir string) {
 			x, _ := safetensors.NewFloat32("head.bias", []int{4}, []float32{0, 0, float32(nan()), 0})
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File { return without(f, "head.bias", x) })
-		}, []string{WeightsFile, `"head.bias" holds NaN at index 2`}},
+		}, []string{WeightsFile, `"head.bias" holds NaN at index 2`}, nil},
 		{"weights metadata", func(t *testing.T, dir string) {
 			rewriteWeights(t, dir, func(f *safetensors.File) *safetensors.File {
 				f.Metadata = map[string]string{"format": CheckpointFormat, "format_version": "9"}
 				return f
 			})
-		}, []string{WeightsFile, `format_version = "9"`}},
+		}, []string{WeightsFile, `format_version = "9"`}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,12 +239,147 @@ func TestCheckpointErrors(t *testing.T) {
 					t.Errorf("Load error = %q, want it to contain %q", err, w)
 				}
 			}
-			ioErr := tc.name == "missing config" || tc.name == "missing weights"
+			ioErr := tc.is == os.ErrNotExist
 			if errors.Is(err, ErrCheckpoint) == ioErr {
 				t.Errorf("Load error %q: errors.Is(err, ErrCheckpoint) = %v, want %v", err, !ioErr, ioErr)
 			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("Load error %q does not wrap %v", err, tc.is)
+			}
 		})
 	}
+}
+
+// Edits of config.json that keep it valid (the issue's: state statistics, heads,
+// context, activation) are caught by the checksum the weights file records, and so
+// is removing that checksum.
+func TestCheckpointConfigEditsAreCaught(t *testing.T) {
+	edits := []struct {
+		name string
+		edit func(v map[string]any)
+	}{
+		{"state_mean", func(v map[string]any) { v["state_mean"].([]any)[0] = 1.5 }},
+		{"state_std", func(v map[string]any) { v["state_std"].([]any)[1] = 3.0 }},
+		{"heads", func(v map[string]any) { v["config"].(map[string]any)["heads"] = 4 }},
+		{"context", func(v map[string]any) { v["config"].(map[string]any)["context"] = 3 }},
+		{"activation", func(v map[string]any) { v["config"].(map[string]any)["activation"] = ActReLU }},
+		{"whitespace only", func(v map[string]any) {}}, // rewriteJSON drops the indentation
+	}
+	for _, tc := range edits {
+		t.Run(tc.name, func(t *testing.T) {
+			_, dir := savedModel(t)
+			rewriteJSON(t, dir, tc.edit)
+			for _, opts := range []LoadOptions{{}, {AllowUnverified: true}} {
+				_, err := LoadWith(dir, nn.GonumGemm{}, opts)
+				if !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), filepath.Join(dir, ConfigFile)) {
+					t.Errorf("%+v: Load error = %v, want ErrChecksum naming %s", opts, err, ConfigFile)
+				}
+			}
+		})
+	}
+}
+
+// A checkpoint without checksums loads only when the caller says so.
+func TestCheckpointUnverified(t *testing.T) {
+	strip := func(t *testing.T, dir string, keys ...string) {
+		path := filepath.Join(dir, WeightsFile)
+		f, err := safetensors.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			delete(f.Metadata, k)
+		}
+		safetensors.WriteFile(path, f)
+	}
+	for _, tc := range []struct {
+		name string
+		keys []string
+	}{
+		{"no digest", []string{safetensors.DigestKey}},
+		{"no config checksum", []string{safetensors.DigestKey, safetensors.CompanionPrefix + ConfigFile}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, dir := savedModel(t)
+			strip(t, dir, tc.keys...)
+			if _, err := Load(dir, nn.GonumGemm{}); !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "AllowUnverified") {
+				t.Errorf("strict Load = %v, want ErrUnverified with the option named", err)
+			}
+			got, err := LoadWith(dir, nn.GonumGemm{}, LoadOptions{AllowUnverified: true})
+			if err != nil {
+				t.Fatalf("LoadWith(AllowUnverified) = %v", err)
+			}
+			if p, q := m.Params().All()[3], got.Params().All()[3]; p.Data[0] != q.Data[0] {
+				t.Error("weights differ after loading unverified")
+			}
+		})
+	}
+}
+
+// A version 1 checkpoint (weights_sha256 in config.json, nothing covering
+// config.json) loads under AllowUnverified, its weights checksum still checked.
+func TestCheckpointVersion1(t *testing.T) {
+	m, dir := savedModel(t)
+	writeV1(t, dir)
+	if _, err := Load(dir, nn.GonumGemm{}); !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("strict Load of version 1 = %v, want ErrUnverified saying version 1", err)
+	}
+	got, err := LoadWith(dir, nn.GonumGemm{}, LoadOptions{AllowUnverified: true})
+	if err != nil {
+		t.Fatalf("version 1 under AllowUnverified: %v", err)
+	}
+	for i, p := range m.Params().All() {
+		if q := got.Params().All()[i]; !equalFloats(p.Data, q.Data) {
+			t.Fatalf("%s differs after loading version 1", p.Name)
+		}
+	}
+	// Saving seals it in the current format, with bit-identical weights.
+	again := filepath.Join(t.TempDir(), "v2")
+	if err := got.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(again, nn.GonumGemm{}); err != nil {
+		t.Errorf("re-saved checkpoint: %v", err)
+	}
+	// A flipped weight is still caught through weights_sha256.
+	p := filepath.Join(dir, WeightsFile)
+	raw, _ := os.ReadFile(p)
+	raw[len(raw)-3] ^= 0x10
+	os.WriteFile(p, raw, 0o644)
+	if _, err := LoadWith(dir, nn.GonumGemm{}, LoadOptions{AllowUnverified: true}); !errors.Is(err, ErrChecksum) || !strings.Contains(err.Error(), "weights_sha256") {
+		t.Errorf("version 1 with a flipped weight: %v", err)
+	}
+}
+
+// writeV1 rewrites the checkpoint in dir as format version 1 wrote it.
+func writeV1(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Metadata = map[string]string{"format": CheckpointFormat, "format_version": "1"}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	rewriteJSON(t, dir, func(v map[string]any) {
+		v["format_version"] = 1
+		v["weights_sha256"] = safetensors.SHA256(raw)
+	})
+}
+
+func equalFloats(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func nan() float64 { var z float64; return z / z }

@@ -103,7 +103,9 @@ func DefaultConfig(stateDim int, action ActionSpace) Config {
 	}
 }
 
-// Validate checks every field, returning an error that names the first bad one.
+// Validate checks every field, returning an error that names the first bad one, and
+// that the model fits in memory (Footprint against package internal/limits' limit):
+// a size too large is an error naming the field, its value and the largest that fits.
 func (c *Config) Validate() error {
 	positive := []struct {
 		name string
@@ -143,6 +145,10 @@ func (c *Config) Validate() error {
 	}
 	if !(c.ReturnScale > 0) || math.IsInf(c.ReturnScale, 0) {
 		return fmt.Errorf("policy config: return_scale = %v, want a finite number > 0", c.ReturnScale)
+	}
+	// Last, once every size is known to be positive: the model must fit in memory.
+	if err := c.checkFits(func(d Config) float64 { return d.Footprint().Model }, "the model's parameters and gradients"); err != nil {
+		return fmt.Errorf("policy config: %w", err)
 	}
 	return nil
 }

@@ -54,7 +54,13 @@
 //
 // A checkpoint is a directory with model.safetensors (every parameter, F32) and
 // config.json (format and version, the Config, state statistics); see Save and
-// Load. Differences from the reference PyTorch code: dropout is applied to the
+// LoadWith. The weights file's metadata records the SHA-256 of config.json and a
+// digest of its own content (docs/file-integrity.md), so Load refuses a damaged or
+// edited checkpoint, naming the file; one without checksums (format version 1, or
+// written by another tool) loads only with LoadOptions.AllowUnverified. Sizes are
+// checked before anything is allocated: Config.Validate refuses a model that does
+// not fit in memory (Config.Footprint), naming the field, and Config.CheckBatch a
+// batch. Differences from the reference PyTorch code: dropout is applied to the
 // embeddings and to each block's two residual branches, not to the attention
 // probabilities (nn's attention has no dropout), and timesteps past
 // MaxEpisodeLen−1 share the last timestep embedding instead of failing.
