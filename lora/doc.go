@@ -123,7 +123,18 @@
 // lays them out, with tensor names "base_model.model.<layer>.lora_A.weight",
 // "….lora_embedding_A", "….lora_magnitude_vector", and a fingerprint of the base
 // model, so that Load onto another checkpoint, or with tensors of the wrong shape, is
-// an error rather than a silently wrong model.
+// an error rather than a silently wrong model. The weights file's metadata also
+// records the SHA-256 of adapter_config.json and a digest of its own content
+// (docs/file-integrity.md; PEFT ignores both), so a damaged or edited adapter is
+// refused naming the file; an adapter without them (one PEFT saved) loads with
+// Options.AllowUnverified.
+//
+// An adapter's rank is at most max(in, out) of its layer or table (2·max(in, out)
+// for a loaded adapter: saved PiSSA/OLoRA adapters double their rank). Its update
+// B·A has rank at most min(in, out), so ranks between the two add parameters, not
+// expressiveness, as in PEFT (a uniform r on a one-input return embedding); beyond
+// the layer's widest side the parameters are useless, and such an r in a config or a
+// file is an error before anything is allocated (see checkRank).
 //
 // Kernels follow package nn: Forward keeps what Backward needs (the dropout mask,
 // the product x·Aᵀ, DoRA's g and V·x + l), Backward adds into the gradients, buffers

@@ -3,8 +3,8 @@ package lora
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -65,7 +65,9 @@ type fileConfig struct {
 // path_initial_model_for_weight_conversion): their base weight holds the residual
 // W − scale·B₀A₀, so the file stores A' = [A; A₀], B' = [B, −B₀] with rank 2r and
 // alpha doubled (×√2 under rsLoRA), an ordinary adapter for the unmodified base.
-// Both files are written to temporary names and renamed.
+// Both files are written to temporary names and renamed; the weights file is sealed
+// (docs/file-integrity.md): its metadata records the SHA-256 of adapter_config.json
+// and a digest of its own content, which PEFT ignores and Load verifies.
 func (m *Model) Save(dir, baseName string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
@@ -139,19 +141,16 @@ func (m *Model) Save(dir, baseName string) error {
 	} else {
 		fc.InitLoraWeights, _ = json.Marshal(initName)
 	}
-	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), f); err != nil {
-		return fmt.Errorf("lora: save: %w", err)
-	}
 	js, err := json.MarshalIndent(fc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("lora: save %s: %w", dir, err)
 	}
 	js = append(js, '\n')
-	err = atomicfile.Write(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
-		_, err := w.Write(js)
-		return err
-	})
-	if err != nil {
+	f.Seal(map[string][]byte{ConfigFile: js})
+	if err := safetensors.WriteFile(filepath.Join(dir, WeightsFile), f); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), js); err != nil {
 		return fmt.Errorf("lora: save: %w", err)
 	}
 	return nil
@@ -167,14 +166,11 @@ func tensorNames(layer string, table bool) (a, b string) {
 	return layer + ".lora_A.weight", layer + ".lora_B.weight"
 }
 
-// ReadConfig reads dir/adapter_config.json into a Config (init is "random" unless the
-// file names another method) and returns the recorded base-model fingerprint.
-func ReadConfig(dir string) (Config, string, error) {
-	path := filepath.Join(dir, ConfigFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, "", fmt.Errorf("lora: %w", err)
-	}
+// DecodeConfig parses the bytes of an adapter_config.json (path is used in errors)
+// into a Config (init is "random" unless the file names another method) and returns
+// the recorded base-model fingerprint ("" when absent). It checks the fields evarl
+// supports and validates the config; it does not check integrity (Load does).
+func DecodeConfig(path string, data []byte) (Config, string, error) {
 	var fc fileConfig
 	if err := json.Unmarshal(data, &fc); err != nil {
 		return Config{}, "", fmt.Errorf("lora: %s: %w", path, err)
@@ -215,28 +211,59 @@ func ReadConfig(dir string) (Config, string, error) {
 	return cfg, fc.Fingerprint, nil
 }
 
-// Load attaches the adapters saved in dir to base. The base must be the model they
-// were trained on (same fingerprint, when the file records one) and every tensor must
-// be present with the shape the config implies; any mismatch is an error naming the
-// file and tensor, and leaves base untouched. opt.Rng seeds dropout when the config
-// has dropout.
+// ReadConfig reads the adapter in dir far enough to return its Config and recorded
+// base-model fingerprint: adapter_config.json, verified against the checksums in
+// adapter_model.safetensors (strictly; Load with Options.AllowUnverified accepts
+// foreign adapters).
+func ReadConfig(dir string) (Config, string, error) {
+	_, cfg, fp, err := readAdapter(dir, false)
+	return cfg, fp, err
+}
+
+// readAdapter reads both files of the adapter in dir, verifies their checksums and
+// decodes the config.
+func readAdapter(dir string, allowUnverified bool) (*safetensors.Sealed, Config, string, error) {
+	cfgPath, wPath := filepath.Join(dir, ConfigFile), filepath.Join(dir, WeightsFile)
+	if _, err := os.Stat(cfgPath); err != nil {
+		return nil, Config{}, "", fmt.Errorf("lora: %w", err)
+	}
+	s, err := safetensors.ReadSealed(wPath, []string{ConfigFile}, safetensors.ReadOptions{AllowUnverified: allowUnverified})
+	if err != nil {
+		if errors.Is(err, safetensors.ErrUnverified) {
+			return nil, Config{}, "", fmt.Errorf("lora: %w; an adapter saved by PEFT or by an older evarl loads with AllowUnverified", err)
+		}
+		return nil, Config{}, "", fmt.Errorf("lora: %w", err)
+	}
+	cfg, fp, err := DecodeConfig(cfgPath, s.Companions[ConfigFile])
+	if err != nil {
+		return nil, Config{}, "", err
+	}
+	if s.Verified && fp == "" {
+		return nil, Config{}, "", fmt.Errorf("lora: %s: no base_model_fingerprint, which evarl always records: the file was not written by evarl's Save", cfgPath)
+	}
+	return s, cfg, fp, nil
+}
+
+// Load attaches the adapters saved in dir to base. Both files are verified first
+// (the checksums adapter_model.safetensors records of itself and of
+// adapter_config.json; a file without them loads only with opt.AllowUnverified). The
+// base must be the model they were trained on (same fingerprint; an evarl adapter
+// always records one) and every tensor must be present with the shape the config
+// implies, each rank at most 2·min(in, out) of its layer (see checkRank); any
+// mismatch is an error naming the file and tensor, and leaves base untouched.
+// opt.Rng seeds dropout when the config has dropout.
 func Load(dir string, base Base, opt Options) (*Model, error) {
-	cfg, fp, err := ReadConfig(dir)
+	s, cfg, fp, err := readAdapter(dir, opt.AllowUnverified)
 	if err != nil {
 		return nil, err
 	}
 	if fp != "" {
 		if got := Fingerprint(base.Params()); got != fp {
-			return nil, fmt.Errorf("lora: %s was trained on base model %s, but this model is %s: load the checkpoint the adapter was made for",
-				dir, short(fp), short(got))
+			return nil, fmt.Errorf("lora: %s was trained on base model %s: load the checkpoint the adapter was made for", dir, fingerprintMismatch(fp, got))
 		}
 	}
-	path := filepath.Join(dir, WeightsFile)
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("lora: %w", err)
-	}
-	m, err := attach(base, cfg, opt.Rng)
+	path, f := s.Path, s.File
+	m, err := attach(base, cfg, opt.Rng, 2)
 	if err != nil {
 		return nil, fmt.Errorf("lora: %s: %w", dir, err)
 	}
@@ -316,9 +343,20 @@ func equalShape(a, b []int) bool {
 	return true
 }
 
-func short(fp string) string {
-	if len(fp) > 19 {
-		return fp[:19] + "…"
+// fingerprintMismatch shows two fingerprints far enough to see where they differ:
+// both cut at the same length, at least 8 characters past their common prefix (a
+// fixed cut can show two different fingerprints as equal).
+func fingerprintMismatch(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
 	}
-	return fp
+	n := max(i+8, len("sha256:")+12)
+	cut := func(s string) string {
+		if len(s) > n {
+			return s[:n] + "…"
+		}
+		return s
+	}
+	return fmt.Sprintf("%s, but this model is %s (they differ from character %d on)", cut(want), cut(got), i+1)
 }

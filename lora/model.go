@@ -36,6 +36,39 @@ type Options struct {
 	// over the EVA data: N entries, how often each row was looked up by a real
 	// (unpadded) token. The package doc explains why they are all EVA needs there.
 	EvaCounts map[string][]float64
+	// AllowUnverified (Load only) accepts adapter files that carry no evarl
+	// checksums: a PEFT adapter saved in Python, or one evarl wrote before it sealed
+	// adapter files. Checksums that are present are verified regardless, and the base
+	// model's fingerprint, when the file records one.
+	AllowUnverified bool
+}
+
+// checkRank enforces the bound on an adapter's rank: r ≤ max(in, out) of its layer
+// (in inputs and out outputs; a table's rows and channels), 2·max(in, out) for a
+// loaded adapter (rankFactor 2: Save stores a PiSSA or OLoRA adapter of rank r as an
+// ordinary one of rank 2r). The update B·A has rank at most min(in, out) whatever
+// r is, so ranks above that add parameters, not expressiveness; but a uniform r
+// over all layers (PEFT's default, the presets) meets narrow layers (the return
+// embedding has one input, a head two outputs) where PEFT trains r > min(in, out)
+// and so does evarl. Beyond the layer's widest side, though, both factors are
+// redundant and the parameters grow without use (r = 100000 on a 64-wide layer
+// would be 12.8M of them): that is refused, which also bounds what adapters
+// allocate (at most 2·max(in, out)·(in + out) per layer) before they are.
+func checkRank(t Target, rankFactor int) error {
+	lim := rankFactor * max(t.In, t.Out)
+	if t.Rank <= lim {
+		return nil
+	}
+	what := "layer"
+	if t.Embedding {
+		what = "embedding table"
+	}
+	if rankFactor == 1 {
+		return fmt.Errorf("lora: %s %s (in %d, out %d): r = %d exceeds max(in, out) = %d (its update B·A has rank at most min(in, out) = %d; a larger r only adds parameters)",
+			what, t.Name, t.In, t.Out, t.Rank, lim, min(t.In, t.Out))
+	}
+	return fmt.Errorf("lora: %s %s (in %d, out %d): r = %d exceeds %d·max(in, out) = %d (the bound on a rank, doubled for saved PiSSA/OLoRA adapters)",
+		what, t.Name, t.In, t.Out, t.Rank, rankFactor, lim)
 }
 
 // Model is a base model with adapters attached. The base parameters are frozen; the
@@ -86,7 +119,7 @@ func Apply(base Base, cfg Config, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := attach(base, cfg, opt.Rng)
+	m, err := attach(base, cfg, opt.Rng, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +163,21 @@ func gemmOf(base Base) nn.Gemm {
 }
 
 // attach creates zero adapters on the target layers and freezes the base. It leaves
-// the base model as it found it on error.
-func attach(base Base, cfg Config, rng *rand.Rand) (*Model, error) {
+// the base model as it found it on error. An adapter's rank may be at most
+// rankFactor·min(in, out) of its layer (see checkRank), checked for every target
+// before any adapter is allocated.
+func attach(base Base, cfg Config, rng *rand.Rand, rankFactor int) (*Model, error) {
 	ts, saved, err := resolve(base, &cfg)
 	if err != nil {
 		return nil, err
+	}
+	for _, t := range ts {
+		if t.Embedding && cfg.Init == InitEVA {
+			t.Rank = min(t.Rank, t.In) // capped below, scale kept
+		}
+		if err := checkRank(t, rankFactor); err != nil {
+			return nil, err
+		}
 	}
 	m := &Model{Config: cfg, base: base, fingerprint: Fingerprint(base.Params())}
 	linears := map[string]*nn.Linear{}

@@ -29,9 +29,28 @@ func ReadFile(path string) (*File, error) {
 	return f, nil
 }
 
+// ErrFormat is wrapped by every error of Decode (and so of ReadFile and ReadSealed)
+// about the bytes of a file, as opposed to an I/O error.
+var ErrFormat = errors.New("invalid safetensors file")
+
+// formatError keeps the decoder's message and adds ErrFormat to what it wraps.
+type formatError struct{ err error }
+
+func (e formatError) Error() string   { return e.err.Error() }
+func (e formatError) Unwrap() []error { return []error{ErrFormat, e.err} }
+
 // Decode parses and validates a whole safetensors file held in data. The returned
-// tensors alias data. See the package documentation for what is checked.
+// tensors alias data. See the package documentation for what is checked. Errors
+// wrap ErrFormat.
 func Decode(data []byte) (*File, error) {
+	f, err := decode(data)
+	if err != nil {
+		return nil, formatError{err}
+	}
+	return f, nil
+}
+
+func decode(data []byte) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("safetensors: file is %d bytes, shorter than the 8-byte header length", len(data))
 	}

@@ -138,12 +138,16 @@ func (f *File) Verify() error {
 // VerifyCompanion checks that data is the companion file name that f recorded. It
 // does not check f itself (Verify does).
 func (f *File) VerifyCompanion(name string, data []byte) error {
+	return f.verifyCompanion(name, data, "the safetensors file beside it")
+}
+
+func (f *File) verifyCompanion(name string, data []byte, recorder string) error {
 	want, ok := f.Metadata[CompanionPrefix+name]
 	if !ok {
-		return fmt.Errorf("%w: no %q in the metadata", ErrUnverified, CompanionPrefix+name)
+		return fmt.Errorf("%w: %s records no %q", ErrUnverified, recorder, CompanionPrefix+name)
 	}
 	if got := SHA256(data); got != want {
-		return fmt.Errorf("%w: %s has SHA-256 %s, the safetensors file beside it recorded %s (edited, damaged, or from another save)", ErrMismatch, name, got, want)
+		return fmt.Errorf("%w: its SHA-256 is %s, %s recorded %s (edited, damaged, or from another save)", ErrMismatch, got, recorder, want)
 	}
 	return nil
 }
@@ -174,6 +178,8 @@ type Sealed struct {
 	// File is the decoded safetensors file; Path its name.
 	File *File
 	Path string
+	// Data is the file's bytes (File's tensors alias it).
+	Data []byte
 	// Companions holds the bytes of each companion file, by name.
 	Companions map[string][]byte
 	// Verified reports that the file and every companion matched recorded digests
@@ -197,7 +203,7 @@ func ReadSealed(path string, need []string, opts ReadOptions) (*Sealed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Sealed{File: f, Path: path, Companions: map[string][]byte{}, Verified: true}
+	s := &Sealed{File: f, Path: path, Data: data, Companions: map[string][]byte{}, Verified: true}
 	dir := filepath.Dir(path)
 	names := append(append([]string(nil), need...), f.Companions()...)
 	for _, name := range names {
@@ -224,7 +230,7 @@ func ReadSealed(path string, need []string, opts ReadOptions) (*Sealed, error) {
 		s.Verified = false
 	}
 	for _, name := range names {
-		if err := f.VerifyCompanion(name, s.Companions[name]); err != nil {
+		if err := f.verifyCompanion(name, s.Companions[name], filepath.Base(path)); err != nil {
 			if !errors.Is(err, ErrUnverified) || !opts.AllowUnverified {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(dir, name), err)
 			}
