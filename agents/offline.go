@@ -104,9 +104,15 @@ type Offline struct {
 // to train — nil means the model's trainable ones; for LoRA methods, the adapters'
 // (lora.Model.Params). rng drives the window sampling (the model's own rng drives
 // dropout); pass the same seeded source to both for a run reproducible from one seed.
+// A batch size that cannot fit in memory with this model (policy.Config.CheckBatchSize)
+// is an error naming batch_size and the largest that fits.
 func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cfg TrainConfig, rng *rand.Rand) (*Offline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	mc := model.Config()
+	if err := mc.CheckBatchSize("batch_size", cfg.BatchSize); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
 	}
 	trainable, err := trainableParams(model, params)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/internal/limits"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
 	"github.com/evarl/evarl/replay"
@@ -213,7 +214,8 @@ type Online struct {
 // to train, as for NewOffline: nil means the model's trainable ones; for LoRA
 // methods, the adapters'. offline seeds the replay buffer (may be empty: the first
 // rollouts fill it); the buffer aliases those episodes. rng is the run's one random
-// source (see Online).
+// source (see Online). Sizes that cannot fit in memory with this model (batch_size,
+// num_envs, episodes_per_iteration) are errors naming the field and the limit.
 func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline []*replay.Episode, cfg OnlineConfig, rng *rand.Rand) (*Online, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -222,6 +224,19 @@ func NewOnline(model *policy.Model, params []*nn.Param, task envs.Task, offline 
 		return nil, fmt.Errorf("online: nil random source")
 	}
 	mc := model.Config()
+	if err := mc.CheckBatchSize("batch_size", cfg.BatchSize); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
+	}
+	// The actor runs one window per environment through the model at once, and an
+	// iteration keeps its episodes (at least a step each) until they join the buffer.
+	if err := mc.CheckBatchSize("num_envs", min(cfg.NumEnvs, cfg.EpisodesPerIteration)); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
+	}
+	perEpisode := float64(8 + 4*(2*mc.StateDim+mc.Action.Width()+1) + 256)
+	if err := limits.Check("episodes_per_iteration", float64(cfg.EpisodesPerIteration), float64(cfg.EpisodesPerIteration)*perEpisode,
+		"the iteration's exploration episodes (one step each at the least)"); err != nil {
+		return nil, fmt.Errorf("online: %w", err)
+	}
 	var target float64
 	switch mc.Head {
 	case policy.HeadGaussian:

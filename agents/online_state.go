@@ -58,7 +58,8 @@ const (
 // optimizer's moments, the temperature and its optimizer, where the current iteration
 // stands, and the replay buffer's episodes; st carries the run loop's state (its
 // Step must be the trainer's update count) and any other streams the caller keeps.
-// Each file is written to a temporary name and renamed.
+// Each file is written to a temporary name and renamed; the optimizer file seals
+// the buffer file with the others (SaveTrainState).
 func (o *Online) SaveState(dir string, src *rand.PCG, st TrainState) error {
 	if st.Loop.Step != o.updates {
 		return fmt.Errorf("online: save state: the loop is at update %d, the trainer at %d", st.Loop.Step, o.updates)
@@ -83,7 +84,7 @@ func (o *Online) SaveState(dir string, src *rand.PCG, st TrainState) error {
 		extraLogTempM: float64(ts.Tensors[0].Data[0]),
 		extraLogTempV: float64(ts.Tensors[1].Data[0]),
 	}
-	return SaveTrainState(dir, st, src, o.opt.State())
+	return SaveTrainState(dir, st, src, o.opt.State(), OnlineBufferFile)
 }
 
 // LoadState restores what SaveState wrote into a trainer built with the same model

@@ -190,6 +190,14 @@ func readCheckpoint(dir string, allowUnverified bool) (*CheckpointMeta, *safeten
 		return nil, nil, fmt.Errorf("load checkpoint: %w", err)
 	}
 	s, err := safetensors.ReadSealed(wPath, []string{ConfigFile}, safetensors.ReadOptions{AllowUnverified: true})
+	if errors.Is(err, os.ErrNotExist) {
+		// No weights: a config.json that does not even decode is the first problem.
+		if raw, rerr := os.ReadFile(cfgPath); rerr == nil {
+			if _, derr := DecodeCheckpointMeta(cfgPath, raw); derr != nil {
+				return nil, nil, derr
+			}
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrChecksum) || errors.Is(err, safetensors.ErrFormat) {
 			return nil, nil, fmt.Errorf("load checkpoint: %w: %w", ErrCheckpoint, err)

@@ -59,7 +59,7 @@
 // edited checkpoint, naming the file; one without checksums (format version 1, or
 // written by another tool) loads only with LoadOptions.AllowUnverified. Sizes are
 // checked before anything is allocated: Config.Validate refuses a model that does
-// not fit in memory (Config.Footprint), naming the field, and Config.CheckBatch a
+// not fit in memory (Config.Footprint), naming the field, and Config.CheckBatchSize a
 // batch. Differences from the reference PyTorch code: dropout is applied to the
 // embeddings and to each block's two residual branches, not to the attention
 // probabilities (nn's attention has no dropout), and timesteps past

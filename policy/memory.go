@@ -106,10 +106,10 @@ func (c Config) checkFits(need func(Config) float64, what string) error {
 		Value: total, Need: total, What: what}
 }
 
-// CheckBatch reports whether training (or running EVA, which allocates the same
+// CheckBatchSize reports whether training (or running EVA, which allocates the same
 // buffers) on batch windows of this config fits in memory, naming the batch size or
 // the model field that does not and the largest value that would.
-func (c Config) CheckBatch(field string, batch int) error {
+func (c Config) CheckBatchSize(field string, batch int) error {
 	fp := c.Footprint()
 	what := fmt.Sprintf("training the model (%s of parameters, gradients and optimizer state, %s of activations per window)",
 		limits.Bytes(fp.Model+fp.Optimizer), limits.Bytes(fp.PerWindow))

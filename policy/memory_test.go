@@ -99,22 +99,22 @@ func TestValidateRejectsModelsLargerThanMemory(t *testing.T) {
 	}
 }
 
-func TestCheckBatch(t *testing.T) {
+func TestCheckBatchSize(t *testing.T) {
 	c := DefaultConfig(4, ActionSpace{Discrete: 2})
-	if err := c.CheckBatch("batch_size", 64); err != nil {
+	if err := c.CheckBatchSize("batch_size", 64); err != nil {
 		t.Errorf("batch 64: %v", err)
 	}
-	err := c.CheckBatch("batch_size", 1000000000)
+	err := c.CheckBatchSize("batch_size", 1000000000)
 	if !errors.Is(err, limits.ErrTooLarge) || !strings.Contains(err.Error(), "batch_size = 1000000000") || !strings.Contains(err.Error(), "at most") {
 		t.Errorf("batch 1e9: %v", err)
 	}
 	// The largest batch it names does fit, and one more does not.
 	var tl *limits.TooLarge
 	errors.As(err, &tl)
-	if err := c.CheckBatch("batch_size", int(tl.Max)); err != nil {
+	if err := c.CheckBatchSize("batch_size", int(tl.Max)); err != nil {
 		t.Errorf("the batch it says fits (%v): %v", tl.Max, err)
 	}
-	if err := c.CheckBatch("batch_size", int(tl.Max)+1); err == nil {
+	if err := c.CheckBatchSize("batch_size", int(tl.Max)+1); err == nil {
 		t.Errorf("one window more than it says fits: no error")
 	}
 }
