@@ -2,9 +2,11 @@ package eva
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/evarl/evarl/internal/safetensors"
 )
@@ -135,20 +137,39 @@ func (l *LayerState) ScaledAlpha(alpha float64, adjust, rslora bool) float64 {
 	return alpha * ratio
 }
 
-const stateFormat = "evarl-eva-state"
+// The EVA state file's format name and version. Version 2 is sealed (a digest of
+// the content in the metadata); version 1 files load only with
+// LoadOptions.AllowUnverified.
+const (
+	stateFormat  = "evarl-eva-state"
+	stateVersion = "2"
+)
 
 // Save writes the state to path as one safetensors file: the tensors
 // "<layer>.components" (F64, NComponents×DIn), "<layer>.singular_values",
 // "<layer>.explained_variance" and "<layer>.explained_variance_ratio" for every layer
 // that owns its PCA, and in the metadata "format" = "evarl-eva-state", "version" =
-// "1" and "state" = the JSON of State (config, fingerprint, per-layer scalars). The
-// file is written to a temporary name and renamed.
+// "2", "state" = the JSON of State (config, fingerprint, per-layer scalars) and a
+// SHA-256 digest of all of it (docs/file-integrity.md), which Load verifies. The file
+// is written to a temporary name and renamed.
 func (s *State) Save(path string) error {
-	meta, err := json.Marshal(s)
+	f, err := s.encode()
 	if err != nil {
 		return fmt.Errorf("eva: save %s: %w", path, err)
 	}
-	f := &safetensors.File{Metadata: map[string]string{"format": stateFormat, "version": "1", "state": string(meta)}}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return fmt.Errorf("eva: save state: %w", err)
+	}
+	return nil
+}
+
+// encode lays the state out as a sealed safetensors file.
+func (s *State) encode() (*safetensors.File, error) {
+	meta, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	f := &safetensors.File{Metadata: map[string]string{"format": stateFormat, "version": stateVersion, "state": string(meta)}}
 	for _, l := range s.Layers {
 		if l.Owner != "" {
 			continue
@@ -165,38 +186,83 @@ func (s *State) Save(path string) error {
 		} {
 			tt, err := safetensors.NewFloat64(l.Name+"."+t.suffix, t.shape, t.data)
 			if err != nil {
-				return fmt.Errorf("eva: save %s: %w", path, err)
+				return nil, err
 			}
 			if err := f.Add(tt); err != nil {
-				return fmt.Errorf("eva: save %s: %w", path, err)
+				return nil, err
 			}
 		}
 	}
-	if err := safetensors.WriteFile(path, f); err != nil {
-		return fmt.Errorf("eva: save state: %w", err)
-	}
-	return nil
+	f.Seal(nil)
+	return f, nil
 }
 
-// Load reads a state written by Save, checking that every tensor is present with the
-// shape the metadata implies. Errors name the file and the layer or tensor.
-func Load(path string) (*State, error) {
-	f, err := safetensors.ReadFile(path)
+// LoadOptions control LoadWith.
+type LoadOptions struct {
+	// AllowUnverified accepts a state file without a digest (written by evarl
+	// before states were sealed, format version 1). A digest that is present is
+	// verified regardless.
+	AllowUnverified bool
+}
+
+// Load reads a state written by Save, strictly (LoadWith with zero options).
+func Load(path string) (*State, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadWith reads a state written by Save: it verifies the file's digest, then checks
+// that every tensor is present with the shape the metadata implies and holds finite
+// values, and that every size is consistent (and within memory) before anything is
+// allocated from it. Errors name the file and the layer or tensor.
+func LoadWith(path string, opts LoadOptions) (*State, error) {
+	s, err := safetensors.ReadSealed(path, nil, safetensors.ReadOptions{AllowUnverified: opts.AllowUnverified})
 	if err != nil {
+		if errors.Is(err, safetensors.ErrUnverified) {
+			err = fmt.Errorf("%w; a state saved by an older evarl (version 1) loads with AllowUnverified", err)
+		}
 		return nil, fmt.Errorf("eva: load state: %w", err)
 	}
+	if s.Verified && s.File.Metadata["version"] != stateVersion {
+		return nil, fmt.Errorf("eva: %s: state version %q with a digest: want %q", path, s.File.Metadata["version"], stateVersion)
+	}
+	return decodeState(path, s.File)
+}
+
+// decodeState reads a State out of a decoded state file (path is used in errors).
+func decodeState(path string, f *safetensors.File) (*State, error) {
 	if f.Metadata["format"] != stateFormat {
 		return nil, fmt.Errorf("eva: %s: metadata format %q: want %q (not an EVA state file)", path, f.Metadata["format"], stateFormat)
 	}
-	if v := f.Metadata["version"]; v != "1" {
-		return nil, fmt.Errorf("eva: %s: state version %q: want \"1\"", path, v)
+	if v := f.Metadata["version"]; v != stateVersion && v != "1" {
+		return nil, fmt.Errorf("eva: %s: state version %q: want %q (or \"1\")", path, v, stateVersion)
 	}
 	s := &State{}
-	if err := json.Unmarshal([]byte(f.Metadata["state"]), s); err != nil {
+	dec := json.NewDecoder(strings.NewReader(f.Metadata["state"]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
 		return nil, fmt.Errorf("eva: %s: metadata \"state\": %w", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("eva: %s: metadata \"state\": unexpected data after the JSON object", path)
 	}
 	if err := s.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("eva: %s: %w", path, err)
+	}
+	if s.Batches < 0 {
+		return nil, fmt.Errorf("eva: %s: batches = %d: want ≥ 0", path, s.Batches)
+	}
+	names := map[string]bool{}
+	for i := range s.Layers {
+		l := &s.Layers[i]
+		switch {
+		case l.Name == "":
+			return nil, fmt.Errorf("eva: %s: layer %d has no name", path, i)
+		case names[l.Name]:
+			return nil, fmt.Errorf("eva: %s: layer %q appears twice", path, l.Name)
+		case l.NominalRank < 0 || l.Batches < 0 || l.Skipped < 0 || l.Rows < 0:
+			return nil, fmt.Errorf("eva: %s: layer %q: nominal_rank %d, batches %d, skipped %d, rows %d: want ≥ 0", path, l.Name, l.NominalRank, l.Batches, l.Skipped, l.Rows)
+		case l.Owner == l.Name:
+			return nil, fmt.Errorf("eva: %s: layer %q names itself as owner", path, l.Name)
+		}
+		names[l.Name] = true
 	}
 	byName := map[string]*LayerState{}
 	for i := range s.Layers {
@@ -207,31 +273,43 @@ func Load(path string) (*State, error) {
 		if l.NComponents < 1 || l.DIn < l.NComponents || l.Rank < 0 || l.Rank > l.NComponents {
 			return nil, fmt.Errorf("eva: %s: layer %q: n_components %d, d_in %d, rank %d are inconsistent", path, l.Name, l.NComponents, l.DIn, l.Rank)
 		}
-		get := func(suffix string, n int) ([]float64, error) {
+		// The components tensor must hold n_components × d_in values, which bounds
+		// both by the file's size; the product is formed only after that check
+		// cannot overflow.
+		if float64(l.NComponents)*float64(l.DIn) > float64(math.MaxInt32)*16 {
+			return nil, fmt.Errorf("eva: %s: layer %q: n_components %d × d_in %d is larger than any tensor the file can hold", path, l.Name, l.NComponents, l.DIn)
+		}
+		get := func(suffix string, n int, nonNegative bool) ([]float64, error) {
 			name := l.Name + "." + suffix
 			t, ok := f.Get(name)
 			if !ok {
 				return nil, fmt.Errorf("eva: %s: tensor %q missing", path, name)
 			}
+			if t.DType != safetensors.F64 || t.NumElements() != n {
+				return nil, fmt.Errorf("eva: %s: tensor %q is %s of shape %v; want F64 with %d values", path, name, t.DType, t.Shape, n)
+			}
 			v, err := t.Float64()
 			if err != nil {
 				return nil, fmt.Errorf("eva: %s: tensor %q: %w", path, name, err)
 			}
-			if len(v) != n {
-				return nil, fmt.Errorf("eva: %s: tensor %q has %d values (shape %v); want %d", path, name, len(v), t.Shape, n)
+			for i, x := range v {
+				if math.IsNaN(x) || math.IsInf(x, 0) || nonNegative && x < 0 {
+					return nil, fmt.Errorf("eva: %s: tensor %q holds %v at index %d; want a finite number%s", path, name, x, i, map[bool]string{true: " ≥ 0"}[nonNegative])
+				}
 			}
 			return v, nil
 		}
-		if l.Components, err = get("components", l.NComponents*l.DIn); err != nil {
+		var err error
+		if l.Components, err = get("components", l.NComponents*l.DIn, false); err != nil {
 			return nil, err
 		}
-		if l.Singular, err = get("singular_values", l.NComponents); err != nil {
+		if l.Singular, err = get("singular_values", l.NComponents, true); err != nil {
 			return nil, err
 		}
-		if l.ExplainedVariance, err = get("explained_variance", l.NComponents); err != nil {
+		if l.ExplainedVariance, err = get("explained_variance", l.NComponents, true); err != nil {
 			return nil, err
 		}
-		if l.ExplainedVarianceRatio, err = get("explained_variance_ratio", l.NComponents); err != nil {
+		if l.ExplainedVarianceRatio, err = get("explained_variance_ratio", l.NComponents, true); err != nil {
 			return nil, err
 		}
 		byName[l.Name] = l
@@ -251,5 +329,20 @@ func Load(path string) (*State, error) {
 		l.Components, l.Singular = o.Components, o.Singular
 		l.ExplainedVariance, l.ExplainedVarianceRatio = o.ExplainedVariance, o.ExplainedVarianceRatio
 	}
+	// Every tensor belongs to a layer that owns its PCA.
+	for _, name := range f.Names() {
+		layer, _, _ := cutLast(name)
+		if _, ok := byName[layer]; !ok {
+			return nil, fmt.Errorf("eva: %s: tensor %q belongs to no layer of the state", path, name)
+		}
+	}
 	return s, nil
+}
+
+// cutLast splits name at its last dot.
+func cutLast(name string) (before, after string, found bool) {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i], name[i+1:], true
+	}
+	return name, "", false
 }

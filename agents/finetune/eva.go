@@ -27,6 +27,10 @@ func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, dat
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
+	// Before the rollouts: the minibatches must fit in memory with this model.
+	if err := model.Config().CheckBatchSize("eva.batch", cfg.Batch); err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
 	rng, _ := seed.Stream("eva")
 	var source []*replay.Episode
 	if cfg.Source != SourceRollouts {
