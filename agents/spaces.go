@@ -6,6 +6,7 @@ import (
 
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/policy"
+	"github.com/evarl/evarl/replay"
 )
 
 // ActionSpaceOf converts an environment's action space into the policy's: Discrete(N)
@@ -49,6 +50,40 @@ func CheckCompatible(cfg policy.Config, env envs.Env, envID string) error {
 	}
 	if !same {
 		return fmt.Errorf("environment %s has action space %v, the policy was built for %+v (a continuous space must contain the policy's bounds)", envID, env.ActionSpace(), cfg.Action)
+	}
+	return nil
+}
+
+// CheckEpisodes reports whether episodes fit a policy of config cfg, at load time
+// rather than at a random training step: the observation and action sizes, every
+// discrete action an integer in [0, N), finite observations, actions and rewards.
+// Errors name the episode by its file and index in it when it was read from one
+// (replay.Episode.Where), and the step.
+func CheckEpisodes(cfg policy.Config, eps []*replay.Episode) error {
+	for _, ep := range eps {
+		if ep.ObsDim != cfg.StateDim || ep.ActDim != cfg.Action.Width() {
+			return fmt.Errorf("%s (%s): %w: observations of %d values and actions of %d, the policy expects %d and %d",
+				ep.Where(), ep.EnvID, replay.ErrDims, ep.ObsDim, ep.ActDim, cfg.StateDim, cfg.Action.Width())
+		}
+		for j, a := range ep.Actions {
+			v := float64(a)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s step %d: action %v", ep.Where(), j/ep.ActDim, v)
+			}
+			if n := cfg.Action.Discrete; cfg.Action.IsDiscrete() && (v != math.Trunc(v) || v < 0 || v >= float64(n)) {
+				return fmt.Errorf("%s step %d: discrete action %v, the policy has actions 0 to %d", ep.Where(), j, a, n-1)
+			}
+		}
+		for j, o := range ep.Observations {
+			if v := float64(o); math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s step %d: observation value %v", ep.Where(), j/ep.ObsDim, v)
+			}
+		}
+		for j, r := range ep.Rewards {
+			if v := float64(r); math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s step %d: reward %v", ep.Where(), j, v)
+			}
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+
+	"github.com/evarl/evarl/internal/limits"
 )
 
 // maxDeflateRatio bounds how much a DEFLATE stream can expand (1032:1 is the format's
@@ -159,6 +161,10 @@ func (d *decoder) decodeBody(body []byte, full bool) (*Episode, error) {
 		if want < 0 || want > maxDeflateRatio*int64(len(stored))+64 {
 			return nil, fmt.Errorf("%w: %s episode of %d steps (obs %d, action %d, state %d) cannot come from %d compressed bytes",
 				ErrCorrupt, m.EnvID, m.Steps, m.ObsDim, m.ActDim, m.StateDim, len(stored))
+		}
+		// The inflated arrays and the decoded episode both live at once.
+		if need := 2 * float64(want); need > float64(limits.Memory()) {
+			return nil, limits.Check(fmt.Sprintf("steps of the %s episode", m.EnvID), float64(m.Steps), need, "its decompressed arrays")
 		}
 	default:
 		return nil, fmt.Errorf("%w: array encoding %q; this build reads raw and %q", ErrVersion, m.Encoding, encodingDeflate)

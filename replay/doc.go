@@ -32,8 +32,15 @@
 //
 // Open verifies every checksum. A damaged record followed by more data is an error
 // naming the file, record index and byte offset; damage confined to the last record
-// (what a crash leaves) is ErrTruncated, which Options.AllowTruncatedTail turns into
-// "use the complete records before it". Loading is one read followed by decoding with
+// (what a crash leaves) is a *TruncatedError (wrapping ErrTruncated), which
+// Options.AllowTruncatedTail turns into "use the complete records before it"; its
+// message names that option, and a command-line tool names its flag instead
+// (TruncatedError.WithRemedy). The checksums cannot see a file cut exactly at a
+// record boundary (it is a valid shorter file) or records reordered: where that
+// matters, the file is covered by a whole-file checksum elsewhere (an online
+// trainer's buffer, by the train state; docs/file-integrity.md). Sizes in a record
+// are checked against the data and the memory limit (package internal/limits)
+// before anything is allocated. Loading is one read followed by decoding with
 // math.Float32frombits loops (BenchmarkOpen measures it).
 //
 // # Training windows

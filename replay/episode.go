@@ -45,6 +45,12 @@ type Episode struct {
 	// evaluations report success rates without re-deriving them.
 	Success bool
 
+	// File and Index say where the episode was read from: its episode file and its
+	// position in it (File is "" for an episode built in memory), so that an error
+	// about the episode, however much later, can name both. They are not stored.
+	File  string
+	Index int
+
 	// StateDim and States optionally hold the environment's full internal state
 	// (envs.Stateful) before each step and after the last one (Len()+1 rows), so that
 	// renderers can redraw exactly what happened. StateDim is 0 when not recorded.
@@ -80,8 +86,22 @@ func (e *Episode) State(t int) []float64 {
 	return e.States[t*e.StateDim : (t+1)*e.StateDim]
 }
 
+// Where names the episode for error messages: "file.evds episode 3", or "episode
+// (task a/b, seed 7)" for an episode built in memory.
+func (e *Episode) Where() string {
+	if e.File != "" {
+		return fmt.Sprintf("%s episode %d", e.File, e.Index)
+	}
+	return fmt.Sprintf("episode (task %s, seed %d)", e.TaskID, e.Seed)
+}
+
+// bytes is the memory the episode's arrays take.
+func (e *Episode) bytes() int {
+	return 4*(len(e.Observations)+len(e.Actions)+len(e.Rewards)) + 8*len(e.States)
+}
+
 // Validate checks that the arrays agree with the dimensions and that observations,
-// actions and rewards are finite, so that a corrupted file or a buggy recorder is
+// actions, rewards and states are finite, so that a corrupted file or a buggy recorder is
 // caught with a clear error instead of an index panic or a NaN loss later.
 func (e *Episode) Validate() error {
 	n := e.Len()
@@ -106,6 +126,12 @@ func (e *Episode) Validate() error {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return fmt.Errorf("episode %s: %s at step %d (element %d) is %v; want a finite number", e.EnvID, a.name, i/a.dim, i%a.dim, v)
 			}
+		}
+	}
+	// Renderers compute drawing coordinates from the states.
+	for i, v := range e.States {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("episode %s: state at step %d (element %d) is %v; want a finite number", e.EnvID, i/e.StateDim, i%e.StateDim, v)
 		}
 	}
 	return nil

@@ -65,6 +65,10 @@ func testRoundTrip(t *testing.T, compress bool) {
 		// Empty slices come back as empty, not nil; compare contents.
 		got := *ds.Episodes[i]
 		w := *want[i]
+		if got.File != path || got.Index != i {
+			t.Errorf("episode %d: File, Index = %q, %d; want %q, %d", i, got.File, got.Index, path, i)
+		}
+		got.File, got.Index = "", 0
 		if len(got.Rewards) == 0 && len(w.Rewards) == 0 {
 			got.Rewards, w.Rewards = nil, nil
 			got.Actions, w.Actions = nil, nil

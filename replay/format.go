@@ -73,6 +73,42 @@ func (e *FormatError) Error() string {
 // Unwrap gives errors.Is access to the sentinel error.
 func (e *FormatError) Unwrap() error { return e.Err }
 
+// TruncatedError is the error of a file whose last record is incomplete or torn —
+// what a crash during collection leaves — with every record before it intact. It
+// wraps the *FormatError saying where (and so ErrTruncated). Its message ends in a
+// remedy: by default the Go options that accept such a file; a command-line tool
+// replaces it with its own flag through WithRemedy, so that its users are told what
+// they can type.
+type TruncatedError struct {
+	*FormatError
+	// Intact is the number of complete episodes before the damaged record.
+	Intact int
+	// Remedy says how to use the intact episodes.
+	Remedy string
+}
+
+// Remedies of the Go API, the defaults of TruncatedError.Remedy.
+const (
+	RemedyOpen   = "open with Options.AllowTruncatedTail to use them, or append with WriteOptions.AllowTruncatedTail to cut the tail off and continue"
+	RemedyAppend = "append with WriteOptions.AllowTruncatedTail to cut the tail off and continue"
+)
+
+// Error says where the file is damaged, how many episodes are intact and what to do.
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("%v; the %d episodes before it are intact: %s", e.FormatError, e.Intact, e.Remedy)
+}
+
+// Unwrap gives errors.Is and errors.As access to the *FormatError and its sentinel.
+func (e *TruncatedError) Unwrap() error { return e.FormatError }
+
+// WithRemedy returns a copy of e whose message ends in remedy instead (e.g. "pass
+// --allow-truncated to use them").
+func (e *TruncatedError) WithRemedy(remedy string) *TruncatedError {
+	c := *e
+	c.Remedy = remedy
+	return &c
+}
+
 // recordMeta is the JSON part of a record: everything about an episode except its
 // arrays. Steps and the dimensions let the reader check the array part's length.
 type recordMeta struct {

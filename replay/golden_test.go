@@ -66,6 +66,9 @@ func TestGoldenV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, ep := range want { // Open records where each episode came from
+		ep.File, ep.Index = path, i
+	}
 	if !reflect.DeepEqual(ds.Episodes, want) {
 		t.Errorf("read %+v\nwant %+v", ds.Episodes, want)
 	}

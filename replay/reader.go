@@ -4,7 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"os"
+
+	"github.com/evarl/evarl/internal/limits"
 )
 
 // Options control how Open reads an episode file. The zero value is strict.
@@ -23,9 +24,11 @@ type Options struct {
 // Open reads the whole episode file at path (one read, then decoding in memory) and
 // returns its episodes. Errors name the file and, for problems inside it, the record
 // index and byte offset (*FormatError wrapping ErrNotEpisodeFile, ErrVersion,
-// ErrCorrupt, ErrTruncated, ErrEmpty or ErrDims).
+// ErrCorrupt, ErrTruncated, ErrEmpty or ErrDims; a torn last record is a
+// *TruncatedError). A file, or a decoded dataset, larger than the memory limit
+// (package internal/limits) is an error before it is allocated.
 func Open(path string, opts Options) (*Dataset, error) {
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("replay: open dataset: %w", err)
 	}
@@ -40,8 +43,7 @@ func Decode(name string, data []byte, opts Options) (*Dataset, error) {
 		return nil, err
 	}
 	if res.tail != nil && !opts.AllowTruncatedTail {
-		return nil, fmt.Errorf("%w; the %d episodes before it are intact: open with AllowTruncatedTail to use them, or append with AllowTruncatedTail to cut the tail and continue",
-			res.tail, len(res.episodes))
+		return nil, &TruncatedError{FormatError: res.tail, Intact: len(res.episodes), Remedy: RemedyOpen}
 	}
 	if len(res.episodes) == 0 && !opts.AllowEmpty {
 		return nil, &FormatError{Path: name, Record: -1, Err: fmt.Errorf("%w: the file holds a header and nothing else", ErrEmpty)}
@@ -77,6 +79,7 @@ func scan(name string, data []byte, full bool) (scanResult, error) {
 	off := int64(headerSize)
 	size := int64(len(data))
 	var dec decoder
+	var decoded float64 // bytes of episodes decoded so far
 	for i := 0; off < size; i++ {
 		fail := func(err error) *FormatError { return &FormatError{Path: name, Record: i, Offset: off, Err: err} }
 		rem := size - off
@@ -113,12 +116,19 @@ func scan(name string, data []byte, full bool) (scanResult, error) {
 		if err != nil {
 			return res, fail(err)
 		}
+		if full {
+			decoded += float64(ep.bytes())
+			if err := limits.Check("decoded episodes", float64(i+1), decoded, "the episodes decoded so far (DEFLATE-compressed records expand)"); err != nil {
+				return res, fail(err)
+			}
+		}
 		if len(res.episodes) == 0 {
 			res.obsDim, res.actDim = ep.ObsDim, ep.ActDim
 		} else if ep.ObsDim != res.obsDim || ep.ActDim != res.actDim {
 			return res, fail(fmt.Errorf("%w: %s episode has obs dim %d and action dim %d, the file's first episode has %d and %d",
 				ErrDims, ep.EnvID, ep.ObsDim, ep.ActDim, res.obsDim, res.actDim))
 		}
+		ep.File, ep.Index = name, i
 		res.episodes = append(res.episodes, ep)
 		off = end
 	}

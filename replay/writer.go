@@ -98,8 +98,7 @@ func Append(path string, opts *WriteOptions) (*Writer, error) {
 	}
 	if res.tail != nil {
 		if opts == nil || !opts.AllowTruncatedTail {
-			return fail(fmt.Errorf("%w; the %d episodes before it are intact: append with AllowTruncatedTail to cut the tail off and continue",
-				res.tail, len(res.episodes)))
+			return fail(&TruncatedError{FormatError: res.tail, Intact: len(res.episodes), Remedy: RemedyAppend})
 		}
 		if err := f.Truncate(res.end); err != nil {
 			return fail(fmt.Errorf("replay: append %s: cut the truncated tail: %w", path, err))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -163,7 +162,7 @@ func prepare(base *policy.Model, tasks []envs.Task, data []*replay.Episode, cfg 
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("finetune: the data holds no episode of the tasks %v", taskIDs(tasks))
 	}
-	if err := CheckEpisodes(mc, eps); err != nil {
+	if err := agents.CheckEpisodes(mc, eps); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
 	if err := checkDataSeeds(eps, cfg.Eval); err != nil {
@@ -457,38 +456,6 @@ func taskIDs(tasks []envs.Task) []string {
 		out[i] = t.ID
 	}
 	return out
-}
-
-// CheckEpisodes checks episodes against a policy's spaces before any training: the
-// observation and action sizes, discrete actions integral and in range, finite
-// values. The error names the episode (its index, task and source file when known).
-func CheckEpisodes(cfg policy.Config, eps []*replay.Episode) error {
-	for i, ep := range eps {
-		where := fmt.Sprintf("episode %d (task %s, seed %d)", i, ep.TaskID, ep.Seed)
-		if ep.ObsDim != cfg.StateDim || ep.ActDim != cfg.Action.Width() {
-			return fmt.Errorf("%s: observation/action sizes %d/%d, the policy takes %d/%d", where, ep.ObsDim, ep.ActDim, cfg.StateDim, cfg.Action.Width())
-		}
-		for j, a := range ep.Actions {
-			v := float64(a)
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%s: step %d: action %v", where, j/ep.ActDim, v)
-			}
-			if cfg.Action.IsDiscrete() && (v != math.Trunc(v) || v < 0 || int(v) >= cfg.Action.Discrete) {
-				return fmt.Errorf("%s: step %d: discrete action %v, the policy's actions are 0 … %d", where, j, v, cfg.Action.Discrete-1)
-			}
-		}
-		for j, o := range ep.Observations {
-			if v := float64(o); math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%s: step %d: observation value %v", where, j/ep.ObsDim, v)
-			}
-		}
-		for j, r := range ep.Rewards {
-			if v := float64(r); math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%s: step %d: reward %v", where, j, v)
-			}
-		}
-	}
-	return nil
 }
 
 // checkDataSeeds refuses data whose episodes reset with a validation or test seed:

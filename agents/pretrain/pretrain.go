@@ -150,7 +150,7 @@ func New(tasks, heldOut []envs.Task, data []*replay.Episode, cfg Config, opts Op
 	if t.model, err = policy.New(mc, t.rng, t.opts.Gemm); err != nil {
 		return nil, err
 	}
-	if err := finetune.CheckEpisodes(mc, t.data); err != nil {
+	if err := agents.CheckEpisodes(mc, t.data); err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}
 	norm, err := replay.ComputeNormStats(t.data, 0)
@@ -189,7 +189,7 @@ func Resume(runDir string, tasks, heldOut []envs.Task, data []*replay.Episode, c
 	if t.model, err = policy.LoadRand(last, t.opts.Gemm, t.rng); err != nil {
 		return nil, fmt.Errorf("pretrain: resume: %w", err)
 	}
-	if err := finetune.CheckEpisodes(t.model.Config(), t.data); err != nil {
+	if err := agents.CheckEpisodes(t.model.Config(), t.data); err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}
 	if err := t.build(); err != nil {

@@ -56,8 +56,9 @@ func (a *app) selectGemm(choice string) (nn.Gemm, error) {
 // that accepts a torn last record.
 func loadEpisodes(paths []string, tasks []envs.Task, allowTruncated bool) ([]*replay.Episode, error) {
 	eps, err := finetune.LoadData(paths, tasks, replay.Options{AllowTruncatedTail: allowTruncated})
-	if errors.Is(err, replay.ErrTruncated) {
-		return nil, fmt.Errorf("%w; pass --allow-truncated to use the complete episodes before it", err)
+	var te *replay.TruncatedError
+	if errors.As(err, &te) {
+		return nil, te.WithRemedy("pass --allow-truncated to use them")
 	}
 	return eps, err
 }

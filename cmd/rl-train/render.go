@@ -78,8 +78,9 @@ episodeEEE_stepSSSSS.png. Output appears only when complete.`,
 func selectEpisodes(path string, idx []int, allowTruncated bool) ([]*replay.Episode, []int, error) {
 	ds, err := replay.Open(path, replay.Options{AllowTruncatedTail: allowTruncated})
 	if err != nil {
-		if !allowTruncated && (errors.Is(err, replay.ErrTruncated) || errors.Is(err, replay.ErrCorrupt)) {
-			err = fmt.Errorf("%w (rl-train: --allow-truncated draws the complete episodes before a torn last record)", err)
+		var te *replay.TruncatedError
+		if errors.As(err, &te) {
+			err = te.WithRemedy("pass --allow-truncated to draw them")
 		}
 		return nil, nil, fmt.Errorf("read replay file: %w", err)
 	}
