@@ -22,20 +22,39 @@ type Moved struct {
 	Key, Use string
 }
 
+// MaxSize bounds a config file (16 MiB). Configs are written by hand and the largest
+// shipped one is a few kilobytes; the YAML decoder builds a node tree several times
+// the size of its input, so the bound keeps a wrong path (a dataset given as a
+// config) from being parsed into gigabytes. Sizes inside a config are bounded where
+// they are used (see package internal/limits).
+const MaxSize = 16 << 20
+
 // Load reads the YAML file at path into dst (a pointer to a struct whose fields carry
 // yaml tags). Fields absent from the file keep the values dst already holds, so the
 // usual pattern is to fill dst with defaults first. Unknown keys are errors; a key
-// listed in moved is an error that says what replaces it.
+// listed in moved is an error that says what replaces it; so is a file larger than
+// MaxSize.
 func Load(path string, dst any, moved ...Moved) error {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if len(data) > MaxSize {
+		return fmt.Errorf("config %s: larger than %d MiB; a config is a short hand-written YAML file (is this the right path?)", path, MaxSize>>20)
 	}
 	return Decode(path, data, dst, moved...)
 }
 
 // Decode is Load for data already in memory; name is used in errors.
 func Decode(name string, data []byte, dst any, moved ...Moved) error {
+	if len(data) > MaxSize {
+		return fmt.Errorf("config %s: larger than %d MiB; a config is a short hand-written YAML file", name, MaxSize>>20)
+	}
 	if len(moved) > 0 {
 		var root yaml.Node
 		if err := yaml.Unmarshal(data, &root); err == nil {
