@@ -28,4 +28,19 @@
 //
 // Supported dtypes: F32, F64 and I64. Others are rejected on read with an error
 // naming the dtype.
+//
+// # Sealing
+//
+// Every file evarl writes is sealed (File.Seal): "__metadata__" gets the SHA-256 of
+// the file's canonical content (File.Digest: metadata and tensors, independent of
+// layout) under DigestKey and the SHA-256 of each companion file beside it (the JSON
+// of a checkpoint, an adapter or a train state) under CompanionPrefix + its name.
+// ReadSealed verifies both; a missing digest is ErrUnverified, an error unless the
+// caller passes ReadOptions.AllowUnverified for a foreign file, and a wrong one is
+// ErrMismatch, always an error. docs/file-integrity.md describes the scheme for
+// other tools and lists which file covers which.
+//
+// Decode never allocates from a size in the header: tensors alias the data, whose
+// length bounds every shape, and ReadFile and ReadSealed refuse files larger than the
+// memory limit of package internal/limits before reading them.
 package safetensors
