@@ -111,14 +111,14 @@ func (c Config) checkFits(need func(Config) float64, what string) error {
 // the model field that does not and the largest value that would.
 func (c Config) CheckBatchSize(field string, batch int) error {
 	fp := c.Footprint()
-	what := fmt.Sprintf("training the model (%s of parameters, gradients and optimizer state, %s of activations per window)",
+	what := fmt.Sprintf("the model's parameters, gradients and optimizer state (%s) and activations (%s per window)",
 		limits.Bytes(fp.Model+fp.Optimizer), limits.Bytes(fp.PerWindow))
 	if err := limits.CheckMax(field, batch, func(b int) float64 { return fp.Training(b) }, what); err != nil {
 		if tl, ok := err.(*limits.TooLarge); ok && tl.Max >= 1 {
 			return err
 		}
 		// Not even one window fits: the model is too large.
-		return c.checkFits(func(d Config) float64 { return d.Footprint().Training(batch) }, fmt.Sprintf("training the model on %d windows", batch))
+		return c.checkFits(func(d Config) float64 { return d.Footprint().Training(batch) }, fmt.Sprintf("the model's parameters, gradients, optimizer state and activations of %d windows", batch))
 	}
 	return nil
 }
