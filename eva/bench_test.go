@@ -121,7 +121,7 @@ func BenchmarkPassSynthetic6(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		cfg := DefaultConfig()
 		cfg.MaxBatches = pool
-		p, err := NewPass(cfg, layers, nil)
+		p, err := NewPass(cfg, layers, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func BenchmarkComputeReferenceDT(b *testing.B) {
 	batches := 0
 	for i := 0; i < b.N; i++ {
 		src := &batchSource{m: m, rng: rand.New(rand.NewPCG(2, 2)), b: 64}
-		s, err := Compute(context.Background(), m, lora.DefaultConfig(), cfg, src.forward, nil)
+		s, err := Compute(context.Background(), m, lora.DefaultConfig(), cfg, src.forward, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -21,20 +21,55 @@ import (
 // the capture drop padding rows.
 type Forward func(ctx context.Context) error
 
-// observer collects one layer's real (unmasked) input rows during a forward pass.
+// LossRower is implemented by models that know which input rows of each linear
+// layer carry the loss (policy.Model does). A Config.LabelMask other than "none"
+// needs it.
+type LossRower interface {
+	// LossRows fills at and path (n entries each) for the n input rows the named
+	// layer receives in the forward pass in progress: at[r] when the loss is read at
+	// row r's token, path[r] when row r's output reaches the loss at all; both are
+	// false for padding rows. It reports false when it does not know the layer or
+	// the layer does not receive n rows.
+	LossRows(layer string, n int, at, path []bool) bool
+}
+
+// observer collects one layer's real (unmasked) input rows during a forward pass,
+// and with a label mask only those its LossRower selects.
 type observer struct {
 	on   bool
 	data []float32
 	n    int
+
+	name     string
+	lr       LossRower // nil: every real row
+	paths    bool      // keep path rows (loss_paths) rather than at rows (loss_tokens)
+	at, path []bool
+	err      error
 }
 
-// Observe implements nn.Observer: it copies the rows whose mask entry is true.
+// Observe implements nn.Observer: it copies the rows whose mask entry is true (and
+// that the label mask keeps).
 func (o *observer) Observe(x []float32, n, in int, mask []bool) {
-	if !o.on {
+	if !o.on || o.err != nil {
 		return
 	}
+	var keep []bool
+	if o.lr != nil {
+		if cap(o.at) < n {
+			o.at, o.path = make([]bool, n), make([]bool, n)
+		}
+		o.at, o.path = o.at[:n], o.path[:n]
+		if !o.lr.LossRows(o.name, n, o.at, o.path) {
+			o.err = fmt.Errorf("eva: label mask: the model cannot tell which of the %d input rows of layer %s carry the loss", n, o.name)
+			return
+		}
+		keep = o.at
+		if o.paths {
+			keep = o.path
+		}
+	}
 	for r := 0; r < n; r++ {
-		if mask != nil && !mask[r] {
+		if (mask != nil && !mask[r]) || (keep != nil && !keep[r]) {
 			continue
 		}
 		o.data = append(o.data, x[r*in:(r+1)*in]...)
@@ -66,8 +101,9 @@ func Targets(base lora.Base, cfg lora.Config) ([]Layer, error) {
 // the base model's fingerprint. Adapters already attached to the targets are
 // switched off for the pass, so the activations are the base model's; the caller
 // runs forward in evaluation mode (no dropout). Hooks and adapters are restored
-// before Compute returns. log receives a line as each layer converges and a summary.
-func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Config, forward Forward, log logrus.FieldLogger) (*State, error) {
+// before Compute returns. With cfg.LabelMask other than "none", base must implement
+// LossRower. opt.Log receives a line as each layer converges and a summary.
+func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Config, forward Forward, opt Options) (*State, error) {
 	layers, err := Targets(base, loraCfg)
 	if err != nil {
 		return nil, err
@@ -75,11 +111,18 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 	if forward == nil {
 		return nil, fmt.Errorf("eva: no activation source")
 	}
-	pass, err := NewPass(cfg, layers, log)
+	pass, err := NewPass(cfg, layers, opt)
 	if err != nil {
 		return nil, err
 	}
-	log = pass.log
+	log := pass.log
+	var lr LossRower
+	if cfg.LabelMask != LabelMaskNone {
+		var ok bool
+		if lr, ok = base.(LossRower); !ok {
+			return nil, fmt.Errorf("eva: label_mask = %q needs a model that reports which rows carry the loss (a LossRower such as policy.Model); this one does not", cfg.LabelMask)
+		}
+	}
 	byName := map[string]*nn.Linear{}
 	for _, l := range base.Linears() {
 		byName[l.Name] = l
@@ -93,7 +136,7 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		if a, ok := l.Adapter.(interface{ Merged() bool }); ok && a.Merged() {
 			return nil, fmt.Errorf("eva: layer %s has a merged adapter, so its base weights are not the pretrained ones; unmerge it first", l.Name)
 		}
-		obs[i] = &observer{}
+		obs[i] = &observer{name: t.Name, lr: lr, paths: cfg.LabelMask == LabelMaskLossPaths}
 		prevAdapter := l.Adapter
 		l.Observer, l.Adapter = obs[i], nil
 		defer func() { l.Observer, l.Adapter = nil, prevAdapter }()
@@ -108,6 +151,9 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		}
 		rows := make([]Rows, len(obs))
 		for i, o := range obs {
+			if o.err != nil {
+				return nil, o.err
+			}
 			if want[i] {
 				rows[i] = Rows{Data: o.data, N: o.n, D: layers[i].DIn}
 			}

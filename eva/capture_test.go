@@ -86,7 +86,7 @@ func TestComputeDropsPaddingAndSharesInputs(t *testing.T) {
 	src := &batchSource{m: m, rng: rand.New(rand.NewPCG(2, 2)), b: 8, limit: 1}
 	cfg := DefaultConfig()
 	cfg.AcceptUnconverged = true
-	s, err := Compute(context.Background(), m, smallLoraConfig(), cfg, src.forward, nil)
+	s, err := Compute(context.Background(), m, smallLoraConfig(), cfg, src.forward, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestApplyKeepsPolicyActions(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBatches = 300
 	lcfg := smallLoraConfig()
-	s, err := Compute(context.Background(), m, lcfg, cfg, src.forward, nil)
+	s, err := Compute(context.Background(), m, lcfg, cfg, src.forward, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestApplyRejectsOtherModel(t *testing.T) {
 	src := &batchSource{m: m, rng: rand.New(rand.NewPCG(7, 7)), b: 8, limit: 2}
 	cfg := DefaultConfig()
 	cfg.AcceptUnconverged = true
-	s, err := Compute(context.Background(), m, smallLoraConfig(), cfg, src.forward, nil)
+	s, err := Compute(context.Background(), m, smallLoraConfig(), cfg, src.forward, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestApplyRejectsOtherModel(t *testing.T) {
 		t.Fatalf("error %v, want a target mismatch", err)
 	}
 	empty := func(context.Context) error { return io.EOF }
-	if _, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), empty, nil); err == nil || !strings.Contains(err.Error(), "no minibatches") {
+	if _, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), empty, Options{}); err == nil || !strings.Contains(err.Error(), "no minibatches") {
 		t.Fatalf("empty source: error %v", err)
 	}
 }

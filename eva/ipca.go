@@ -18,24 +18,9 @@ import (
 //
 // All statistics are float64; batches arrive as float32 rows.
 type IPCA struct {
-	K int // number of components kept (n_components)
-	D int // number of features (columns)
-
-	// Seen is the number of rows folded in so far.
-	Seen int
-	// Mean and Var are the running column mean and population variance (length D).
-	Mean, Var []float64
-	// Components holds the K right-singular vectors as rows (K×D, row-major), unit
-	// norm, in order of decreasing variance, each with its largest-magnitude entry
-	// positive. Nil before the first update.
-	Components []float64
-	// Singular holds the K singular values of the centred data seen so far.
-	Singular []float64
-	// ExplainedVariance is Singular² / (Seen − 1).
-	ExplainedVariance []float64
-	// ExplainedVarianceRatio is Singular² / (Σ Var · Seen): the share of the total
-	// input variance each component explains.
-	ExplainedVarianceRatio []float64
+	// Estimate holds the sizes, the running mean and variance, and the K components
+	// with their singular values and explained variances after the last update.
+	Estimate
 
 	// LowRankQ, when > 0, replaces the full SVD by the randomized one PEFT's EVA uses
 	// (svdLowRank with LowRankQ ≥ K columns and LowRankIters iterations); it falls
@@ -55,11 +40,13 @@ func NewIPCA(k, d int) *IPCA {
 	if k < 1 || k > d {
 		panic(fmt.Sprintf("eva: IPCA with %d components of %d features: want 1 ≤ k ≤ d", k, d))
 	}
-	return &IPCA{K: k, D: d, Mean: make([]float64, d), Var: make([]float64, d)}
+	return &IPCA{Estimate: Estimate{K: k, D: d, Mean: make([]float64, d), Var: make([]float64, d)}}
 }
 
 // Fitted reports whether at least one batch has been folded in.
 func (p *IPCA) Fitted() bool { return p.Components != nil }
+
+func (p *IPCA) estimate() *Estimate { return &p.Estimate }
 
 // PartialFit folds n rows of x (n×D, row-major float32) into the estimate. A batch
 // with fewer than K rows cannot be fitted (PEFT skips it too): PartialFit then
@@ -73,10 +60,8 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	if n < p.K {
 		return false, nil
 	}
-	for i, v := range x {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return false, fmt.Errorf("eva: activation row %d column %d is %v; want finite values", i/d, i%d, v)
-		}
+	if err := checkFinite(x, d); err != nil {
+		return false, err
 	}
 	first := !p.Fitted()
 
@@ -185,21 +170,8 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	}
 
 	// Sign convention: the largest-magnitude entry of each right-singular vector is
-	// positive (sklearn's svd_flip with u_based_decision=False; the first maximum wins).
-	for i := 0; i < m; i++ {
-		row := vt[i*d : (i+1)*d]
-		best := 0
-		for j, v := range row {
-			if math.Abs(v) > math.Abs(row[best]) {
-				best = j
-			}
-		}
-		if row[best] < 0 {
-			for j := range row {
-				row[j] = -row[j]
-			}
-		}
-	}
+	// positive.
+	flipSigns(vt, m, d)
 
 	copy(p.Mean, newMean)
 	copy(p.Var, newVarT)
@@ -207,12 +179,7 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	for _, v := range p.Var {
 		total += v * nTot
 	}
-	if p.Components == nil {
-		p.Components = make([]float64, p.K*d)
-		p.Singular = make([]float64, p.K)
-		p.ExplainedVariance = make([]float64, p.K)
-		p.ExplainedVarianceRatio = make([]float64, p.K)
-	}
+	p.init()
 	copy(p.Components, vt[:p.K*d])
 	for i := 0; i < p.K; i++ {
 		sv := s[i]

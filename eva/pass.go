@@ -33,19 +33,21 @@ type Rows struct {
 	N, D int
 }
 
-// Pass is one EVA computation: an incremental PCA per distinct layer input, fed one
-// minibatch at a time, with ranks redistributed after every minibatch and layers
+// Pass is one EVA computation: a streaming PCA (Config.PCA: exact or incremental)
+// per distinct layer input, fed one minibatch at a time, with ranks redistributed after every minibatch and layers
 // dropping out as they converge. It does not know about models: a capture (see
 // capture.go) or a test hands it the rows.
 type Pass struct {
 	cfg    Config
 	layers []Layer
 	log    logrus.FieldLogger
+	seed   uint64
 
 	grouped bool
 	owner   []int   // owner[i]: the layer whose PCA layer i uses (i for owners)
 	nComp   []int   // round(r_i·rho)
-	pcas    []*IPCA // per owner, nil for shared layers
+	fits    []estimator // per owner, nil for shared layers: the PCA method of Config.PCA
+	pcas    []*Estimate // fits[o]'s estimate
 	conv    [][]bool
 	ranks   []int
 	used    []int // minibatches folded into each owner's PCA
@@ -54,21 +56,40 @@ type Pass struct {
 	batches int
 }
 
+// estimator is a PCA method: IPCA or ExactPCA.
+type estimator interface {
+	PartialFit(x []float32, n int) (bool, error)
+	Fitted() bool
+	estimate() *Estimate
+}
+
+// Options are what a pass needs besides its config: where its random streams start
+// and where it logs.
+type Options struct {
+	// Seed starts the random streams of the pass: with svd: lowrank, each owner
+	// layer's randomized SVD draws from its own PCG stream of Seed. Derive it from
+	// the run's seed. (The exact PCA draws nothing that changes its result.)
+	Seed uint64
+	// Log receives a line as each layer converges and a summary (nil: no logging).
+	Log logrus.FieldLogger
+}
+
 // NewPass checks the config and the layers and returns a pass ready for its first
-// minibatch. log receives a line as each layer converges (nil: no logging).
-func NewPass(cfg Config, layers []Layer, log logrus.FieldLogger) (*Pass, error) {
+// minibatch.
+func NewPass(cfg Config, layers []Layer, opt Options) (*Pass, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if len(layers) == 0 {
 		return nil, errors.New("eva: no target layers")
 	}
+	log := opt.Log
 	if log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	p := &Pass{cfg: cfg, layers: append([]Layer(nil), layers...), log: log}
+	p := &Pass{cfg: cfg, layers: append([]Layer(nil), layers...), log: log, seed: opt.Seed}
 	seen := map[string]bool{}
 	for i, l := range layers {
 		if seen[l.Name] {
@@ -87,7 +108,8 @@ func NewPass(cfg Config, layers []Layer, log logrus.FieldLogger) (*Pass, error) 
 		p.ranks = append(p.ranks, k) // as PEFT: every layer starts at its maximum
 	}
 	n := len(layers)
-	p.pcas = make([]*IPCA, n)
+	p.fits = make([]estimator, n)
+	p.pcas = make([]*Estimate, n)
 	p.conv = make([][]bool, n)
 	p.used = make([]int, n)
 	p.skipped = make([]int, n)
@@ -186,8 +208,8 @@ func (p *Pass) Step(rows []Rows) error {
 		err    error
 	}
 	var work []int
-	for o, pca := range p.pcas {
-		if pca != nil && want[o] {
+	for o, f := range p.fits {
+		if f != nil && want[o] {
 			work = append(work, o)
 		}
 	}
@@ -202,11 +224,11 @@ func (p *Pass) Step(rows []Rows) error {
 		go func() {
 			defer wg.Done()
 			for o := range next {
-				pca, r := p.pcas[o], &results[o]
-				if pca.Fitted() {
-					r.prev = append(r.prev, pca.Components...)
+				f, r := p.fits[o], &results[o]
+				if f.Fitted() {
+					r.prev = append(r.prev, p.pcas[o].Components...)
 				}
-				r.fitted, r.err = pca.PartialFit(rows[o].Data, rows[o].N)
+				r.fitted, r.err = f.PartialFit(rows[o].Data, rows[o].N)
 			}
 		}()
 	}
@@ -278,11 +300,18 @@ func (p *Pass) group(rows []Rows) {
 				k = max(k, p.nComp[i])
 			}
 		}
-		p.pcas[o] = NewIPCA(k, p.layers[o].DIn)
-		if p.cfg.SVD == SVDLowRank {
-			p.pcas[o].LowRankQ = 2 * k
-			p.pcas[o].Rng = rand.New(rand.NewPCG(uint64(o), 0x657661))
+		d := p.layers[o].DIn
+		if p.cfg.PCA == PCAExact {
+			p.fits[o] = NewExactPCA(k, d)
+		} else {
+			ipca := NewIPCA(k, d)
+			if p.cfg.SVD == SVDLowRank {
+				ipca.LowRankQ = 2 * k
+				ipca.Rng = rand.New(rand.NewPCG(p.seed, 0x6576610000+uint64(o)))
+			}
+			p.fits[o] = ipca
 		}
+		p.pcas[o] = p.fits[o].estimate()
 		p.conv[o] = make([]bool, k)
 	}
 	p.grouped = true
@@ -301,8 +330,8 @@ func equalRows(a, b Rows) bool {
 }
 
 func (p *Pass) allFitted() bool {
-	for _, pca := range p.pcas {
-		if pca != nil && !pca.Fitted() {
+	for _, f := range p.fits {
+		if f != nil && !f.Fitted() {
 			return false
 		}
 	}

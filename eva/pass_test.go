@@ -24,8 +24,15 @@ func TestConfigValidate(t *testing.T) {
 		{"tau above 1", func(c *Config) { c.Tau = 1.5 }, "tau"},
 		{"tau 0 and 1 allowed", func(c *Config) { c.Tau = 1 }, ""},
 		{"no batches", func(c *Config) { c.MaxBatches = 0 }, "max_batches"},
-		{"lowrank", func(c *Config) { c.SVD = SVDLowRank }, ""},
+		{"incremental", func(c *Config) { c.PCA = PCAIncremental }, ""},
+		{"incremental lowrank", func(c *Config) { c.PCA, c.SVD = PCAIncremental, SVDLowRank }, ""},
+		{"exact lowrank", func(c *Config) { c.PCA, c.SVD = PCAExact, SVDLowRank }, "svd"},
+		{"unknown pca", func(c *Config) { c.PCA = "batch" }, "pca"},
+		{"empty pca", func(c *Config) { c.PCA = "" }, "pca"},
 		{"unknown svd", func(c *Config) { c.SVD = "qr" }, "svd"},
+		{"label mask loss_tokens", func(c *Config) { c.LabelMask = LabelMaskLossTokens }, ""},
+		{"label mask loss_paths", func(c *Config) { c.LabelMask = LabelMaskLossPaths }, ""},
+		{"unknown label mask", func(c *Config) { c.LabelMask = "true" }, "label_mask"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,7 +63,7 @@ func TestNewPassRejectsBadLayers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewPass(DefaultConfig(), tt.layers, nil)
+			_, err := NewPass(DefaultConfig(), tt.layers, Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
@@ -132,7 +139,7 @@ func TestPassSharedInputsAndRanks(t *testing.T) {
 		f := newFakeModel(1, 16, 256)
 		cfg := DefaultConfig()
 		cfg.Rho = rho
-		p, err := NewPass(cfg, f.layers(4), nil)
+		p, err := NewPass(cfg, f.layers(4), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +182,7 @@ func TestPassSharedInputsAndRanks(t *testing.T) {
 
 func TestPassEmptySource(t *testing.T) {
 	f := newFakeModel(2, 16, 64)
-	p, err := NewPass(DefaultConfig(), f.layers(2), nil)
+	p, err := NewPass(DefaultConfig(), f.layers(2), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +197,7 @@ func TestPassBatchCap(t *testing.T) {
 	cfg.Tau = 1 // successive estimates never agree exactly
 	cfg.MaxBatches = 4
 	f := newFakeModel(3, 16, 64)
-	p, _ := NewPass(cfg, f.layers(2), nil)
+	p, _ := NewPass(cfg, f.layers(2), Options{})
 	_, err := p.Run(context.Background(), f.next)
 	if err == nil || !strings.Contains(err.Error(), "max_batches = 4") || !strings.Contains(err.Error(), "attn.o (") {
 		t.Fatalf("error %v, want one naming max_batches and the unconverged layers", err)
@@ -201,7 +208,7 @@ func TestPassBatchCap(t *testing.T) {
 
 	cfg.AcceptUnconverged = true
 	f = newFakeModel(3, 16, 64)
-	p, _ = NewPass(cfg, f.layers(2), nil)
+	p, _ = NewPass(cfg, f.layers(2), Options{})
 	s, err := p.Run(context.Background(), f.next)
 	if err != nil {
 		t.Fatalf("accept_unconverged: %v", err)
@@ -217,7 +224,7 @@ func TestPassBatchCap(t *testing.T) {
 	cfg.MaxBatches = 100
 	f = newFakeModel(3, 16, 64)
 	f.maxBatch = 3
-	p, _ = NewPass(cfg, f.layers(2), nil)
+	p, _ = NewPass(cfg, f.layers(2), Options{})
 	if _, err := p.Run(context.Background(), f.next); err == nil || !strings.Contains(err.Error(), "ended after 3 minibatches") {
 		t.Fatalf("error %v, want the source's end named", err)
 	}
@@ -227,7 +234,7 @@ func TestPassBatchCap(t *testing.T) {
 func TestPassSkipsSmallBatches(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxBatches = 3
-	p, _ := NewPass(cfg, []Layer{{"a", 4, 16}}, nil)
+	p, _ := NewPass(cfg, []Layer{{"a", 4, 16}}, Options{})
 	_, err := p.Run(context.Background(), func([]bool) ([]Rows, error) {
 		return []Rows{{Data: make([]float32, 5*16), N: 5, D: 16}}, nil
 	})
@@ -247,7 +254,7 @@ func TestPassComponentsStableAcrossShuffles(t *testing.T) {
 	for seed := uint64(10); seed < 13; seed++ {
 		f := newFakeModel(7, 16, 128)
 		f.rng = rand.New(rand.NewPCG(seed, 1))
-		p, _ := NewPass(DefaultConfig(), f.layers(4), nil)
+		p, _ := NewPass(DefaultConfig(), f.layers(4), Options{})
 		s, err := p.Run(context.Background(), f.next)
 		if err != nil {
 			t.Fatal(err)
@@ -276,7 +283,7 @@ func TestStateSaveLoadAndInit(t *testing.T) {
 	f := newFakeModel(4, 16, 256)
 	cfg := DefaultConfig()
 	cfg.Whiten = true
-	p, _ := NewPass(cfg, f.layers(4), nil)
+	p, _ := NewPass(cfg, f.layers(4), Options{})
 	s, err := p.Run(context.Background(), f.next)
 	if err != nil {
 		t.Fatal(err)
@@ -350,7 +357,7 @@ func TestScaledAlphaKeepsScale(t *testing.T) {
 // rank past its converged components (white-box: the ranks are set by hand).
 func TestPassResumesWhenRankGrows(t *testing.T) {
 	f := newFakeModel(5, 16, 128)
-	p, _ := NewPass(DefaultConfig(), []Layer{{"a", 2, 16}, {"b", 2, 16}}, nil)
+	p, _ := NewPass(DefaultConfig(), []Layer{{"a", 2, 16}, {"b", 2, 16}}, Options{})
 	rows, _ := f.next(nil)
 	if err := p.Step([]Rows{rows[0], rows[3]}); err != nil {
 		t.Fatal(err)
