@@ -44,8 +44,8 @@ type Pass struct {
 	seed   uint64
 
 	grouped bool
-	owner   []int   // owner[i]: the layer whose PCA layer i uses (i for owners)
-	nComp   []int   // round(r_i·rho)
+	owner   []int       // owner[i]: the layer whose PCA layer i uses (i for owners)
+	nComp   []int       // round(r_i·rho)
 	fits    []estimator // per owner, nil for shared layers: the PCA method of Config.PCA
 	pcas    []*Estimate // fits[o]'s estimate
 	conv    [][]bool
