@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,5 +240,119 @@ func TestApplyRejectsOtherModel(t *testing.T) {
 	empty := func(context.Context) error { return io.EOF }
 	if _, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), empty, Options{}); err == nil || !strings.Contains(err.Error(), "no minibatches") {
 		t.Fatalf("empty source: error %v", err)
+	}
+}
+
+// fakeLossRows reports fixed at and path rows for every layer.
+type fakeLossRows struct {
+	at, path []bool
+	ok       bool
+}
+
+func (f fakeLossRows) LossRows(layer string, n int, at, path []bool) bool {
+	copy(at, f.at)
+	copy(path, f.path)
+	return f.ok && n == len(f.at)
+}
+
+// The observer keeps the real rows the label mask selects, on a hand-built batch.
+func TestObserverLabelMask(t *testing.T) {
+	x := []float32{0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5} // row r holds (r, r)
+	mask := []bool{true, true, false, true, true, true}
+	lr := fakeLossRows{
+		at:   []bool{false, true, false, false, true, false},
+		path: []bool{true, true, true, false, true, true}, // row 2 is padding: the mask wins
+		ok:   true,
+	}
+	for _, tc := range []struct {
+		name string
+		obs  observer
+		want []float32
+	}{
+		{"none", observer{}, []float32{0, 1, 3, 4, 5}},
+		{"loss_tokens", observer{lr: lr}, []float32{1, 4}},
+		{"loss_paths", observer{lr: lr, paths: true}, []float32{0, 1, 4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.obs
+			o.on = true
+			o.Observe(x, 6, 2, mask)
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			var got []float32
+			for r := 0; r < o.n; r++ {
+				if o.data[2*r] != o.data[2*r+1] {
+					t.Fatalf("row %d copied as %v", r, o.data[2*r:2*r+2])
+				}
+				got = append(got, o.data[2*r])
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("kept rows %v, want %v", got, tc.want)
+			}
+		})
+	}
+	o := observer{on: true, name: "blocks.0.attn.q", lr: fakeLossRows{at: lr.at, path: lr.path}}
+	o.Observe(x, 6, 2, mask)
+	if o.err == nil || !strings.Contains(o.err.Error(), "blocks.0.attn.q") {
+		t.Fatalf("a LossRower that refuses: error %v, want one naming the layer", o.err)
+	}
+}
+
+// plainBase hides policy.Model's LossRows.
+type plainBase struct{ lora.Base }
+
+// On a real policy, the label masks keep the rows the Decision Transformer's loss
+// depends on, counted by hand from the batch's padding: 8 windows of 5 steps with
+// 0,1,2,3,4,0,1,2 padded steps hold 27 real steps (81 tokens), each window's last
+// step is real, and its first real token is a return.
+func TestComputeLabelMask(t *testing.T) {
+	const steps, windows, tokens = 27, 8, 81
+	for _, tc := range []struct {
+		mask   string
+		rows   map[string]int // by layer suffix: "0.attn.q" → rows
+		owners map[string]string
+	}{
+		{LabelMaskLossTokens,
+			map[string]int{"0.attn.q": steps, "0.attn.k": steps, "0.attn.o": steps, "0.mlp.fc": steps, "0.mlp.proj": steps,
+				"1.attn.q": steps, "1.attn.v": steps, "1.attn.o": steps, "1.mlp.fc": steps, "1.mlp.proj": steps},
+			map[string]string{"0.attn.k": "blocks.0.attn.q", "0.attn.v": "blocks.0.attn.q", "1.attn.k": "blocks.1.attn.q", "1.attn.v": "blocks.1.attn.q"}},
+		{LabelMaskLossPaths,
+			// every real token but the actions after the last state (one per window);
+			// block 0's q also loses each window's first token; in the last block
+			// q, o, fc and proj keep the state tokens only.
+			map[string]int{"0.attn.q": tokens - 2*windows, "0.attn.k": tokens - windows, "0.attn.v": tokens - windows,
+				"0.attn.o": tokens - windows, "0.mlp.fc": tokens - windows, "0.mlp.proj": tokens - windows,
+				"1.attn.q": steps, "1.attn.k": tokens - windows, "1.attn.v": tokens - windows,
+				"1.attn.o": steps, "1.mlp.fc": steps, "1.mlp.proj": steps},
+			map[string]string{"0.attn.v": "blocks.0.attn.k", "1.attn.v": "blocks.1.attn.k"}},
+	} {
+		t.Run(tc.mask, func(t *testing.T) {
+			m := smallPolicy(t, 1)
+			src := &batchSource{m: m, rng: rand.New(rand.NewPCG(2, 2)), b: 8, limit: 1}
+			cfg := DefaultConfig()
+			cfg.AcceptUnconverged, cfg.LabelMask = true, tc.mask
+			lc := smallLoraConfig()
+			lc.R = 1 // 2 components: the 27-row layers must not be skipped
+			s, err := Compute(context.Background(), m, lc, cfg, src.forward, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if src.realSteps != steps {
+				t.Fatalf("source produced %d real steps, want %d", src.realSteps, steps)
+			}
+			for _, l := range s.Layers {
+				key := strings.TrimPrefix(l.Name, "blocks.")
+				if want, ok := tc.rows[key]; ok && l.Rows != want {
+					t.Errorf("%s saw %d rows, want %d", l.Name, l.Rows, want)
+				}
+				if l.Owner != tc.owners[key] {
+					t.Errorf("%s owner %q, want %q", l.Name, l.Owner, tc.owners[key])
+				}
+			}
+			if _, err := Compute(context.Background(), plainBase{m}, lc, cfg, src.forward, Options{}); err == nil || !strings.Contains(err.Error(), "label_mask") {
+				t.Fatalf("a model without LossRows: error %v, want one naming label_mask", err)
+			}
+		})
 	}
 }

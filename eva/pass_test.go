@@ -2,10 +2,12 @@ package eva
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -134,11 +136,20 @@ func (f *fakeModel) next(want []bool) ([]Rows, error) {
 	return rows, nil
 }
 
+// methods are the two PCA methods every pass-level test runs with.
+var methods = []string{PCAExact, PCAIncremental}
+
 func TestPassSharedInputsAndRanks(t *testing.T) {
+	for _, method := range methods {
+		t.Run(method, func(t *testing.T) { testPassSharedInputsAndRanks(t, method) })
+	}
+}
+
+func testPassSharedInputsAndRanks(t *testing.T, method string) {
 	for _, rho := range []float64{1, 2} {
 		f := newFakeModel(1, 16, 256)
 		cfg := DefaultConfig()
-		cfg.Rho = rho
+		cfg.Rho, cfg.PCA = rho, method
 		p, err := NewPass(cfg, f.layers(4), Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -250,11 +261,19 @@ func TestPassSkipsSmallBatches(t *testing.T) {
 // close (mean |cos| > 0.75 at tau 0.99). Here two different streams of the same
 // distribution are compared.
 func TestPassComponentsStableAcrossShuffles(t *testing.T) {
+	for _, method := range methods {
+		t.Run(method, func(t *testing.T) { testPassComponentsStableAcrossShuffles(t, method) })
+	}
+}
+
+func testPassComponentsStableAcrossShuffles(t *testing.T, method string) {
 	var states []*State
 	for seed := uint64(10); seed < 13; seed++ {
 		f := newFakeModel(7, 16, 128)
 		f.rng = rand.New(rand.NewPCG(seed, 1))
-		p, _ := NewPass(DefaultConfig(), f.layers(4), Options{})
+		cfg := DefaultConfig()
+		cfg.PCA = method
+		p, _ := NewPass(cfg, f.layers(4), Options{})
 		s, err := p.Run(context.Background(), f.next)
 		if err != nil {
 			t.Fatal(err)
@@ -375,5 +394,127 @@ func TestPassResumesWhenRankGrows(t *testing.T) {
 	p.ranks = []int{0, 4}
 	if w := p.Wants(); w[0] || !w[1] {
 		t.Fatalf("a at rank 0 is converged, b at 4 is not: wants %v", w)
+	}
+}
+
+// Given the same explained-variance ratios, both methods redistribute the same
+// ranks: on one minibatch they decompose the same centred matrix, so their ratios
+// agree to rounding, and so do the ranks, the ratios and the components recorded in
+// the state.
+func TestPassMethodsAgreeOnOneBatch(t *testing.T) {
+	f := newFakeModel(11, 16, 200)
+	rows, _ := f.next(nil)
+	states := map[string]*State{}
+	for _, method := range methods {
+		cfg := DefaultConfig()
+		cfg.PCA = method
+		p, err := NewPass(cfg, f.layers(4), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Step(rows); err != nil {
+			t.Fatal(err)
+		}
+		if states[method], err = p.State(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := states[PCAExact], states[PCAIncremental]
+	for i, la := range a.Layers {
+		lb := b.Layers[i]
+		if la.Rank != lb.Rank || la.Owner != lb.Owner || la.Rows != lb.Rows {
+			t.Errorf("%s: exact rank %d owner %q rows %d; incremental rank %d owner %q rows %d",
+				la.Name, la.Rank, la.Owner, la.Rows, lb.Rank, lb.Owner, lb.Rows)
+		}
+		for c := 0; c < la.NComponents; c++ {
+			if d := math.Abs(la.ExplainedVarianceRatio[c] - lb.ExplainedVarianceRatio[c]); d > 1e-12 {
+				t.Errorf("%s: ratio %d differs by %.2g", la.Name, c, d)
+			}
+		}
+		for c := 0; c < la.Rank; c++ {
+			if cs := cosine(la.Components[c*la.DIn:(c+1)*la.DIn], lb.Components[c*lb.DIn:(c+1)*lb.DIn]); 1-cs > 1e-9 {
+				t.Errorf("%s: component %d: cos %.12f", la.Name, c, cs)
+			}
+		}
+	}
+	// Identical ratios give identical ranks, whatever method produced them.
+	ratios := make([][]float64, len(a.Layers))
+	nComp, owner := make([]int, len(a.Layers)), make([]int, len(a.Layers))
+	for i, l := range a.Layers {
+		ratios[i], nComp[i], owner[i] = l.ExplainedVarianceRatio, l.NComponents, i
+		if l.Owner != "" {
+			owner[i] = 0
+		}
+	}
+	got := redistribute(ratios, nComp, 16, owner)
+	for i, l := range a.Layers {
+		if got[i] != l.Rank || got[i] != b.Layers[i].Rank {
+			t.Errorf("%s: redistribute gives %d; exact %d, incremental %d", l.Name, got[i], l.Rank, b.Layers[i].Rank)
+		}
+	}
+}
+
+// A state file records the method; files written before the pca and label_mask
+// keys existed load as what computed them (incremental, every real token).
+func TestStateConfigKeys(t *testing.T) {
+	for _, tc := range []struct {
+		json      string
+		pca, mask string
+	}{
+		{`{"rho":2,"tau":0.99,"max_batches":10,"svd":"full"}`, PCAIncremental, LabelMaskNone},
+		{`{"rho":2,"tau":0.99,"max_batches":10,"svd":"full","pca":"exact","label_mask":"loss_tokens"}`, PCAExact, LabelMaskLossTokens},
+	} {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.PCA != tc.pca || c.LabelMask != tc.mask || c.MaxBatches != 10 {
+			t.Errorf("%s: decoded %+v, want pca %q, label_mask %q", tc.json, c, tc.pca, tc.mask)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.json, err)
+		}
+	}
+	f := newFakeModel(12, 16, 128)
+	cfg := DefaultConfig()
+	cfg.LabelMask = LabelMaskLossPaths
+	p, _ := NewPass(cfg, f.layers(2), Options{})
+	s, err := p.Run(context.Background(), f.next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "eva_state.safetensors")
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != cfg {
+		t.Fatalf("loaded config %+v, want %+v", got.Config, cfg)
+	}
+}
+
+// svd: lowrank draws its test matrices from the caller's seed: the same seed gives
+// the same state bit for bit, another seed other bits.
+func TestPassLowRankFollowsSeed(t *testing.T) {
+	run := func(seed uint64) *State {
+		f := newFakeModel(13, 16, 128)
+		cfg := DefaultConfig()
+		cfg.PCA, cfg.SVD, cfg.MaxBatches, cfg.AcceptUnconverged = PCAIncremental, SVDLowRank, 3, true
+		p, _ := NewPass(cfg, f.layers(2), Options{Seed: seed})
+		s, err := p.Run(context.Background(), f.next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b, c := run(1), run(1), run(2)
+	if !slices.Equal(a.Layers[0].Components, b.Layers[0].Components) {
+		t.Error("the same seed gave different components")
+	}
+	if slices.Equal(a.Layers[0].Components, c.Layers[0].Components) {
+		t.Error("seeds 1 and 2 gave bit-identical components: the seed is not used")
 	}
 }
