@@ -17,25 +17,28 @@ import (
 // iteration accumulates all d eigenvectors, O(d³) rotations) costs 10–15× more at
 // d = 256–512 with gonum's pure-Go LAPACK:
 //
-//	A = Q·T·Qᵀ          Dsytrd (lower triangle), 4/3·d³ flops
+//	A = Q·T·Qᵀ          tridiag.reduce (blocked, full storage), about 2·d³ flops
 //	λ(T)                Dsterf on each unreduced block of T, O(d²)
 //	T·z = λ·z           inverse iteration on T − λI for the k largest, O(k·d)
-//	v = Q·z             Dormqr with Dsytrd's reflectors, 2·k·d² flops
+//	v = Q·z             tridiag.applyQ, 2·k·d² flops
 //
 // The eigenvalues are those of the QL/QR iteration (backward stable); each
 // eigenvector has a residual of order ε·‖A‖, and vectors of eigenvalues closer
-// than 10⁻³·‖T‖ are reorthogonalised against each other, as dstein does. Its
-// naive twin is gonum's Dsyev (the test oracle).
+// than 10⁻³·‖T‖ are reorthogonalised against each other, as dstein does. With
+// naive set, gonum's Dsytrd and Dormqr do the reduction and back-transformation;
+// the whole of it has gonum's Dsyev as its test oracle.
 //
 // The buffers are allocated once for d and reused.
 type symTop struct {
-	d    int
-	impl gonum.Implementation
-	a    []float64 // d×d copy of the matrix, overwritten by Dsytrd
-	diag []float64 // (d) T's diagonal
-	off  []float64 // (d−1) T's off-diagonal
-	tau  []float64 // (d−1) the reflectors' scalars
-	work []float64
+	d     int
+	naive bool
+	impl  gonum.Implementation
+	tri   *tridiag
+	a     []float64 // d×d copy of the matrix (full), overwritten by the reduction
+	diag  []float64 // (d) T's diagonal
+	off   []float64 // (d−1) T's off-diagonal
+	tau   []float64 // (d−1) the reflectors' scalars
+	work  []float64
 
 	// Eigenvalues of the blocks, and scratch of the inverse iteration.
 	vals            []eigval
@@ -73,6 +76,7 @@ func newSymTop(d int) *symTop {
 		lwork = max(lwork, int(query[0]))
 	}
 	s.work = make([]float64, max(lwork, 1))
+	s.tri = newTridiag(d)
 	return s
 }
 
@@ -82,12 +86,22 @@ func newSymTop(d int) *symTop {
 // QL/QR iteration or the inverse iteration did not converge.
 func (s *symTop) top(m []float64, k int, vals, vecs []float64) bool {
 	d := s.d
-	copy(s.a, m[:d*d])
+	// The full matrix from its lower triangle.
+	for i := 0; i < d; i++ {
+		copy(s.a[i*d:i*d+i+1], m[i*d:i*d+i+1])
+		for j := i + 1; j < d; j++ {
+			s.a[i*d+j] = m[j*d+i]
+		}
+	}
 	if d == 1 {
 		vals[0], vecs[0] = s.a[0], 1
 		return true
 	}
-	s.impl.Dsytrd(blas.Lower, d, s.a, d, s.diag, s.off[:d-1], s.tau[:d-1], s.work, len(s.work))
+	if s.naive {
+		s.impl.Dsytrd(blas.Lower, d, s.a, d, s.diag, s.off[:d-1], s.tau[:d-1], s.work, len(s.work))
+	} else {
+		s.tri.reduce(s.a, s.diag, s.off[:d-1])
+	}
 
 	// Split T where an off-diagonal entry is negligible (the criterion of LAPACK's
 	// dstebz/dsteqr) and take each block's eigenvalues.
@@ -165,9 +179,13 @@ func (s *symTop) top(m []float64, k int, vals, vecs []float64) bool {
 		g = e
 	}
 
-	// Back to A's basis: z ← Q·z with Q = diag(1, Q') and Q' the product of
-	// Dsytrd's reflectors, stored in the standard QR layout in A[1:d, 0:d−1].
-	s.impl.Dormqr(blas.Left, blas.NoTrans, d-1, k, d-1, s.a[d:], d, s.tau[:d-1], z[k:], k, s.work, len(s.work))
+	// Back to A's basis: z ← Q·z. (Naive: Q = diag(1, Q') with Q' the product of
+	// Dsytrd's reflectors, stored in the standard QR layout in A[1:d, 0:d−1].)
+	if s.naive {
+		s.impl.Dormqr(blas.Left, blas.NoTrans, d-1, k, d-1, s.a[d:], d, s.tau[:d-1], z[k:], k, s.work, len(s.work))
+	} else {
+		s.tri.applyQ(k, z)
+	}
 	for j := 0; j < k; j++ {
 		vals[j] = sel[j].v
 		row := vecs[j*d : (j+1)*d]

@@ -89,6 +89,8 @@ func TestSymTopMatchesDsyev(t *testing.T) {
 		{"2×2", 2, 2, []float64{2, 1, 1, 2}, true},
 		{"gram 24", 24, 8, gram(rng, 100, 24, func(j int) float64 { return 1 + float64(j) }), true},
 		{"gram 64, all", 64, 64, gram(rng, 500, 64, ones), false},
+		{"gram 33 (one full panel)", 33, 10, gram(rng, 200, 33, func(j int) float64 { return 1 + float64(j) }), true},
+		{"gram 34", 34, 10, gram(rng, 200, 34, func(j int) float64 { return 1 + float64(j) }), true},
 		{"gram 130", 130, 16, gram(rng, 400, 130, func(j int) float64 { return 10 / (1 + float64(j)) }), true},
 		{"rank-deficient 40 (10 rows)", 40, 16, gram(rng, 10, 40, ones), false},
 		{"constant columns (zeros)", 20, 8, gram(rng, 60, 20, func(j int) float64 { return float64(j % 3) }), false},
@@ -97,67 +99,75 @@ func TestSymTopMatchesDsyev(t *testing.T) {
 		{"zero", 5, 3, make([]float64, 25), false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, k := tt.d, tt.k
-			s := newSymTop(d)
-			vals, vecs := make([]float64, k), make([]float64, k*d)
-			if !s.top(tt.a, k, vals, vecs) {
-				t.Fatal("symTop did not converge")
+		for _, naive := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/naive=%v", tt.name, naive), func(t *testing.T) { checkSymTop(t, tt.a, tt.d, tt.k, tt.distinct, naive) })
+		}
+	}
+}
+
+// checkSymTop holds symTop to dsyev on a: eigenvalues to 1e-13·‖A‖, residuals to
+// 1e-12·‖A‖, orthonormal vectors, and each vector of a simple eigenvalue to
+// dsyev's (up to sign). Only a's lower triangle may be read: the upper one is NaN.
+func checkSymTop(t *testing.T, a []float64, d, k int, distinct, naive bool) {
+	s := newSymTop(d)
+	s.naive = naive
+	lower := append([]float64(nil), a...)
+	for i := 0; i < d; i++ {
+		for j := i + 1; j < d; j++ {
+			lower[i*d+j] = math.NaN()
+		}
+	}
+	vals, vecs := make([]float64, k), make([]float64, k*d)
+	if !s.top(lower, k, vals, vecs) {
+		t.Fatal("symTop did not converge")
+	}
+	wantVals, wantVecs := syevTop(t, a, d, k)
+	var norm float64
+	for _, v := range a {
+		norm = max(norm, math.Abs(v))
+	}
+	norm = max(norm*float64(d), 1e-300)
+	for j := 0; j < k; j++ {
+		if diff := math.Abs(vals[j] - wantVals[j]); diff > 1e-13*norm {
+			t.Errorf("λ%d = %.17g, dsyev %.17g (diff %.2g)", j, vals[j], wantVals[j], diff)
+		}
+		if j > 0 && vals[j] > vals[j-1] {
+			t.Errorf("eigenvalues not descending at %d: %v", j, vals)
+		}
+		v := vecs[j*d : (j+1)*d]
+		var res float64 // ‖A·v − λ·v‖²
+		for i := 0; i < d; i++ {
+			var av float64
+			for l := 0; l < d; l++ {
+				av += a[i*d+l] * v[l]
 			}
-			wantVals, wantVecs := syevTop(t, tt.a, d, k)
-			var norm float64
-			for _, v := range tt.a {
-				norm = max(norm, math.Abs(v))
+			res += (av - vals[j]*v[i]) * (av - vals[j]*v[i])
+		}
+		if math.Sqrt(res) > 1e-12*norm {
+			t.Errorf("vector %d: residual %.2g > 1e-12·‖A‖ (%.2g)", j, math.Sqrt(res), norm)
+		}
+		for l := 0; l <= j; l++ {
+			var dot float64
+			for i := 0; i < d; i++ {
+				dot += v[i] * vecs[l*d+i]
 			}
-			norm = max(norm*float64(d), 1e-300)
-			for j := 0; j < k; j++ {
-				if diff := math.Abs(vals[j] - wantVals[j]); diff > 1e-13*norm {
-					t.Errorf("λ%d = %.17g, dsyev %.17g (diff %.2g)", j, vals[j], wantVals[j], diff)
-				}
-				v := vecs[j*d : (j+1)*d]
-				// residual ‖A·v − λ·v‖ ≤ c·ε·‖A‖
-				var res float64
-				for i := 0; i < d; i++ {
-					var av float64
-					for l := 0; l < d; l++ {
-						av += tt.a[i*d+l] * v[l]
-					}
-					res += (av - vals[j]*v[i]) * (av - vals[j]*v[i])
-				}
-				if math.Sqrt(res) > 1e-12*norm {
-					t.Errorf("vector %d: residual %.2g > 1e-12·‖A‖ (%.2g)", j, math.Sqrt(res), norm)
-				}
-				for l := 0; l <= j; l++ {
-					var dot float64
-					for i := 0; i < d; i++ {
-						dot += v[i] * vecs[l*d+i]
-					}
-					want := 0.0
-					if l == j {
-						want = 1
-					}
-					if math.Abs(dot-want) > 1e-12 {
-						t.Errorf("⟨v%d, v%d⟩ = %.3g, want %v", j, l, dot, want)
-					}
-				}
-				if tt.distinct {
-					var dot float64
-					for i := 0; i < d; i++ {
-						dot += v[i] * wantVecs[j*d+i]
-					}
-					if 1-math.Abs(dot) > 1e-10 {
-						t.Errorf("vector %d: |cos| %.12f with dsyev's", j, math.Abs(dot))
-					}
-				}
+			want := 0.0
+			if l == j {
+				want = 1
 			}
-			if k > 1 {
-				for j := 1; j < k; j++ {
-					if vals[j] > vals[j-1] {
-						t.Fatalf("eigenvalues not descending: %v", vals)
-					}
-				}
+			if math.Abs(dot-want) > 1e-12 {
+				t.Errorf("⟨v%d, v%d⟩ = %.3g, want %v", j, l, dot, want)
 			}
-		})
+		}
+		if distinct {
+			var dot float64
+			for i := 0; i < d; i++ {
+				dot += v[i] * wantVecs[j*d+i]
+			}
+			if 1-math.Abs(dot) > 1e-10 {
+				t.Errorf("vector %d: |cos| %.12f with dsyev's", j, math.Abs(dot))
+			}
+		}
 	}
 }
 
@@ -169,6 +179,17 @@ func BenchmarkSymTop(b *testing.B) {
 		a := gram(rng, 2*d, d, func(j int) float64 { return 10 / (1 + 0.3*float64(j)) })
 		b.Run(fmt.Sprintf("top16/%d", d), func(b *testing.B) {
 			s := newSymTop(d)
+			vals, vecs := make([]float64, 16), make([]float64, 16*d)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if !s.top(a, 16, vals, vecs) {
+					b.Fatal("no convergence")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("top16-dsytrd/%d", d), func(b *testing.B) {
+			s := newSymTop(d)
+			s.naive = true
 			vals, vecs := make([]float64, 16), make([]float64, 16*d)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
