@@ -9,12 +9,7 @@ import (
 func fitExact(t *testing.T, x []float32, n, d, k, batch int) *ExactPCA {
 	t.Helper()
 	p := NewExactPCA(k, d)
-	for start := 0; start < n; start += batch {
-		end := min(start+batch, n)
-		if _, err := p.PartialFit(x[start*d:end*d], end-start); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fitBatches(t, p, x, n, d, batch)
 	return p
 }
 
@@ -70,86 +65,16 @@ func TestExactPCAMatchesBatchSVD(t *testing.T) {
 
 // Row order and batch size change nothing but rounding.
 func TestExactPCAOrderIndependence(t *testing.T) {
-	const n, d, k = 2400, 24, 8
-	rng := rand.New(rand.NewPCG(3, 4))
-	x := lowRankData(rng, n, d, spectrum, 0.05)
-	a := fitExact(t, x, n, d, k, 100)
-	perm := rng.Perm(n)
-	y := make([]float32, len(x))
-	for i, p := range perm {
-		copy(y[i*d:(i+1)*d], x[p*d:(p+1)*d])
-	}
-	b := fitExact(t, y, n, d, k, 300)
-	for c := 0; c < k; c++ {
-		if cs := cosine(a.Components[c*d:(c+1)*d], b.Components[c*d:(c+1)*d]); 1-cs > 1e-10 {
-			t.Errorf("component %d: cos %.15f between row orders/batch sizes", c, cs)
-		}
-		if diff := math.Abs(a.ExplainedVarianceRatio[c] - b.ExplainedVarianceRatio[c]); diff > 1e-12 {
-			t.Errorf("ratio %d differs by %.2g", c, diff)
-		}
-	}
+	checkOrderIndependence(t, func(x []float32, n, d, k, batch int) *Estimate {
+		return &fitExact(t, x, n, d, k, batch).Estimate
+	}, 8, 1e-10, 1e-12)
 }
 
 func TestExactPCASignConventionAndOrthonormality(t *testing.T) {
 	const n, d, k = 500, 12, 6
 	rng := rand.New(rand.NewPCG(5, 6))
 	x := lowRankData(rng, n, d, spectrum[:5], 0.1)
-	p := fitExact(t, x, n, d, k, 50)
-	for c := 0; c < k; c++ {
-		row := p.Components[c*d : (c+1)*d]
-		best := 0
-		for j := range row {
-			if math.Abs(row[j]) > math.Abs(row[best]) {
-				best = j
-			}
-		}
-		if row[best] <= 0 {
-			t.Errorf("component %d: largest-magnitude entry %v is not positive", c, row[best])
-		}
-		for e := 0; e <= c; e++ {
-			var dot float64
-			for j := 0; j < d; j++ {
-				dot += row[j] * p.Components[e*d+j]
-			}
-			want := 0.0
-			if e == c {
-				want = 1
-			}
-			if math.Abs(dot-want) > 1e-12 {
-				t.Errorf("⟨v%d, v%d⟩ = %v, want %v", c, e, dot, want)
-			}
-		}
-		if c > 0 && p.Singular[c] > p.Singular[c-1] {
-			t.Errorf("singular values not descending at %d: %v", c, p.Singular)
-		}
-	}
-}
-
-func TestExactPCASkipsSmallBatchAndRejectsNonFinite(t *testing.T) {
-	const d, k = 6, 4
-	p := NewExactPCA(k, d)
-	fitted, err := p.PartialFit(make([]float32, 3*d), 3)
-	if fitted || err != nil || p.Fitted() || p.Seen != 0 {
-		t.Fatalf("3 rows < 4 components: fitted %v, err %v, Seen %d; want skipped, no error, no state", fitted, err, p.Seen)
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	y := lowRankData(rng, 10, d, []float64{2, 1}, 0.1)
-	if ok, err := p.PartialFit(y, 10); !ok || err != nil {
-		t.Fatalf("10 rows: fitted %v, err %v", ok, err)
-	}
-	before := append([]float64(nil), p.Scatter...)
-	y[7] = float32(math.Inf(1))
-	if _, err := p.PartialFit(y, 10); err == nil {
-		t.Fatal("Inf activation: no error")
-	}
-	if p.Seen != 10 {
-		t.Fatalf("after the rejected batch Seen = %d, want 10 (unchanged)", p.Seen)
-	}
-	for i, v := range p.Scatter {
-		if v != before[i] {
-			t.Fatalf("the rejected batch changed the scatter matrix at %d", i)
-		}
-	}
+	checkSignAndOrthonormal(t, &fitExact(t, x, n, d, k, 50).Estimate, 1e-12)
 }
 
 // With one batch the two methods decompose the same centred matrix, so IPCA (a full

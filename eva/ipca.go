@@ -31,7 +31,7 @@ type IPCA struct {
 	// buffers reused across updates
 	stack, vt, work []float64
 	s               []float64
-	batchMean       []float64
+	batchMean       []float64 // (5, D): batch mean, variance, correction, new mean, new variance
 }
 
 // NewIPCA returns an empty IPCA keeping k components of d-dimensional rows. k must be
@@ -68,10 +68,11 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	// Running mean and variance (Chan et al.), exactly as sklearn's
 	// _incremental_mean_and_var: sums in float64, population variance.
 	if p.batchMean == nil {
-		p.batchMean = make([]float64, d)
+		p.batchMean = make([]float64, 5*d)
 	}
-	bm := p.batchMean
-	clear(bm)
+	bm := p.batchMean[:d]
+	newVar, corr, newMean, newVarT := p.batchMean[d:2*d], p.batchMean[2*d:3*d], p.batchMean[3*d:4*d], p.batchMean[4*d:]
+	clear(p.batchMean)
 	for i := 0; i < n; i++ {
 		row := x[i*d : (i+1)*d]
 		for j, v := range row {
@@ -84,8 +85,6 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 	nTot := nOld + nNew
 	// Unnormalised batch variance Σ(x−t)² − (Σ(x−t))²/n about the batch mean t,
 	// accumulated row by row.
-	newVar := make([]float64, d)
-	corr := make([]float64, d)
 	for i := 0; i < n; i++ {
 		row := x[i*d : (i+1)*d]
 		for j, v := range row {
@@ -98,8 +97,6 @@ func (p *IPCA) PartialFit(x []float32, n int) (bool, error) {
 		newVar[j] -= corr[j] * corr[j] / nNew
 	}
 	// The new mean and variance are committed only once the SVD succeeded.
-	newMean := make([]float64, d)
-	newVarT := make([]float64, d)
 	for j := 0; j < d; j++ {
 		lastSum := p.Mean[j] * nOld
 		newSum := bm[j]

@@ -3,6 +3,7 @@ package eva
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
@@ -89,13 +90,19 @@ func batchPCA(t *testing.T, x []float32, n, d int) (comps [][]float64, ratios, m
 func fitIPCA(t *testing.T, x []float32, n, d, k, batch int) *IPCA {
 	t.Helper()
 	p := NewIPCA(k, d)
+	fitBatches(t, p, x, n, d, batch)
+	return p
+}
+
+// fitBatches folds the n rows of x into p, batch rows at a time.
+func fitBatches(t *testing.T, p estimator, x []float32, n, d, batch int) {
+	t.Helper()
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		if _, err := p.PartialFit(x[start*d:end*d], end-start); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return p
 }
 
 var spectrum = []float64{6, 5, 4, 3.2, 2.5, 2, 1.5, 1.2}
@@ -153,23 +160,31 @@ func checkIPCAAgainstBatch(t *testing.T, x []float32, n, d, k, top int) {
 }
 
 func TestIPCAOrderIndependence(t *testing.T) {
+	checkOrderIndependence(t, func(x []float32, n, d, k, batch int) *Estimate {
+		return &fitIPCA(t, x, n, d, k, batch).Estimate
+	}, 4, 1e-3, 1e-4)
+}
+
+// checkOrderIndependence fits the same rows in two orders and batch sizes (100 and
+// 300) and holds the first top components to 1 − cos ≤ cosTol, the ratios to ratioTol.
+func checkOrderIndependence(t *testing.T, fit func(x []float32, n, d, k, batch int) *Estimate, top int, cosTol, ratioTol float64) {
+	t.Helper()
 	const n, d, k = 2400, 24, 8
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := lowRankData(rng, n, d, spectrum, 0.05)
-	a := fitIPCA(t, x, n, d, k, 100)
+	a := fit(x, n, d, k, 100)
 	perm := rng.Perm(n)
 	y := make([]float32, len(x))
 	for i, p := range perm {
 		copy(y[i*d:(i+1)*d], x[p*d:(p+1)*d])
 	}
-	b := fitIPCA(t, y, n, d, k, 300)
-	for c := 0; c < 4; c++ {
-		cs := cosine(a.Components[c*d:(c+1)*d], b.Components[c*d:(c+1)*d])
-		if cs < 0.999 {
-			t.Errorf("component %d: cos %.6f between row orders/batch sizes, want ≥ 0.999", c, cs)
+	b := fit(y, n, d, k, 300)
+	for c := 0; c < top; c++ {
+		if cs := cosine(a.Components[c*d:(c+1)*d], b.Components[c*d:(c+1)*d]); 1-cs > cosTol {
+			t.Errorf("component %d: cos %.15f between row orders/batch sizes, want 1 − cos ≤ %.0e", c, cs, cosTol)
 		}
-		if diff := math.Abs(a.ExplainedVarianceRatio[c] - b.ExplainedVarianceRatio[c]); diff > 1e-4 {
-			t.Errorf("ratio %d differs by %.2g", c, diff)
+		if diff := math.Abs(a.ExplainedVarianceRatio[c] - b.ExplainedVarianceRatio[c]); diff > ratioTol {
+			t.Errorf("ratio %d differs by %.2g > %.0e", c, diff, ratioTol)
 		}
 	}
 }
@@ -178,9 +193,17 @@ func TestIPCASignConventionAndOrthonormality(t *testing.T) {
 	const n, d, k = 500, 12, 6
 	rng := rand.New(rand.NewPCG(5, 6))
 	x := lowRankData(rng, n, d, spectrum[:5], 0.1)
-	p := fitIPCA(t, x, n, d, k, 50)
-	for c := 0; c < k; c++ {
-		row := p.Components[c*d : (c+1)*d]
+	checkSignAndOrthonormal(t, &fitIPCA(t, x, n, d, k, 50).Estimate, 1e-9)
+}
+
+// checkSignAndOrthonormal checks an estimate's components: the largest-magnitude
+// entry of each is positive, they are orthonormal to tol, and the singular values
+// descend.
+func checkSignAndOrthonormal(t *testing.T, e *Estimate, tol float64) {
+	t.Helper()
+	d := e.D
+	for c := 0; c < e.K; c++ {
+		row := e.Components[c*d : (c+1)*d]
 		best := 0
 		for j := range row {
 			if math.Abs(row[j]) > math.Abs(row[best]) {
@@ -190,44 +213,56 @@ func TestIPCASignConventionAndOrthonormality(t *testing.T) {
 		if row[best] <= 0 {
 			t.Errorf("component %d: largest-magnitude entry %v is not positive", c, row[best])
 		}
-		for e := 0; e <= c; e++ {
+		for o := 0; o <= c; o++ {
 			var dot float64
 			for j := 0; j < d; j++ {
-				dot += row[j] * p.Components[e*d+j]
+				dot += row[j] * e.Components[o*d+j]
 			}
 			want := 0.0
-			if e == c {
+			if o == c {
 				want = 1
 			}
-			if math.Abs(dot-want) > 1e-9 {
-				t.Errorf("⟨v%d, v%d⟩ = %v, want %v", c, e, dot, want)
+			if math.Abs(dot-want) > tol {
+				t.Errorf("⟨v%d, v%d⟩ = %v, want %v", c, o, dot, want)
 			}
 		}
-		if c > 0 && p.Singular[c] > p.Singular[c-1] {
-			t.Errorf("singular values not descending at %d: %v", c, p.Singular)
+		if c > 0 && e.Singular[c] > e.Singular[c-1] {
+			t.Errorf("singular values not descending at %d: %v", c, e.Singular)
 		}
 	}
 }
 
-func TestIPCASkipsSmallBatchAndRejectsNonFinite(t *testing.T) {
+// Both methods skip a batch with fewer rows than components and reject
+// non-finite activations, leaving their state unchanged.
+func TestPCASkipsSmallBatchAndRejectsNonFinite(t *testing.T) {
 	const d, k = 6, 4
-	p := NewIPCA(k, d)
-	x := make([]float32, 3*d)
-	fitted, err := p.PartialFit(x, 3)
-	if fitted || err != nil || p.Fitted() || p.Seen != 0 {
-		t.Fatalf("3 rows < 4 components: fitted %v, err %v, Seen %d; want skipped, no error, no state", fitted, err, p.Seen)
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	y := lowRankData(rng, 10, d, []float64{2, 1}, 0.1)
-	if ok, err := p.PartialFit(y, 10); !ok || err != nil {
-		t.Fatalf("10 rows: fitted %v, err %v", ok, err)
-	}
-	y[7] = float32(math.NaN())
-	if _, err := p.PartialFit(y, 10); err == nil {
-		t.Fatal("NaN activation: no error")
-	}
-	if p.Seen != 10 {
-		t.Fatalf("after the rejected batch Seen = %d, want 10 (unchanged)", p.Seen)
+	for _, method := range methods {
+		t.Run(method, func(t *testing.T) {
+			var p estimator = NewIPCA(k, d)
+			if method == PCAExact {
+				p = NewExactPCA(k, d)
+			}
+			e := p.estimate()
+			fitted, err := p.PartialFit(make([]float32, 3*d), 3)
+			if fitted || err != nil || p.Fitted() || e.Seen != 0 {
+				t.Fatalf("3 rows < 4 components: fitted %v, err %v, Seen %d; want skipped, no error, no state", fitted, err, e.Seen)
+			}
+			rng := rand.New(rand.NewPCG(7, 8))
+			y := lowRankData(rng, 10, d, []float64{2, 1}, 0.1)
+			if ok, err := p.PartialFit(y, 10); !ok || err != nil {
+				t.Fatalf("10 rows: fitted %v, err %v", ok, err)
+			}
+			before := append([]float64(nil), e.Components...)
+			for _, bad := range []float64{math.NaN(), math.Inf(1)} {
+				y[7] = float32(bad)
+				if _, err := p.PartialFit(y, 10); err == nil {
+					t.Fatalf("%v activation: no error", bad)
+				}
+			}
+			if e.Seen != 10 || !slices.Equal(e.Components, before) {
+				t.Fatalf("after the rejected batches Seen = %d (want 10) and the components changed: %v", e.Seen, !slices.Equal(e.Components, before))
+			}
+		})
 	}
 }
 

@@ -48,6 +48,7 @@ type Pass struct {
 	nComp   []int       // round(r_i·rho)
 	fits    []estimator // per owner, nil for shared layers: the PCA method of Config.PCA
 	pcas    []*Estimate // fits[o]'s estimate
+	prev    [][]float64 // per owner: the components before the last update
 	conv    [][]bool
 	ranks   []int
 	used    []int // minibatches folded into each owner's PCA
@@ -110,6 +111,7 @@ func NewPass(cfg Config, layers []Layer, opt Options) (*Pass, error) {
 	n := len(layers)
 	p.fits = make([]estimator, n)
 	p.pcas = make([]*Estimate, n)
+	p.prev = make([][]float64, n)
 	p.conv = make([][]bool, n)
 	p.used = make([]int, n)
 	p.skipped = make([]int, n)
@@ -226,7 +228,8 @@ func (p *Pass) Step(rows []Rows) error {
 			for o := range next {
 				f, r := p.fits[o], &results[o]
 				if f.Fitted() {
-					r.prev = append(r.prev, p.pcas[o].Components...)
+					p.prev[o] = append(p.prev[o][:0], p.pcas[o].Components...)
+					r.prev = p.prev[o]
 				}
 				r.fitted, r.err = f.PartialFit(rows[o].Data, rows[o].N)
 			}

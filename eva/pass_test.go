@@ -298,11 +298,11 @@ func testPassComponentsStableAcrossShuffles(t *testing.T, method string) {
 	}
 }
 
-func TestStateSaveLoadAndInit(t *testing.T) {
-	f := newFakeModel(4, 16, 256)
-	cfg := DefaultConfig()
-	cfg.Whiten = true
-	p, _ := NewPass(cfg, f.layers(4), Options{})
+// runSaveLoad runs a pass over f's layers of rank r, saves the state (stamped with
+// a made-up fingerprint) and loads it back.
+func runSaveLoad(t *testing.T, cfg Config, f *fakeModel, r int) (s, got *State) {
+	t.Helper()
+	p, _ := NewPass(cfg, f.layers(r), Options{})
 	s, err := p.Run(context.Background(), f.next)
 	if err != nil {
 		t.Fatal(err)
@@ -312,10 +312,16 @@ func TestStateSaveLoadAndInit(t *testing.T) {
 	if err := s.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Load(path)
-	if err != nil {
+	if got, err = Load(path); err != nil {
 		t.Fatal(err)
 	}
+	return s, got
+}
+
+func TestStateSaveLoadAndInit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Whiten = true
+	s, got := runSaveLoad(t, cfg, newFakeModel(4, 16, 256), 4)
 	if got.Fingerprint != s.Fingerprint || got.Batches != s.Batches || got.Config != s.Config {
 		t.Fatalf("loaded header %+v, want %+v", got, s)
 	}
@@ -475,22 +481,9 @@ func TestStateConfigKeys(t *testing.T) {
 			t.Errorf("%s: %v", tc.json, err)
 		}
 	}
-	f := newFakeModel(12, 16, 128)
 	cfg := DefaultConfig()
 	cfg.LabelMask = LabelMaskLossPaths
-	p, _ := NewPass(cfg, f.layers(2), Options{})
-	s, err := p.Run(context.Background(), f.next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "eva_state.safetensors")
-	if err := s.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got := runSaveLoad(t, cfg, newFakeModel(12, 16, 128), 2)
 	if got.Config != cfg {
 		t.Fatalf("loaded config %+v, want %+v", got.Config, cfg)
 	}
