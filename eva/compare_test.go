@@ -459,9 +459,9 @@ func BenchmarkPCAMethods(b *testing.B) {
 				}
 				b.ReportMetric(float64(cpuNow()-c0)/1e6/float64(b.N), "cpu-ms/op")
 				if method != "fullsvd" {
-					b.ReportMetric(total.minCos, "min-|cos|")
-					b.ReportMetric(total.minCosR, "min-|cos|-first8")
-					b.ReportMetric(total.sumCos/float64(total.n), "mean-|cos|")
+					b.ReportMetric(1-total.minCos, "1-min|cos|")
+					b.ReportMetric(1-total.minCosR, "1-min|cos|-first8")
+					b.ReportMetric(1-total.sumCos/float64(total.n), "1-mean|cos|")
 					b.ReportMetric(total.maxRatioDiff, "max-ratio-diff")
 				}
 			})

@@ -136,16 +136,19 @@ func (p *ExactPCA) PartialFit(x []float32, n int) (bool, error) {
 	if n < p.K {
 		return false, nil
 	}
-	if err := checkFinite(x, d); err != nil {
-		return false, err
-	}
-
-	// Batch mean, then the centred batch in float64.
+	// Batch mean, then the centred batch in float64. A non-finite activation makes
+	// its column's sum non-finite (float32 values cannot overflow a float64 sum of
+	// this length), so only then are the rows searched for it.
 	bm := p.bm
 	clear(bm)
 	for i := 0; i < n; i++ {
 		for j, v := range x[i*d : (i+1)*d] {
 			bm[j] += float64(v)
+		}
+	}
+	for _, v := range bm {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false, checkFinite(x, d)
 		}
 	}
 	nNew, nOld := float64(n), float64(p.Seen)
