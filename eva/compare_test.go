@@ -25,7 +25,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"gonum.org/v1/gonum/mat"
 
-	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all"
 	"github.com/evarl/evarl/eva"
@@ -55,34 +55,21 @@ func quickstartLoRA() lora.Config {
 }
 
 // rolloutSource is the quickstart's EVA source: episodes of the pretrained policy on
-// a held-out task (cut at maxSteps), cut into windows of batch windows.
-func rolloutSource(t testing.TB, name, ckpt, taskSet, task string, target float64, episodes, maxSteps, batch int) source {
+// a held-out task (finetune.EVARollouts, cut at maxSteps), cut into windows of batch
+// windows.
+func rolloutSource(t testing.TB, name, ckpt, task string, target float64, episodes, maxSteps, batch int) source {
 	t.Helper()
 	m, err := policy.Load(ckpt, gemm(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := envs.LookupTaskSet(taskSet)
+	tasks, err := envs.ResolveTasks(task)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tk *envs.Task
-	for i := range set.Tasks {
-		if set.Tasks[i].ID == task {
-			tk = &set.Tasks[i]
-		}
-	}
-	if tk == nil {
-		t.Fatalf("no task %s in %s", task, taskSet)
-	}
-	opts := tk.Options.Clone()
-	opts[envs.MaxStepsOption] = maxSteps
-	vec, err := envs.MakeVector(tk.EnvID, opts, min(episodes, 16), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vec.Close()
-	eps, err := agents.EVARollouts(context.Background(), m, vec, tk.EnvID, target, episodes, 1000, false, rand.New(rand.NewPCG(1, 2)))
+	cfg := finetune.DefaultEVAConfig()
+	cfg.RolloutEpisodes, cfg.RolloutMaxSteps, cfg.NumEnvs = episodes, maxSteps, min(episodes, 16)
+	eps, err := finetune.EVARollouts(context.Background(), m, tasks, cfg, target, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +87,23 @@ func gemm(t testing.TB) nn.Gemm {
 	return g
 }
 
+// windowSource draws batch windows from eps as fine-tuning does (replay.Sampler)
+// and runs m on them, dropout off.
 func windowSource(t testing.TB, name string, m *policy.Model, eps []*replay.Episode, batch int) source {
+	s, err := replay.NewSampler(eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetTrain(false)
 	return source{name: name, model: m, lora: quickstartLoRA(), forward: func() eva.Forward {
-		f, err := agents.EVAWindows(m, eps, batch, rand.New(rand.NewPCG(3, 4)))
-		if err != nil {
-			t.Fatal(err)
+		rng := rand.New(rand.NewPCG(3, 4))
+		b := policy.NewBatch(m.Config(), batch)
+		return func(ctx context.Context) error {
+			if err := s.Sample(rng, b); err != nil {
+				return err
+			}
+			return m.Forward(b)
 		}
-		return f
 	}}
 }
 
@@ -368,10 +365,10 @@ func TestPCAMethodsAgainstFullSVD(t *testing.T) {
 	streams := map[string]func() []*layerRows{
 		"synthetic": func() []*layerRows { return synthetic(8) },
 		"gridworld-rollouts": func() []*layerRows {
-			return capture(t, rolloutSource(t, "gridworld-rollouts", "../pretrained/gridworld", "gridworld/heldout", "gridworld/heldout-04", 1, 8, 50, 16), 8)
+			return capture(t, rolloutSource(t, "gridworld-rollouts", "../pretrained/gridworld", "gridworld/heldout-04", 1, 8, 50, 16), 8)
 		},
 		"pendulum-rollouts": func() []*layerRows {
-			return capture(t, rolloutSource(t, "pendulum-rollouts", "../pretrained/pendulum", "pendulum/heldout", "pendulum/heldout-02", -150, 8, 50, 16), 8)
+			return capture(t, rolloutSource(t, "pendulum-rollouts", "../pretrained/pendulum", "pendulum/heldout-02", -150, 8, 50, 16), 8)
 		},
 	}
 	for _, name := range []string{"synthetic", "gridworld-rollouts", "pendulum-rollouts"} {
@@ -404,8 +401,8 @@ var (
 func quickstartSources(b *testing.B) map[string]source {
 	benchOnce.Do(func() {
 		benchSources = map[string]source{
-			"gridworld-rollouts": rolloutSource(b, "gridworld-rollouts", "../pretrained/gridworld", "gridworld/heldout", "gridworld/heldout-04", 1, 16, 100, 16),
-			"pendulum-rollouts":  rolloutSource(b, "pendulum-rollouts", "../pretrained/pendulum", "pendulum/heldout", "pendulum/heldout-02", -150, 16, 100, 16),
+			"gridworld-rollouts": rolloutSource(b, "gridworld-rollouts", "../pretrained/gridworld", "gridworld/heldout-04", 1, 16, 100, 16),
+			"pendulum-rollouts":  rolloutSource(b, "pendulum-rollouts", "../pretrained/pendulum", "pendulum/heldout-02", -150, 16, 100, 16),
 		}
 		if *datasetFlag != "" {
 			benchSources["gridworld-dataset"] = datasetSource(b, *datasetFlag)

@@ -21,7 +21,8 @@ import (
 // tasks, conditioned on cfg.RolloutTarget (NaN: target), windows of data, or both.
 // Rollouts reset with seeds from the training stream (agents.ExplorationRange),
 // never with validation or test seeds. Every random draw comes from seed's "eva"
-// stream. It is the pass `rl-train eva` runs and method eva runs in New.
+// stream, and the pass's own (svd: lowrank) from its "eva-pass" stream. It is the
+// pass `rl-train eva` runs and method eva runs in New.
 func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, data []*replay.Episode, loraCfg lora.Config,
 	cfg EVAConfig, target float64, seed agents.Seed, log logrus.FieldLogger) (*eva.State, error) {
 	if err := cfg.Validate(); err != nil {
@@ -53,7 +54,10 @@ func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, dat
 	if err != nil {
 		return nil, err
 	}
-	st, err := eva.Compute(ctx, model, loraCfg, cfg.Config, forward, log)
+	// The pass's own streams (svd: lowrank) start from a stream of their own, so
+	// they never shift the rollouts' and windows' draws.
+	passRng, _ := seed.Stream("eva-pass")
+	st, err := eva.Compute(ctx, model, loraCfg, cfg.Config, forward, eva.Options{Seed: passRng.Uint64(), Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
