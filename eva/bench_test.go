@@ -58,7 +58,7 @@ func BenchmarkIPCAUpdate512LowRank(b *testing.B) { benchIPCA(b, 4*benchEmbed, tr
 // BenchmarkPassSynthetic6 runs a whole EVA pass (to convergence at tau 0.99) over
 // the six target layers of one block: q, k, v sharing a 128-wide input, o and fc
 // with 128-wide inputs, proj with a 512-wide one, 3840 rows per minibatch. It
-// reports the minibatches the pass needed.
+// reports the minibatches the pass needed, for each PCA method.
 func BenchmarkPassSynthetic6(b *testing.B) {
 	type src struct {
 		d   int
@@ -114,13 +114,19 @@ func BenchmarkPassSynthetic6(b *testing.B) {
 			data[i] = append(data[i], sample(s, r))
 		}
 	}
+	for _, method := range methods {
+		b.Run(method, func(b *testing.B) { benchPass(b, method, layers, owner, data) })
+	}
+}
+
+func benchPass(b *testing.B, method string, layers []Layer, owner []int, data [][][]float32) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := cpuTime()
 	batches := 0
 	for i := 0; i < b.N; i++ {
 		cfg := DefaultConfig()
-		cfg.MaxBatches = pool
+		cfg.MaxBatches, cfg.PCA = len(data), method
 		p, err := NewPass(cfg, layers, Options{})
 		if err != nil {
 			b.Fatal(err)
@@ -156,8 +162,14 @@ func BenchmarkComputeReferenceDT(b *testing.B) {
 		b.Fatal(err)
 	}
 	m.SetTrain(false)
+	for _, method := range methods {
+		b.Run(method, func(b *testing.B) { benchCompute(b, m, method) })
+	}
+}
+
+func benchCompute(b *testing.B, m *policy.Model, method string) {
 	cfg := DefaultConfig()
-	cfg.MaxBatches, cfg.AcceptUnconverged = 40, true
+	cfg.MaxBatches, cfg.AcceptUnconverged, cfg.PCA = 40, true, method
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := cpuTime()
