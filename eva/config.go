@@ -1,6 +1,7 @@
 package eva
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -82,13 +83,16 @@ func DefaultConfig() Config {
 	return Config{Rho: 2, Tau: 0.99, AdjustScalingFactors: true, MaxBatches: 500, PCA: PCAExact, SVD: SVDFull, LabelMask: LabelMaskNone}
 }
 
-// UnmarshalJSON reads a config saved in an EVA state file. Files written before the
-// pca and label_mask keys existed were computed with the incremental PCA on every
-// real token, so that is what missing keys mean here (not the current defaults).
+// UnmarshalJSON reads a config saved in an EVA state file, strictly (an unknown key
+// is an error). Files written before the pca and label_mask keys existed were
+// computed with the incremental PCA on every real token, so that is what missing
+// keys mean here (not the current defaults).
 func (c *Config) UnmarshalJSON(data []byte) error {
 	type plain Config // without this method
 	p := plain{PCA: PCAIncremental, SVD: SVDFull, LabelMask: LabelMaskNone}
-	if err := json.Unmarshal(data, &p); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
 		return err
 	}
 	*c = Config(p)

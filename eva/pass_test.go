@@ -481,6 +481,10 @@ func TestStateConfigKeys(t *testing.T) {
 			t.Errorf("%s: %v", tc.json, err)
 		}
 	}
+	var c Config
+	if err := json.Unmarshal([]byte(`{"rho":2,"pcaa":"exact"}`), &c); err == nil || !strings.Contains(err.Error(), "pcaa") {
+		t.Errorf("unknown key: error %v, want one naming it", err)
+	}
 	cfg := DefaultConfig()
 	cfg.LabelMask = LabelMaskLossPaths
 	_, got := runSaveLoad(t, cfg, newFakeModel(12, 16, 128), 2)

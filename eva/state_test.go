@@ -20,7 +20,7 @@ import (
 func smallState(t testing.TB, d int) *State {
 	t.Helper()
 	f := newFakeModel(4, d, 64)
-	p, err := NewPass(DefaultConfig(), f.layers(2), nil)
+	p, err := NewPass(DefaultConfig(), f.layers(2), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
