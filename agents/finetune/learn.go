@@ -331,7 +331,7 @@ func (t *Tuner) loadCheckpoint(dir string) (*policy.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return mergeAdapter(base, dir)
+	return mergeAdapter(base, dir, false)
 }
 
 func summaryFields(s agents.Summary) logrus.Fields {

@@ -22,6 +22,22 @@ import (
 // adapted one did, as fast as the base (unmerged adapters cost a product per layer).
 // gemm is the matrix backend (nil: nn.DefaultGemm's choice, logged nowhere).
 func LoadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error) {
+	return LoadPolicyWith(checkpoint, adapter, LoadOptions{Gemm: gemm})
+}
+
+// LoadOptions are LoadPolicyWith's options.
+type LoadOptions struct {
+	// Gemm is the matrix backend (nil: nn.DefaultGemm's choice, logged nowhere).
+	Gemm nn.Gemm
+	// AllowUnverified loads a checkpoint or adapter that carries no evarl checksums
+	// (one written by another tool, or by an older evarl); checksums that are present
+	// are verified regardless (docs/file-integrity.md).
+	AllowUnverified bool
+}
+
+// LoadPolicyWith is LoadPolicy with options.
+func LoadPolicyWith(checkpoint, adapter string, opts LoadOptions) (*policy.Model, error) {
+	gemm := opts.Gemm
 	if st, err := os.Stat(checkpoint); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("checkpoint %s: not a directory; want a policy checkpoint directory with %s and %s",
 			checkpoint, policy.ConfigFile, policy.WeightsFile)
@@ -33,20 +49,20 @@ func LoadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error)
 		}
 		gemm = g
 	}
-	model, err := policy.Load(checkpoint, gemm)
+	model, err := policy.LoadWith(checkpoint, gemm, policy.LoadOptions{AllowUnverified: opts.AllowUnverified})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", checkpoint, err)
 	}
 	if adapter == "" {
 		return model, nil
 	}
-	return mergeAdapter(model, adapter)
+	return mergeAdapter(model, adapter, opts.AllowUnverified)
 }
 
 // mergeAdapter attaches the adapter in dir to model and merges it.
-func mergeAdapter(model *policy.Model, dir string) (*policy.Model, error) {
+func mergeAdapter(model *policy.Model, dir string, allowUnverified bool) (*policy.Model, error) {
 	// The random source only seeds adapter dropout, which is off here.
-	lm, err := lora.Load(dir, model, lora.Options{Rng: rand.New(rand.NewPCG(0, 0))})
+	lm, err := lora.Load(dir, model, lora.Options{Rng: rand.New(rand.NewPCG(0, 0)), AllowUnverified: allowUnverified})
 	if err != nil {
 		return nil, fmt.Errorf("adapter %s: %w", dir, err)
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/internal/config"
 	"github.com/evarl/evarl/internal/progress"
+	"github.com/evarl/evarl/internal/safetensors"
 	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
 	"github.com/evarl/evarl/replay"
 )
 
@@ -109,4 +111,14 @@ func applyFlags(fs *pflag.FlagSet, dst, flags any) {
 			d.Field(i).Set(f.Field(i))
 		}
 	}
+}
+
+// loadPolicy loads a checkpoint (and adapter, merged) for acting, with the
+// --allow-unverified choice.
+func (a *app) loadPolicy(checkpoint, adapter string, gemm nn.Gemm) (*policy.Model, error) {
+	m, err := finetune.LoadPolicyWith(checkpoint, adapter, finetune.LoadOptions{Gemm: gemm, AllowUnverified: a.allowUnverified})
+	if errors.Is(err, safetensors.ErrUnverified) || errors.Is(err, policy.ErrUnverified) {
+		err = fmt.Errorf("%w (rl-train: --allow-unverified loads files without evarl checksums)", err)
+	}
+	return m, err
 }

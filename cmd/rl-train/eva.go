@@ -106,7 +106,7 @@ func runEva(cmd *cobra.Command, a *app, f evaFile) error {
 	if err != nil {
 		return err
 	}
-	m, err := finetune.LoadPolicy(f.Checkpoint, "", gemm)
+	m, err := a.loadPolicy(f.Checkpoint, "", gemm)
 	if err != nil {
 		return fmt.Errorf("eva: %w", err)
 	}

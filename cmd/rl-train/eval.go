@@ -162,7 +162,7 @@ func runEval(ctx context.Context, a *app, cfg evalCmdConfig) error {
 	if err != nil {
 		return err
 	}
-	model, err := finetune.LoadPolicy(cfg.Checkpoint, cfg.Adapter, gemm)
+	model, err := a.loadPolicy(cfg.Checkpoint, cfg.Adapter, gemm)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

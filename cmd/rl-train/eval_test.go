@@ -15,6 +15,7 @@ import (
 
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/internal/safetensors"
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
@@ -394,5 +395,32 @@ func TestEvalRender(t *testing.T) {
 	want := rep.Results[0].Lengths[0] + 1 + rep.Results[1].Lengths[0] + 1
 	if len(g.Image) != want {
 		t.Errorf("GIF has %d frames, want %d", len(g.Image), want)
+	}
+}
+
+// A checkpoint without evarl checksums (here: one whose seal was stripped, as a
+// file assembled by another tool has none) is refused with a hint at the flag, and
+// loads with --allow-unverified.
+func TestEvalUnverifiedCheckpoint(t *testing.T) {
+	ckpt := tinyGridPolicy(t, 9)
+	path := filepath.Join(ckpt, policy.WeightsFile)
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range f.Metadata {
+		if strings.HasPrefix(k, "evarl_sha256") {
+			delete(f.Metadata, k)
+		}
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--checkpoint", ckpt, "--tasks", "gridworld/heldout-00", "--episodes", "1", "--targets", "1", "--ref-episodes", "0"}
+	if _, err := runEvalCmd(t, args...); err == nil || !strings.Contains(err.Error(), "--allow-unverified") {
+		t.Errorf("unverified checkpoint: %v, want a refusal naming --allow-unverified", err)
+	}
+	if _, err := runEvalCmd(t, append(args, "--allow-unverified")...); err != nil {
+		t.Errorf("with --allow-unverified: %v", err)
 	}
 }

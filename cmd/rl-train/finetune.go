@@ -124,7 +124,7 @@ func runFinetune(ctx context.Context, a *app, f finetuneFile, fl finetuneFlags, 
 	if err != nil {
 		return nil, err
 	}
-	base, err := finetune.LoadPolicy(f.Base, "", gemm)
+	base, err := a.loadPolicy(f.Base, "", gemm)
 	if err != nil {
 		return nil, fmt.Errorf("finetune: base: %w", err)
 	}

@@ -20,8 +20,10 @@ type app struct {
 	configPath string
 	logFormat  string
 	logLevel   string
-	stdout     io.Writer
-	stderr     io.Writer
+	// allowUnverified loads checkpoints and adapters without evarl checksums.
+	allowUnverified bool
+	stdout          io.Writer
+	stderr          io.Writer
 }
 
 // subcommands are added by each subcommand's file in an init function, so that adding
@@ -51,6 +53,7 @@ func runWith(args []string, stdout, stderr io.Writer) error {
 	pf.StringVar(&a.configPath, "config", "", "YAML config file")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	pf.BoolVar(&a.allowUnverified, "allow-unverified", false, "load checkpoints and adapters that carry no evarl checksums (written by another tool or an older evarl); present checksums are still verified")
 	builders := append([]func(*app) *cobra.Command(nil), subcommands...)
 	cmds := make([]*cobra.Command, len(builders))
 	for i, b := range builders {

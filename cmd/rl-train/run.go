@@ -120,7 +120,7 @@ func recordReplays(ctx context.Context, a *app, cfg runConfig) ([]string, error)
 	if ft.Method == finetune.MethodFull {
 		checkpoint, adapter = best, ""
 	}
-	model, err := finetune.LoadPolicy(checkpoint, adapter, gemm)
+	model, err := a.loadPolicy(checkpoint, adapter, gemm)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evarl/evarl/agents"
-	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/render"
 )
@@ -123,7 +122,7 @@ func (a *app) livePlayers(checkpoint, adapter, task string, target float64, seed
 	if err != nil {
 		return nil, err
 	}
-	model, err := finetune.LoadPolicy(checkpoint, adapter, gemm)
+	model, err := a.loadPolicy(checkpoint, adapter, gemm)
 	if err != nil {
 		return nil, err
 	}
