@@ -77,22 +77,89 @@ func (o *observer) Observe(x []float32, n, in int, mask []bool) {
 	}
 }
 
-// Targets lists the layers of base that cfg adapts with a non-zero rank, with their
-// nominal ranks: the layers an EVA pass for that LoRA config must cover.
+// Targets lists the Linear layers of base that cfg adapts with a non-zero rank, with
+// their nominal ranks: the layers an EVA pass for that LoRA config runs its PCA on.
 func Targets(base lora.Base, cfg lora.Config) ([]Layer, error) {
-	if err := cfg.Validate(); err != nil {
+	ts, err := lora.Targets(base, cfg)
+	if err != nil {
 		return nil, err
 	}
 	var out []Layer
-	for _, l := range base.Linears() {
-		if cfg.Targets(l.Name) && cfg.RankFor(l.Name) > 0 {
-			out = append(out, Layer{Name: l.Name, Rank: cfg.RankFor(l.Name), DIn: l.In})
+	for _, t := range ts {
+		if !t.Embedding && t.Rank > 0 {
+			out = append(out, Layer{Name: t.Name, Rank: t.Rank, DIn: t.In})
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("eva: the LoRA config's target_modules %v / target_regex %q select no linear layer of the model", cfg.TargetModules, cfg.TargetRegex)
+		return nil, fmt.Errorf("eva: the LoRA config's target_modules %v / target_regex %q select no Linear layer of the model; EVA initialises embedding tables from the id counts of a pass over Linear layers, so add one (or use init random)", cfg.TargetModules, cfg.TargetRegex)
 	}
 	return out, nil
+}
+
+// tables lists the embedding tables of base that cfg adapts with a non-zero rank.
+func tables(base lora.Base, cfg lora.Config) ([]*nn.Embedding, error) {
+	ts, err := lora.Targets(base, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e, _ := base.(lora.Embedder)
+	var out []*nn.Embedding
+	for _, t := range ts {
+		if !t.Embedding || t.Rank == 0 || e == nil {
+			continue
+		}
+		for _, tab := range e.Embeddings() {
+			if tab.Name == t.Name {
+				out = append(out, tab)
+			}
+		}
+	}
+	return out, nil
+}
+
+// counter counts the ids an embedding table looks up for real tokens.
+type counter struct{ counts []float64 }
+
+// ObserveIDs implements nn.IDObserver.
+func (c *counter) ObserveIDs(ids []int, mask []bool) {
+	for i, id := range ids {
+		if (mask == nil || mask[i]) && id >= 0 && id < len(c.counts) {
+			c.counts[id]++
+		}
+	}
+}
+
+// switchable is an adapter that can be turned off (package lora's).
+type switchable interface {
+	SetEnabled(on bool)
+	Enabled() bool
+}
+
+// disableAdapters turns off every adapter attached to base, so that a pass sees the
+// base model's activations at every layer (an adapter upstream of a target changes
+// its input too), and returns what turns them back on.
+func disableAdapters(base lora.Base) func() {
+	var off []switchable
+	hooks := []any{}
+	for _, l := range base.Linears() {
+		hooks = append(hooks, l.Adapter)
+	}
+	if e, ok := base.(lora.Embedder); ok {
+		for _, t := range e.Embeddings() {
+			hooks = append(hooks, t.Adapter)
+		}
+	}
+	for _, h := range hooks {
+		if s, ok := h.(switchable); ok && s.Enabled() {
+			s.SetEnabled(false)
+			off = append(off, s)
+		}
+	}
+	return func() {
+		for _, s := range off {
+			s.SetEnabled(true)
+		}
+	}
 }
 
 // Compute runs the EVA pass on base: it hooks an input observer onto every target
@@ -126,6 +193,13 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 	byName := map[string]*nn.Linear{}
 	for _, l := range base.Linears() {
 		byName[l.Name] = l
+		if a, ok := l.Adapter.(interface{ Merged() bool }); ok && a.Merged() {
+			return nil, fmt.Errorf("eva: layer %s has a merged adapter, so its base weights are not the pretrained ones; unmerge it first", l.Name)
+		}
+	}
+	tabs, err := tables(base, loraCfg)
+	if err != nil {
+		return nil, err
 	}
 	obs := make([]*observer, len(layers))
 	for i, t := range layers {
@@ -133,14 +207,20 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		if l.Observer != nil {
 			return nil, fmt.Errorf("eva: layer %s already has an input observer", l.Name)
 		}
-		if a, ok := l.Adapter.(interface{ Merged() bool }); ok && a.Merged() {
-			return nil, fmt.Errorf("eva: layer %s has a merged adapter, so its base weights are not the pretrained ones; unmerge it first", l.Name)
-		}
 		obs[i] = &observer{name: t.Name, lr: lr, paths: cfg.LabelMask == LabelMaskLossPaths}
-		prevAdapter := l.Adapter
-		l.Observer, l.Adapter = obs[i], nil
-		defer func() { l.Observer, l.Adapter = nil, prevAdapter }()
+		l.Observer = obs[i]
+		defer func() { l.Observer = nil }()
 	}
+	counts := make([]*counter, len(tabs))
+	for i, t := range tabs {
+		if t.Observer != nil {
+			return nil, fmt.Errorf("eva: embedding %s already has an id observer", t.Name)
+		}
+		counts[i] = &counter{counts: make([]float64, t.N)}
+		t.Observer = counts[i]
+		defer func() { t.Observer = nil }()
+	}
+	defer disableAdapters(base)()
 	start := time.Now()
 	state, err := pass.Run(ctx, func(want []bool) ([]Rows, error) {
 		for i, o := range obs {
@@ -164,6 +244,9 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		return nil, err
 	}
 	state.Fingerprint = lora.Fingerprint(base.Params())
+	for i, t := range tabs {
+		state.Tables = append(state.Tables, TableState{Name: t.Name, Counts: counts[i].counts})
+	}
 	log.WithFields(logrus.Fields{"minibatches": state.Batches, "layers": len(state.Layers), "seconds": math.Round(time.Since(start).Seconds()*1000) / 1000}).
 		Info("eva: pass done")
 	return state, nil
@@ -196,6 +279,30 @@ func Apply(base lora.Base, loraCfg lora.Config, state *State, opt lora.Options) 
 	cfg.RankPattern = map[string]int{}
 	cfg.AlphaPattern = map[string]float64{}
 	opt.EvaA = map[string][]float32{}
+	ts, err := lora.Targets(base, loraCfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if !t.Embedding || t.Rank == 0 {
+			continue
+		}
+		var counts []float64
+		for _, tab := range state.Tables {
+			if tab.Name == t.Name {
+				counts = tab.Counts
+			}
+		}
+		if len(counts) != t.In {
+			return nil, fmt.Errorf("eva: the EVA state has no id counts of the %d rows of embedding %s; compute the state with the same target_modules", t.In, t.Name)
+		}
+		if opt.EvaCounts == nil {
+			opt.EvaCounts = map[string][]float64{}
+		}
+		opt.EvaCounts[t.Name] = counts
+		cfg.RankPattern[regexp.QuoteMeta(t.Name)] = t.Rank
+		cfg.AlphaPattern[regexp.QuoteMeta(t.Name)] = t.Alpha
+	}
 	for i, t := range layers {
 		ls := &state.Layers[i]
 		if ls.Name != t.Name || ls.NominalRank != t.Rank || ls.DIn != t.DIn {

@@ -356,3 +356,80 @@ func TestComputeLabelMask(t *testing.T) {
 		})
 	}
 }
+
+// With embedding tables among the targets (preset "all": every Linear, the head and
+// the tables), the pass counts the ids each table looks up for real tokens, the
+// state keeps the counts through save and load, the adapted policy acts as the base
+// did, and adapters already attached are switched off during a second pass.
+func TestComputeCountsEmbeddingIDs(t *testing.T) {
+	m := smallPolicy(t, 6)
+	src := &batchSource{m: m, rng: rand.New(rand.NewPCG(7, 7)), b: 8}
+	cfg := DefaultConfig()
+	cfg.MaxBatches, cfg.AcceptUnconverged = 40, true
+	lcfg := smallLoraConfig()
+	lcfg.TargetModules = []string{"all"}
+	s, err := Compute(context.Background(), m, lcfg, cfg, src.forward, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tables) != 1 || s.Tables[0].Name != "embed_timestep" {
+		t.Fatalf("tables %+v, want the timestep table (continuous actions have no action table)", s.Tables)
+	}
+	total := 0.0
+	for _, c := range s.Tables[0].Counts {
+		total += c
+	}
+	// One timestep lookup per real step of every minibatch the pass consumed.
+	if per := float64(src.realSteps) / float64(src.calls); total != per*float64(s.Batches) && total != float64(src.realSteps) {
+		t.Errorf("counted %v ids over %d minibatches; the source gave %d real steps in %d calls", total, s.Batches, src.realSteps, src.calls)
+	}
+	path := filepath.Join(t.TempDir(), "eva.safetensors")
+	if err := s.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Tables[0].Counts, s.Tables[0].Counts) {
+		t.Error("counts changed through save and load")
+	}
+	probe := windows(m.Config(), 6, rand.New(rand.NewPCG(8, 8)))
+	before := make([]float32, 12)
+	if err := m.Act(probe, true, nil, before); err != nil {
+		t.Fatal(err)
+	}
+	lm, err := Apply(m, lcfg, back, lora.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := make([]float32, 12)
+	if err := m.Act(probe, true, nil, after); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(before, after) {
+		t.Errorf("EVA init with tables changed the actions: %v → %v", before, after)
+	}
+	if _, ok := lm.Embedding("embed_timestep"); !ok {
+		t.Error("no adapter on embed_timestep")
+	}
+	// Perturb every adapter: a second pass must still see the base model's inputs.
+	for _, a := range lm.Adapters {
+		for i := range a.B.Data {
+			a.B.Data[i] = 0.5
+		}
+	}
+	src2 := &batchSource{m: m, rng: rand.New(rand.NewPCG(7, 7)), b: 8}
+	s2, err := Compute(context.Background(), m, lcfg, cfg, src2.forward, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range s.Layers {
+		if !slices.Equal(s.Layers[i].Components, s2.Layers[i].Components) {
+			t.Fatalf("layer %s: a pass with perturbed adapters attached saw other activations", s.Layers[i].Name)
+		}
+	}
+	if !lm.Adapters[0].Enabled() {
+		t.Error("the pass left the adapters switched off")
+	}
+}

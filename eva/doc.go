@@ -32,6 +32,14 @@
 //  5. Redistribution (ranks.go): the budget Σ r over all target layers goes to the
 //     largest explained-variance ratios pooled across layers (ties by layer order,
 //     then component order); within a shared group the owner takes the largest rank.
+//     A layer narrower than round(r·rho) (the return embedding reads one number)
+//     offers only as many components as its input width.
+//  5b. Embedding tables (the timestep and discrete action tables, when targeted):
+//     their input is one-hot, so the pass only counts the ids each table looks up
+//     for real tokens (an nn.IDObserver); package lora's doc explains why the counts
+//     are the whole EVA init of a table. Tables take no part in redistribution.
+//     During the pass every attached adapter is switched off (lora's SetEnabled),
+//     so the activations are the base model's at every layer.
 //  6. State (state.go): per layer the rank, components, singular values and ratios,
 //     saved as safetensors with JSON metadata (the config records the method and
 //     the label mask); Apply turns it into LoRA adapters: lora_A = the first rank

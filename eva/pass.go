@@ -100,10 +100,13 @@ func NewPass(cfg Config, layers []Layer, opt Options) (*Pass, error) {
 		if l.Rank <= 0 {
 			return nil, fmt.Errorf("eva: layer %q: r = %d: want > 0", l.Name, l.Rank)
 		}
-		k := cfg.MaxComponents(l.Rank)
-		if k > l.DIn {
-			return nil, fmt.Errorf("eva: layer %q: round(r·rho) = %d components exceed its input width %d; lower r or rho", l.Name, k, l.DIn)
+		if l.DIn <= 0 {
+			return nil, fmt.Errorf("eva: layer %q: input width %d: want > 0", l.Name, l.DIn)
 		}
+		// A layer narrower than round(r·rho) — the return embedding reads one number —
+		// has no more principal directions than its width: it offers that many, and
+		// redistribution gives the rest of its budget to other layers.
+		k := min(cfg.MaxComponents(l.Rank), l.DIn)
 		p.nComp = append(p.nComp, k)
 		p.owner = append(p.owner, i)
 		p.ranks = append(p.ranks, k) // as PEFT: every layer starts at its maximum

@@ -60,7 +60,7 @@ func TestNewPassRejectsBadLayers(t *testing.T) {
 		{"none", nil, "no target layers"},
 		{"r zero", []Layer{{"a", 0, 8}}, `"a": r = 0`},
 		{"r negative", []Layer{{"a", -2, 8}}, `"a": r = -2`},
-		{"too many components", []Layer{{"a", 5, 8}}, "exceed its input width 8"},
+		{"no input", []Layer{{"a", 2, 0}}, "input width 0"},
 		{"duplicate", []Layer{{"a", 1, 8}, {"a", 1, 8}}, "twice"},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,17 @@ type State struct {
 	Batches int `json:"batches"`
 	// Layers are the target layers in the order of the pass.
 	Layers []LayerState `json:"layers"`
+	// Tables are the target embedding tables: their id counts over the real tokens
+	// of the pass, all an embedding adapter's EVA init needs (package lora's doc
+	// explains why: a one-hot input's principal directions are its ids by count).
+	Tables []TableState `json:"tables,omitempty"`
+}
+
+// TableState is one embedding table's part of a State.
+type TableState struct {
+	Name string `json:"name"`
+	// Counts[id] is how often the table looked id up for a real token.
+	Counts []float64 `json:"counts"`
 }
 
 // LayerState is one layer's part of a State.
@@ -328,6 +339,18 @@ func decodeState(path string, f *safetensors.File) (*State, error) {
 		}
 		l.Components, l.Singular = o.Components, o.Singular
 		l.ExplainedVariance, l.ExplainedVarianceRatio = o.ExplainedVariance, o.ExplainedVarianceRatio
+	}
+	seen := map[string]bool{}
+	for i, t := range s.Tables {
+		if t.Name == "" || seen[t.Name] || names[t.Name] || len(t.Counts) == 0 {
+			return nil, fmt.Errorf("eva: %s: table %d (%q): want a new non-empty name and counts", path, i, t.Name)
+		}
+		seen[t.Name] = true
+		for id, c := range t.Counts {
+			if math.IsNaN(c) || math.IsInf(c, 0) || c < 0 {
+				return nil, fmt.Errorf("eva: %s: table %q count %d is %v; want a finite number ≥ 0", path, t.Name, id, c)
+			}
+		}
 	}
 	// Every tensor belongs to a layer that owns its PCA.
 	for _, name := range f.Names() {
