@@ -34,7 +34,7 @@
 //     then component order); within a shared group the owner takes the largest rank.
 //     A layer narrower than round(r·rho) (the return embedding reads one number)
 //     offers only as many components as its input width.
-//  5b. Embedding tables (the timestep and discrete action tables, when targeted):
+//     5b. Embedding tables (the timestep and discrete action tables, when targeted):
 //     their input is one-hot, so the pass only counts the ids each table looks up
 //     for real tokens (an nn.IDObserver); package lora's doc explains why the counts
 //     are the whole EVA init of a table. Tables take no part in redistribution.
