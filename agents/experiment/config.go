@@ -38,6 +38,10 @@ type Config struct {
 	// Workers is the number of runs executed at once by the local backend (0: one
 	// per CPU); each run then uses one core.
 	Workers int `yaml:"workers"`
+	// Slurm configures the Slurm backend (package slurm, `rl-train experiment
+	// CONFIG --slurm`): partition, time limit, CPUs and memory of each array task,
+	// and the job script.
+	Slurm SlurmConfig `yaml:"slurm"`
 }
 
 // Variant is one compared method: a fine-tuning method and what it changes in the
@@ -107,8 +111,8 @@ func decodeStrict(node *yaml.Node, dst any) error {
 	return dec.Decode(dst)
 }
 
-// DefaultConfig has the stats defaults and one run per CPU.
-func DefaultConfig() Config { return Config{Stats: stats.DefaultConfig()} }
+// DefaultConfig has the stats defaults, one run per CPU and the Slurm defaults.
+func DefaultConfig() Config { return Config{Stats: stats.DefaultConfig(), Slurm: DefaultSlurmConfig()} }
 
 // modes are the family's own modes, or the experiment's.
 func (f Family) modes(all []string) []string {
@@ -127,6 +131,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("experiment: seeds, modes, variants and families must each list at least one entry")
 	case c.Workers < 0:
 		return fmt.Errorf("experiment: workers = %d, want ≥ 0 (0: one per CPU)", c.Workers)
+	}
+	if err := c.Slurm.Validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, v := range c.Variants {

@@ -3,83 +3,27 @@ package experiment
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/evarl/evarl/agents/collect"
-	"github.com/evarl/evarl/envs"
-	_ "github.com/evarl/evarl/envs/all"
+	"github.com/sirupsen/logrus"
+
+	"github.com/evarl/evarl/agents"
+	"github.com/evarl/evarl/agents/experiment/internal/exptest"
 	"github.com/evarl/evarl/internal/config"
 	"github.com/evarl/evarl/nn"
-	"github.com/evarl/evarl/policy"
 )
 
-func init() {
-	opts := func(seed int) envs.Options {
-		return envs.Options{"size": 7, "view": 3, "layout": "rooms", "task_seed": seed, "max_episode_steps": 20, "random_start": true}
-	}
-	envs.RegisterTaskSet(envs.TaskSet{Family: "exptest", Name: "suite", Tasks: []envs.Task{
-		{ID: "exptest/suite-00", EnvID: "GridWorld-v0", Options: opts(1)},
-		{ID: "exptest/suite-01", EnvID: "GridWorld-v0", Options: opts(2)},
-	}})
-}
-
-// fixture writes a tiny base policy and a dataset of the suite, and an experiment
-// config over them.
+// fixture writes the tiny experiment (package exptest) and loads its config.
 func fixture(t *testing.T) (Config, string) {
 	t.Helper()
 	dir := t.TempDir()
-	set, err := envs.LookupTaskSet("exptest/suite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := set.Tasks[0].Make()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc := policy.DefaultConfig(env.ObservationSpace().Dim(), policy.ActionSpace{Discrete: 3})
-	mc.EmbedDim, mc.Layers, mc.Heads, mc.Context, mc.MaxEpisodeLen = 16, 1, 2, 4, 32
-	m, err := policy.New(mc, rand.New(rand.NewPCG(1, 1)), nn.GonumGemm{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Save(filepath.Join(dir, "base")); err != nil {
-		t.Fatal(err)
-	}
-	cc := collect.DefaultConfig()
-	cc.TaskSet, cc.OutDir, cc.Datasets = "exptest/suite", filepath.Join(dir, "data"), []collect.Dataset{{Name: "mixed", Episodes: 6, Noise: []float64{0, 0.5}}}
-	if _, err := collect.Collect(context.Background(), cc, collect.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	text := fmt.Sprintf(`out_dir: %[1]s/out
-runs_dir: %[1]s/runs
-seeds: [0, 1]
-modes: [offline]
-workers: 1
-stats: {reps: 200}
-variants:
-  - {name: lora, method: lora}
-  - {name: eva, method: eva, rho: 1}
-families:
-  - name: grid
-    finetune:
-      base: %[1]s/base
-      tasks: exptest/suite
-      datasets: [%[1]s/data/mixed.evds]
-      lora: {r: 2, alpha: 4, dropout: 0, target_modules: [attention-mlp]}
-      eva: {max_batches: 10, accept_unconverged: true, rollout_episodes: 2, rollout_max_steps: 10, batch: 4, num_envs: 2}
-      train: {steps: 6, batch_size: 4, schedule: {kind: constant, lr: 1.0e-3, warmup_steps: 0}}
-      eval: {every: 3, episodes: 2, test_episodes: 3, num_envs: 3}
-      log_every: 3
-`, dir)
-	path := filepath.Join(dir, "exp.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := exptest.WriteFile(t, dir, "exp.yaml", exptest.Setup(t, dir))
 	cfg := DefaultConfig()
 	if err := config.Load(path, &cfg); err != nil {
 		t.Fatal(err)
@@ -205,5 +149,118 @@ func TestSweepChoosesOnValidation(t *testing.T) {
 	}
 	if got := p.Runs[0].Spec.Train.Schedule.LR; got != lr {
 		t.Errorf("lr_from gave lr %g, want the chosen %g", got, lr)
+	}
+}
+
+// cancelAt cancels a context when the run logs its validation at update step, as a
+// SIGTERM from Slurm (time limit, preemption) cancels rl-train's context mid-run.
+type cancelAt struct {
+	step   int
+	cancel context.CancelFunc
+}
+
+func (h cancelAt) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (h cancelAt) Fire(e *logrus.Entry) error {
+	if e.Message == "evaluation" && e.Data["step"] == h.step {
+		h.cancel()
+	}
+	return nil
+}
+
+// A run interrupted in training is partial, keeps its log and not the stale files
+// of another key, resumes from last/, and the merged tables equal those of runs
+// never interrupted, byte for byte.
+func TestInterruptedRunResumesToTheSameTables(t *testing.T) {
+	cfg, dir := fixture(t)
+	cfg.Variants = cfg.Variants[1:]
+	_, want := runAll(t, cfg)
+	wantMD, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
+	wantJSON, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.json"))
+	if len(want.Runs) != 4 {
+		t.Fatalf("%d runs, want 4", len(want.Runs))
+	}
+
+	cfg.RunsDir, cfg.OutDir = filepath.Join(dir, "runs2"), filepath.Join(dir, "out2")
+	p, err := NewPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Runs[1]
+	// A stale directory: an earlier attempt's log and a file of another key.
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exptest.WriteFile(t, r.Dir, LogFile, "an earlier attempt\n")
+	exptest.WriteFile(t, r.Dir, KeyFile, "another key\n")
+	exptest.WriteFile(t, r.Dir, "stale.json", "{}\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	log.AddHook(cancelAt{step: 3, cancel: cancel})
+	rn := &Runner{Plan: p, Gemm: nn.GonumGemm{}, Log: log}
+	if err := rn.RunOne(ctx, r.Index); !errors.Is(err, agents.ErrInterrupted) {
+		t.Fatalf("interrupted run returned %v, want agents.ErrInterrupted", err)
+	}
+	if s := Status(r); s != StatusPartial {
+		t.Fatalf("interrupted run is %s, want %s", s, StatusPartial)
+	}
+	if got, _ := os.ReadFile(filepath.Join(r.Dir, LogFile)); string(got) != "an earlier attempt\n" {
+		t.Errorf("the run's log became %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, "stale.json")); err == nil {
+		t.Error("a file of the stale run survived the new start")
+	}
+	if got := Counts(p); got[StatusPartial] != 1 || got[StatusMissing] != 3 {
+		t.Fatalf("counts %v, want 1 partial, 3 missing", got)
+	}
+	rn = &Runner{Plan: p, Gemm: nn.GonumGemm{}}
+	if failures, err := RunLocal(context.Background(), p, 1, rn.RunOne, nil); err != nil || len(failures) > 0 {
+		t.Fatalf("resumed runs: %v %v", err, failures)
+	}
+	if _, err := Merge(p); err != nil {
+		t.Fatal(err)
+	}
+	gotMD, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
+	gotJSON, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.json"))
+	if string(gotMD) != string(wantMD) || string(gotJSON) != string(wantJSON) {
+		t.Errorf("tables after an interruption differ from the uninterrupted ones:\n%s\nwant\n%s", gotMD, wantMD)
+	}
+}
+
+// A run without a result is named in the tables with its status, error and logs.
+func TestMergeNamesFailedRuns(t *testing.T) {
+	cfg, _ := fixture(t)
+	cfg.Variants, cfg.Seeds = cfg.Variants[:1], cfg.Seeds[:1]
+	p, err := NewPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Runs[1]
+	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exptest.WriteFile(t, r.Dir, KeyFile, r.Key+"\n")
+	exptest.WriteFile(t, r.Dir, FailedFile, "finetune: out of luck\nmore detail\n")
+	if err := os.MkdirAll(filepath.Dir(p.SlurmLog(1)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exptest.WriteFile(t, filepath.Dir(p.SlurmLog(1)), filepath.Base(p.SlurmLog(1)), "task output\n")
+	res, err := Merge(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"run 0 (grid exptest/suite-00 offline lora seed 0): missing; no log",
+		fmt.Sprintf("run 1 (grid exptest/suite-01 offline lora seed 0): failed: finetune: out of luck; log %s", p.SlurmLog(1)),
+	}
+	if strings.Join(res.Failed, "\n") != strings.Join(want, "\n") {
+		t.Errorf("failed runs:\n%s\nwant\n%s", strings.Join(res.Failed, "\n"), strings.Join(want, "\n"))
+	}
+	md, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
+	if !strings.Contains(string(md), "**2 runs have no result**") || !strings.Contains(string(md), want[1]) {
+		t.Errorf("results.md does not name the failed runs:\n%s", md)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -50,20 +51,69 @@ func Counts(p *Plan) map[string]int {
 	return c
 }
 
-// WriteStatus writes a table of every run with its status (and the log of runs that
-// failed or stopped part-way), then the counts.
-func WriteStatus(w io.Writer, p *Plan) error {
+// Describe names run r with what is on disk of it: its status, the error of its
+// last failed attempt and its log files (LogFiles). Merge lists runs without a
+// result so.
+func (p *Plan) Describe(r Run) string {
+	s := Status(r)
+	line := fmt.Sprintf("run %d (%s %s %s %s seed %d): %s", r.Index, r.Family, r.Task, r.Mode, r.Variant, r.Seed, s)
+	if s == StatusFailed {
+		if msg := FailureMessage(r); msg != "" {
+			line += ": " + msg
+		}
+	}
+	if logs := p.LogFiles(r); len(logs) > 0 {
+		line += "; log " + strings.Join(logs, ", ")
+	} else {
+		line += "; no log"
+	}
+	return line
+}
+
+// FailureMessage is the first line of the error that run r's last attempt failed
+// with (FailedFile), cut to 300 bytes; "" when it has none.
+func FailureMessage(r Run) string {
+	data, err := os.ReadFile(filepath.Join(r.Dir, FailedFile))
+	if err != nil {
+		return ""
+	}
+	msg, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
+}
+
+// WriteStatus writes a table of every run with its status (and the logs of runs
+// that failed or stopped part-way), then the counts. sched, when not nil, adds a
+// column with what a scheduler knows of each run (package slurm passes the state
+// of its array tasks), "-" for runs it does not name.
+func WriteStatus(w io.Writer, p *Plan, sched map[int]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tFAMILY\tTASK\tMODE\tVARIANT\tSEED\tSTATUS\tLOG")
+	head := "RUN\tFAMILY\tTASK\tMODE\tVARIANT\tSEED\tSTATUS"
+	if sched != nil {
+		head += "\tSLURM"
+	}
+	fmt.Fprintln(tw, head+"\tLOG")
 	counts := map[string]int{}
 	for _, r := range p.Runs {
 		s := Status(r)
 		counts[s]++
 		log := "-"
 		if s == StatusFailed || s == StatusPartial {
-			log = filepath.Join(r.Dir, LogFile)
+			if logs := p.LogFiles(r); len(logs) > 0 {
+				log = strings.Join(logs, ",")
+			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Index, r.Family, r.Task, r.Mode, r.Variant, r.Seed, s, log)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s", r.Index, r.Family, r.Task, r.Mode, r.Variant, r.Seed, s)
+		if sched != nil {
+			state, ok := sched[r.Index]
+			if !ok {
+				state = "-"
+			}
+			fmt.Fprintf(tw, "\t%s", state)
+		}
+		fmt.Fprintf(tw, "\t%s\n", log)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -99,7 +99,7 @@ type Results struct {
 	Seeds  []uint64    `json:"seeds"`
 	Runs   []RunResult `json:"runs"`
 	Groups []Group     `json:"groups"`
-	// Failed lists runs without a result, with their log files.
+	// Failed lists runs without a result: status, error and log files (Describe).
 	Failed []string `json:"failed,omitempty"`
 	// Timing holds the runs' durations, written to timing.json and timing.md, not
 	// to results.json and results.md.
@@ -135,8 +135,7 @@ func Merge(p *Plan) (*Results, error) {
 	for _, r := range p.Runs {
 		fr, err := finetune.ReadResult(r.Dir)
 		if err != nil || Status(r) != StatusDone {
-			res.Failed = append(res.Failed, fmt.Sprintf("run %d (%s %s %s %s seed %d): %s, log %s", r.Index, r.Family, r.Task, r.Mode, r.Variant, r.Seed,
-				Status(r), filepath.Join(r.Dir, LogFile)))
+			res.Failed = append(res.Failed, p.Describe(r))
 			continue
 		}
 		res.Runs = append(res.Runs, runResult(r, fr))

@@ -94,7 +94,12 @@ type baseFile struct {
 
 // RunOne executes run i of the plan: it is skipped when done, resumed when a
 // checkpoint of its key exists, started anew otherwise (a stale directory is
-// replaced). A failure leaves FailedFile in the run directory with the error.
+// emptied, but for its LogFile, which the local backend's child is writing). A
+// failure leaves FailedFile in the run directory with the error. When ctx is
+// cancelled (SIGTERM from Slurm at a time limit or preemption, Ctrl-C) during
+// training, the run saves last/ and is partial: the next RunOne resumes it there, and
+// its results are those of an uninterrupted run; cancelled before its first
+// checkpoint, it starts anew.
 func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 	if i < 0 || i >= len(rn.Plan.Runs) {
 		return fmt.Errorf("experiment: run %d: the plan has runs 0 to %d", i, len(rn.Plan.Runs)-1)
@@ -112,10 +117,7 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 	}()
 	resume := status == StatusPartial
 	if !resume {
-		if err := os.RemoveAll(r.Dir); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+		if err := clearDir(r.Dir, LogFile); err != nil {
 			return err
 		}
 		if err := atomicfile.WriteFile(filepath.Join(r.Dir, KeyFile), []byte(r.Key+"\n")); err != nil {
@@ -162,6 +164,25 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 		return fmt.Errorf("experiment run %d (%s %s %s %s seed %d): %w", i, r.Family, r.Task, r.Mode, r.Variant, r.Seed, err)
 	}
 	log.Info("done")
+	return nil
+}
+
+// clearDir creates dir, or empties it but for the file keep.
+func clearDir(dir, keep string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != keep {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -331,3 +352,26 @@ func RunLocal(ctx context.Context, p *Plan, workers int, launch Launcher, progre
 
 // LogFile is where a run executed in a child process writes its log.
 const LogFile = "log.txt"
+
+// SlurmDir is the directory under runs_dir where the Slurm backend keeps its job
+// scripts, its record of submissions, the config snapshots the tasks read and the
+// tasks' logs.
+const SlurmDir = "slurm"
+
+// SlurmLog is the log of the Slurm array tasks that execute run i (the array index
+// is the plan index): runs_dir/slurm/logs/run-I.log, each attempt appended.
+func (p *Plan) SlurmLog(i int) string {
+	return filepath.Join(p.Config.RunsDir, SlurmDir, "logs", fmt.Sprintf("run-%d.log", i))
+}
+
+// LogFiles lists the logs of run r that exist: its directory's LogFile (the local
+// backend's) and its Slurm task log.
+func (p *Plan) LogFiles(r Run) []string {
+	var out []string
+	for _, f := range []string{filepath.Join(r.Dir, LogFile), p.SlurmLog(r.Index)} {
+		if _, err := os.Stat(f); err == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}

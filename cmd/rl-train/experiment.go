@@ -79,7 +79,7 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 	case fl.run >= 0:
 		return runner.RunOne(ctx, fl.run)
 	case fl.status:
-		return experiment.WriteStatus(a.stdout, plan)
+		return experiment.WriteStatus(a.stdout, plan, nil)
 	case fl.merge:
 		return mergeExperiment(a, plan, start)
 	}
