@@ -1,0 +1,15 @@
+#!/bin/bash
+#SBATCH --job-name=evarl-cmp
+#SBATCH --array=3
+#SBATCH --output=/shared/evarl/runs/cmp/slurm/logs/run-%a.log
+#SBATCH --open-mode=append
+#SBATCH --cpus-per-task=1
+#SBATCH --signal=B:TERM@120
+#SBATCH --requeue
+# evarl experiment, one array task per run: the array index is the run's index in the plan.
+# Written by rl-train experiment --slurm.
+set -e
+cd /shared/evarl
+export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-1}" OPENBLAS_NUM_THREADS=1
+echo "evarl: slurm job ${SLURM_JOB_ID:-?} (array task ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID:-?}) on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+exec /shared/evarl/bin/rl-train experiment /shared/evarl/runs/cmp/slurm/config-0123456789ab.yaml --run "$SLURM_ARRAY_TASK_ID"

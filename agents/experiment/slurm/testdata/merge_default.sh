@@ -1,0 +1,12 @@
+#!/bin/bash
+#SBATCH --job-name=evarl-cmp-merge
+#SBATCH --output=/shared/evarl/runs/cmp/slurm/logs/merge-%j.log
+#SBATCH --open-mode=append
+#SBATCH --cpus-per-task=1
+# evarl experiment, merge of the runs' results into out_dir.
+# Written by rl-train experiment --slurm.
+set -e
+cd /shared/evarl
+export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-1}" OPENBLAS_NUM_THREADS=1
+echo "evarl: slurm job ${SLURM_JOB_ID:-?} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+exec /shared/evarl/bin/rl-train experiment /shared/evarl/runs/cmp/slurm/config-0123456789ab.yaml --merge
