@@ -57,6 +57,12 @@ if ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
 fi
+for daemon in slurmctld slurmd; do
+  if pid=$(pgrep -x -r R,S,D "$daemon"); then
+    echo "slurm-single-node: $daemon already runs (pid $pid); stop it first" >&2
+    exit 1
+  fi
+done
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 mkdir -p "$dir/state" "$dir/spool" "$dir/log"
@@ -65,9 +71,14 @@ mkdir -p "$dir/state" "$dir/spool" "$dir/log"
 mkdir -p /run/munge
 chown munge:munge /run/munge
 chmod 0755 /run/munge
-if ! pgrep -u munge -x munged >/dev/null 2>&1; then
+if ! munge -n >/dev/null 2>&1; then
   runuser -u munge -- munged
-  pgrep -u munge -x munged >"$dir/munged.pid"
+  # munged writes its own PID file once it runs; keep a copy for stop.
+  for _ in $(seq 1 20); do
+    [ -s /run/munge/munged.pid ] && break
+    sleep 0.25
+  done
+  cp /run/munge/munged.pid "$dir/munged.pid"
 fi
 
 # One node: slurmd -C prints its line (CPUs, sockets, memory). RealMemory is lowered

@@ -166,16 +166,17 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 	if werr := writeSubmissions(p, subs); werr != nil {
 		return sub, errors.Join(err, werr)
 	}
-	switch {
-	case err != nil && sub.MergeJob == "":
+	if err != nil && sub.MergeJob == "" {
 		return sub, fmt.Errorf("slurm: array job %s was submitted, its merge job was not (rl-train experiment CONFIG --merge merges by hand): %w", sub.ArrayJob, err)
-	case err != nil:
-		return sub, fmt.Errorf("slurm: merge job %s: %w; its log is in %s", sub.MergeJob, err, filepath.Join(l.Dir, "logs"))
 	}
 	fmt.Fprintf(out, "submitted merge job %s (after array job %s ends): writes %s\n", sub.MergeJob, sub.ArrayJob, p.Config.OutDir)
 	if !opts.Wait {
 		return sub, nil
 	}
+	if ctx.Err() != nil {
+		return sub, fmt.Errorf("slurm: stopped waiting (%w); array job %s and merge job %s go on: rl-train experiment CONFIG --status shows them", ctx.Err(), sub.ArrayJob, sub.MergeJob)
+	}
+	mergeLog := filepath.Join(l.Dir, "logs", "merge-"+sub.MergeJob+".log")
 	var failed []string
 	for _, r := range p.Runs {
 		if experiment.Status(r) != experiment.StatusDone {
@@ -183,7 +184,14 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		}
 	}
 	if len(failed) > 0 {
-		return sub, fmt.Errorf("slurm: %d runs have no result after array job %s:\n  %s\nsubmit again to retry them", len(failed), sub.ArrayJob, strings.Join(failed, "\n  "))
+		msg := fmt.Sprintf("slurm: %d runs have no result after array job %s:\n  %s\nsubmit again to retry them", len(failed), sub.ArrayJob, strings.Join(failed, "\n  "))
+		if err != nil {
+			msg += fmt.Sprintf(" (merge job %s failed too; log %s)", sub.MergeJob, mergeLog)
+		}
+		return sub, errors.New(msg)
+	}
+	if err != nil {
+		return sub, fmt.Errorf("slurm: merge job %s: %w; log %s", sub.MergeJob, err, mergeLog)
 	}
 	return sub, nil
 }
