@@ -3,6 +3,7 @@ package experiment
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -113,11 +114,17 @@ func (s SlurmConfig) Validate() error {
 	case strings.ContainsAny(s.Template+s.Executable, "\n\r"):
 		return fmt.Errorf("experiment: slurm.template and slurm.executable must be single-line paths")
 	}
+	if limit, ok := slurmSeconds(s.Time); ok && s.SignalSeconds >= limit {
+		return fmt.Errorf("experiment: slurm.signal_seconds %d is not shorter than slurm.time %s (%d s): the run would be told to stop as it starts", s.SignalSeconds, s.Time, limit)
+	}
 	for _, a := range s.SbatchArgs {
 		if !strings.HasPrefix(a, "-") || strings.ContainsAny(a, "\n\r") {
 			return fmt.Errorf("experiment: slurm.sbatch_args entry %q: want one sbatch option such as --qos=long", a)
 		}
-		name, _, _ := strings.Cut(a, "=")
+		name := a
+		if i := strings.IndexAny(a, "= \t"); i >= 0 {
+			name = a[:i]
+		}
 		if len(name) > 2 && !strings.HasPrefix(name, "--") {
 			name = name[:2] // -pdebug
 		}
@@ -131,4 +138,34 @@ func (s SlurmConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// slurmSeconds is a Slurm time limit in seconds (false for none, infinite or a
+// malformed one): minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS.
+func slurmSeconds(t string) (int, bool) {
+	if !slurmTime.MatchString(t) || t == "" || strings.EqualFold(t, "infinite") || strings.EqualFold(t, "unlimited") {
+		return 0, false
+	}
+	days := 0
+	if d, rest, ok := strings.Cut(t, "-"); ok {
+		days, _ = strconv.Atoi(d)
+		f := strings.Split(rest, ":")
+		n := make([]int, 3) // hours, minutes, seconds
+		for i, x := range f {
+			n[i], _ = strconv.Atoi(x)
+		}
+		return ((days*24+n[0])*60+n[1])*60 + n[2], true
+	}
+	f := strings.Split(t, ":")
+	n := make([]int, len(f))
+	for i, x := range f {
+		n[i], _ = strconv.Atoi(x)
+	}
+	switch len(n) {
+	case 1:
+		return n[0] * 60, true
+	case 2:
+		return n[0]*60 + n[1], true
+	}
+	return (n[0]*60+n[1])*60 + n[2], true
 }

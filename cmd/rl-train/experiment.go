@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,8 +34,17 @@ type experimentFlags struct {
 	slurmOpts experiment.SlurmConfig
 }
 
-// slurmFlagNames are the flags of the slurm section (its yaml keys with '-').
-var slurmFlagNames = []string{"partition", "account", "time", "cpus-per-task", "mem", "throttle", "signal-seconds", "requeue", "job-name", "sbatch-args", "template", "executable"}
+// slurmFlagNames are the flags of the slurm section: its yaml keys with '-', as
+// applyFlags names them.
+func slurmFlagNames() []string {
+	var names []string
+	t := reflect.TypeOf(experiment.SlurmConfig{})
+	for i := 0; i < t.NumField(); i++ {
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		names = append(names, strings.ReplaceAll(key, "_", "-"))
+	}
+	return names
+}
 
 func newExperimentCmd(a *app) *cobra.Command {
 	fl := experimentFlags{run: -1}
@@ -162,8 +173,8 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 func checkExperimentFlags(cmd *cobra.Command, fl *experimentFlags) error {
 	f := cmd.Flags()
 	if !fl.slurm {
-		for _, name := range append([]string{"dry-run", "wait"}, slurmFlagNames...) {
-			if f.Changed(name) {
+		for _, name := range append([]string{"dry-run", "wait"}, slurmFlagNames()...) {
+			if f.Lookup(name) != nil && f.Changed(name) {
 				return fmt.Errorf("--%s applies to --slurm", name)
 			}
 		}
@@ -215,11 +226,9 @@ func mergeExperiment(a *app, plan *experiment.Plan, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	md, err := os.ReadFile(filepath.Join(plan.Config.OutDir, "results.md"))
-	if err != nil {
+	if err := printResults(a, plan); err != nil {
 		return err
 	}
-	fmt.Fprint(a.stdout, string(md))
 	a.log.WithField("runs", len(res.Runs)).WithField("without_result", len(res.Failed)).
 		WithField("wall", time.Since(start).Round(time.Second).String()).Info("merged")
 	if len(res.Runs) == 0 {
