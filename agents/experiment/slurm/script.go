@@ -27,6 +27,8 @@ set -e
 {{range .Setup}}{{.}}
 {{end -}}
 cd {{quote .WorkDir}}
+# The run's goroutines use the task's CPUs; evarl calls OpenBLAS from each of them
+# single-threaded, the fastest split (package nn, OpenBLASGemm).
 export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-1}" OPENBLAS_NUM_THREADS=1
 echo "evarl: slurm job ${SLURM_JOB_ID:-?}{{if eq .Kind "array"}} (array task ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID:-?}){{end}} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 exec {{.Command}}

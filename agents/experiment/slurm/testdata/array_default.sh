@@ -10,6 +10,8 @@
 # Written by rl-train experiment --slurm.
 set -e
 cd /shared/evarl
+# The run's goroutines use the task's CPUs; evarl calls OpenBLAS from each of them
+# single-threaded, the fastest split (package nn, OpenBLASGemm).
 export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-1}" OPENBLAS_NUM_THREADS=1
 echo "evarl: slurm job ${SLURM_JOB_ID:-?} (array task ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID:-?}) on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 exec /shared/evarl/bin/rl-train experiment /shared/evarl/runs/cmp/slurm/config-0123456789ab.yaml --run "$SLURM_ARRAY_TASK_ID"
