@@ -16,8 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evarl/evarl/agents/experiment"
+	"github.com/evarl/evarl/internal/atomicfile"
 	"github.com/evarl/evarl/internal/config"
-	"github.com/evarl/evarl/internal/metrics"
 )
 
 // SubmissionsFile records every submission in runs_dir/slurm, so that status and
@@ -139,7 +139,7 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		return nil, err
 	}
 	for path, text := range map[string]string{arrayPath: arrayText, mergePath: mergeText} {
-		if err := metrics.WriteFileAtomic(path, []byte(text)); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(text)); err != nil {
 			return nil, err
 		}
 	}
@@ -357,7 +357,7 @@ func writeSnapshot(path string, data []byte, p *experiment.Plan) error {
 			return fmt.Errorf("slurm: the config snapshot gives run %d another key or directory than the config", i)
 		}
 	}
-	return metrics.WriteFileAtomic(path, data)
+	return atomicfile.WriteFile(path, data)
 }
 
 func hashString(data []byte) string {
@@ -388,5 +388,5 @@ func writeSubmissions(p *experiment.Plan, subs []Submission) error {
 	if err != nil {
 		return err
 	}
-	return metrics.WriteFileAtomic(filepath.Join(p.Config.RunsDir, experiment.SlurmDir, SubmissionsFile), append(data, '\n'))
+	return atomicfile.WriteFile(filepath.Join(p.Config.RunsDir, experiment.SlurmDir, SubmissionsFile), append(data, '\n'))
 }
