@@ -72,6 +72,11 @@ func helper(args []string) int {
 func needSlurm(t *testing.T) {
 	t.Helper()
 	required := os.Getenv("EVARL_SLURM_TEST") == "1"
+	// Reading SLURM_CONF also keys go test's result cache on the cluster: a new
+	// cluster (CI starts one in a fresh directory) runs the test again.
+	if conf := os.Getenv("SLURM_CONF"); conf != "" {
+		t.Logf("SLURM_CONF=%s", conf)
+	}
 	if _, err := exec.LookPath("sbatch"); err != nil {
 		if required {
 			t.Fatal("EVARL_SLURM_TEST=1 but sbatch is not on PATH")
