@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/experiment"
@@ -382,5 +383,45 @@ func TestExecutableRefusesTemporaryBuilds(t *testing.T) {
 	}
 	if got, err := Executable(experiment.SlurmConfig{Executable: "bin/rl-train"}); err != nil || !filepath.IsAbs(got) {
 		t.Errorf("Executable(bin/rl-train) = %q, %v; want an absolute path", got, err)
+	}
+}
+
+// queueSteps answers each squeue with the next listing (the last one repeats).
+type queueSteps struct{ steps [][]Task }
+
+func (q *queueSteps) exec(_ context.Context, name string, args ...string) ([]byte, error) {
+	f := &fakeSlurm{tasks: q.steps[0]}
+	if len(q.steps) > 1 {
+		q.steps = q.steps[1:]
+	}
+	return f.exec(context.Background(), name, args...)
+}
+
+// Waiting ends when neither job is active: with the merge job's state.
+func TestWait(t *testing.T) {
+	defer func(a, b time.Duration) { pollFirst, pollMax = a, b }(pollFirst, pollMax)
+	pollFirst, pollMax = time.Millisecond, time.Millisecond
+	sub := &Submission{ArrayJob: "7", MergeJob: "8"}
+	running := []Task{{ID: "7_0", Job: "7", Index: 0, State: "RUNNING"}, {ID: "8", Job: "8", Index: -1, State: "PENDING", Reason: "Dependency"}}
+	ended := func(merge string) []Task {
+		return []Task{{ID: "7_0", Job: "7", Index: 0, State: "FAILED"}, {ID: "8", Job: "8", Index: -1, State: merge}}
+	}
+	for _, c := range []struct {
+		steps [][]Task
+		want  string
+	}{
+		{[][]Task{running, running, ended("COMPLETED")}, ""},
+		{[][]Task{running, ended("FAILED")}, "ended FAILED"},
+		{[][]Task{running, {}}, "no longer knows"},
+	} {
+		err := wait(context.Background(), (&queueSteps{c.steps}).exec, sub)
+		if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("wait: %v, want %q", err, c.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := wait(ctx, (&queueSteps{[][]Task{running}}).exec, sub); err == nil {
+		t.Error("a cancelled wait returned nil")
 	}
 }

@@ -45,8 +45,9 @@ type Options struct {
 	// DryRun writes the job scripts and the sbatch commands to Out instead of
 	// writing files and submitting.
 	DryRun bool
-	// Wait returns only when the merge job has ended (sbatch --wait), with an
-	// error naming the runs that then have no result.
+	// Wait returns only when the merge job has ended (asking squeue from every
+	// second to every 15 s), with an error naming the runs that then have no
+	// result.
 	Wait bool
 	// Out receives what the user reads: the runs submitted and the job ids, or a
 	// dry run's scripts (nil: discarded).
@@ -154,25 +155,22 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		return nil, err
 	}
 	fmt.Fprintf(out, "submitted array job %s: %s\n", sub.ArrayJob, summary)
-	args := []string{"--dependency=afterany:" + sub.ArrayJob}
-	if opts.Wait {
-		args = append(args, "--wait")
-		fmt.Fprintf(out, "waiting for merge job (sbatch --wait)…\n")
-	}
-	sub.MergeJob, err = sbatch(ctx, run, mergePath, args...)
+	sub.MergeJob, err = sbatch(ctx, run, mergePath, "--dependency=afterany:"+sub.ArrayJob)
 	// Recorded whatever happened next: the jobs exist, and status must know their
 	// tasks.
 	subs = append(subs, *sub)
 	if werr := writeSubmissions(p, subs); werr != nil {
 		return sub, errors.Join(err, werr)
 	}
-	if err != nil && sub.MergeJob == "" {
+	if err != nil {
 		return sub, fmt.Errorf("slurm: array job %s was submitted, its merge job was not (rl-train experiment CONFIG --merge merges by hand): %w", sub.ArrayJob, err)
 	}
 	fmt.Fprintf(out, "submitted merge job %s (after array job %s ends): writes %s\n", sub.MergeJob, sub.ArrayJob, p.Config.OutDir)
 	if !opts.Wait {
 		return sub, nil
 	}
+	fmt.Fprintf(out, "waiting for merge job %s…\n", sub.MergeJob)
+	err = wait(ctx, run, sub)
 	if ctx.Err() != nil {
 		return sub, fmt.Errorf("slurm: stopped waiting (%w); array job %s and merge job %s go on: rl-train experiment CONFIG --status shows them", ctx.Err(), sub.ArrayJob, sub.MergeJob)
 	}
@@ -194,6 +192,46 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		return sub, fmt.Errorf("slurm: merge job %s: %w; log %s", sub.MergeJob, err, mergeLog)
 	}
 	return sub, nil
+}
+
+// pollFirst and pollMax bound the interval at which wait asks squeue: from a
+// second, doubling to 15 s. (sbatch --wait backs off faster: on Slurm 22.05 it
+// returned 40 s after the submission of an array and merge that had ended within
+// 10 s.)
+var pollFirst, pollMax = time.Second, 15 * time.Second
+
+// wait returns when neither job of sub is active any more: nil when the merge job
+// completed, an error with its state otherwise.
+func wait(ctx context.Context, run Exec, sub *Submission) error {
+	interval := pollFirst
+	for {
+		tasks, err := Queue(ctx, run, []string{sub.ArrayJob, sub.MergeJob})
+		if err != nil {
+			return err
+		}
+		active, merge := false, ""
+		for _, t := range tasks {
+			active = active || t.Active()
+			if t.ID == sub.MergeJob {
+				merge = t.State
+			}
+		}
+		if !active {
+			switch merge {
+			case "COMPLETED":
+				return nil
+			case "":
+				return fmt.Errorf("slurm ended the job and no longer knows how (it keeps ended jobs MinJobAge seconds)")
+			}
+			return fmt.Errorf("ended %s", merge)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, pollMax)
+	}
 }
 
 // Select returns the plan indices to submit, in order: every run that is not done
