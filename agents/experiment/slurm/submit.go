@@ -101,13 +101,13 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 	if err != nil {
 		return nil, err
 	}
-	held := len(p.Runs) - len(todo) - experiment.Counts(p)[experiment.StatusDone]
+	done := experiment.Counts(p)[experiment.StatusDone]
+	held := len(p.Runs) - len(todo) - done
 	if len(todo) == 0 {
-		fmt.Fprintf(out, "nothing to submit: %d runs done, %d held by queued Slurm tasks; rl-train experiment CONFIG --status shows them\n",
-			experiment.Counts(p)[experiment.StatusDone], held)
+		fmt.Fprintf(out, "nothing to submit: %d runs done, %d held by queued Slurm tasks; rl-train experiment CONFIG --status shows them\n", done, held)
 		return nil, nil
 	}
-	snapshot, err := snapshotConfig(p.Config)
+	snapshot, err := snapshotConfig(p)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +125,7 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		return nil, err
 	}
 	arrayPath, mergePath := filepath.Join(l.Dir, "array.sh"), filepath.Join(l.Dir, "merge.sh")
-	summary := fmt.Sprintf("%d of %d runs to do (plan indices %s); %d done, %d held by queued tasks", len(todo), len(p.Runs), ArraySpec(todo, 0),
-		experiment.Counts(p)[experiment.StatusDone], held)
+	summary := fmt.Sprintf("%d of %d runs to do (plan indices %s); %d done, %d held by queued tasks", len(todo), len(p.Runs), ArraySpec(todo, 0), done, held)
 	if opts.DryRun {
 		fmt.Fprintf(out, "# Dry run, nothing written or submitted: %s.\n# The tasks would read %s, a snapshot of the config.\n\n", summary, l.Config)
 		fmt.Fprintf(out, "# sbatch --parsable %s\n%s\n# sbatch --parsable --dependency=afterany:ARRAY_JOB_ID %s\n%s", arrayPath, arrayText, mergePath, mergeText)
@@ -136,7 +135,7 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 	if err := os.MkdirAll(filepath.Join(l.Dir, "logs"), 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeSnapshot(l.Config, snapshot, p); err != nil {
+	if err := atomicfile.WriteFile(l.Config, snapshot); err != nil {
 		return nil, err
 	}
 	for path, text := range map[string]string{arrayPath: arrayText, mergePath: mergeText} {
@@ -367,35 +366,31 @@ func jobName(p *experiment.Plan, cfg experiment.SlurmConfig) string {
 	return name
 }
 
-// snapshotConfig is the plan's config as YAML.
-func snapshotConfig(cfg experiment.Config) ([]byte, error) {
-	data, err := yaml.Marshal(cfg)
+// snapshotConfig is the plan's config as the YAML file its jobs read, checked to
+// load back into the same runs with the same keys and directories.
+func snapshotConfig(p *experiment.Plan) ([]byte, error) {
+	data, err := yaml.Marshal(p.Config)
 	if err != nil {
 		return nil, fmt.Errorf("slurm: config snapshot: %w", err)
 	}
-	return append([]byte("# The experiment config that rl-train experiment --slurm submitted; its jobs read this file.\n"), data...), nil
-}
-
-// writeSnapshot writes the config snapshot at path and checks that it gives the
-// plan's runs, with the same keys.
-func writeSnapshot(path string, data []byte, p *experiment.Plan) error {
+	data = append([]byte("# The experiment config that rl-train experiment --slurm submitted; its jobs read this file.\n"), data...)
 	back := experiment.DefaultConfig()
-	if err := config.Decode(path, data, &back); err != nil {
-		return fmt.Errorf("slurm: the config snapshot does not load back: %w", err)
+	if err := config.Decode("the config snapshot", data, &back); err != nil {
+		return nil, fmt.Errorf("slurm: the config snapshot does not load back: %w", err)
 	}
 	q, err := experiment.NewPlan(back)
 	if err != nil {
-		return fmt.Errorf("slurm: the config snapshot: %w", err)
+		return nil, fmt.Errorf("slurm: the config snapshot: %w", err)
 	}
 	if len(q.Runs) != len(p.Runs) {
-		return fmt.Errorf("slurm: the config snapshot plans %d runs, the config %d", len(q.Runs), len(p.Runs))
+		return nil, fmt.Errorf("slurm: the config snapshot plans %d runs, the config %d", len(q.Runs), len(p.Runs))
 	}
 	for i := range q.Runs {
 		if q.Runs[i].Key != p.Runs[i].Key || q.Runs[i].Dir != p.Runs[i].Dir {
-			return fmt.Errorf("slurm: the config snapshot gives run %d another key or directory than the config", i)
+			return nil, fmt.Errorf("slurm: the config snapshot gives run %d another key or directory than the config", i)
 		}
 	}
-	return atomicfile.WriteFile(path, data)
+	return data, nil
 }
 
 func hashString(data []byte) string {
