@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 )
 
@@ -13,27 +14,72 @@ import (
 // MSE, backward, gradient clipping at 0.25 and AdamW (lr 1e-4, weight decay 1e-4).
 // bench/torch_dt.py runs the same step in PyTorch. The backend is nn.DefaultGemm,
 // so EVARL_BLAS=gonum measures the pure-Go fallback.
-func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, false) }
+func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, referenceBench(), false) }
 
 // BenchmarkTrainStepOneLane is BenchmarkTrainStep without the two-lane batch split,
 // to measure what the split brings next to nn's own parallel kernels.
-func BenchmarkTrainStepOneLane(b *testing.B) { benchTrainStep(b, true) }
+func BenchmarkTrainStepOneLane(b *testing.B) { benchTrainStep(b, referenceBench(), true) }
 
-func benchTrainStep(b *testing.B, oneLane bool) {
+// BenchmarkTrainStepSmall is the training step at the size of the shipped gridworld
+// policy (embed 64, 2 blocks, 2 heads, K = 10 → 30 tokens, batch 32, 204-dim state,
+// 3 discrete actions, categorical head, dropout 0.1), full fine-tuning with AdamW
+// and clipping at 0.25 (`bench/torch_dt.py --size small`).
+func BenchmarkTrainStepSmall(b *testing.B) { benchTrainStep(b, smallBench(false), false) }
+
+// BenchmarkLoRAStepSmall is BenchmarkTrainStepSmall with the base frozen and LoRA
+// adapters (package lora, r = 8, alpha 8, no adapter dropout, as the quickstart) on
+// attn.q, attn.k, attn.v, attn.o, mlp.fc and mlp.proj; AdamW and clipping act on the
+// adapters only (`bench/torch_dt.py --size small --lora`).
+func BenchmarkLoRAStepSmall(b *testing.B) { benchTrainStep(b, smallBench(true), false) }
+
+// trainBench is one benchmarked training setting.
+type trainBench struct {
+	cfg   Config
+	batch int
+	lora  bool // base frozen, adapters on lora.DefaultTargets
+}
+
+func referenceBench() trainBench {
+	cfg := DefaultConfig(17, boxed(6, -1, 1))
+	cfg.MaxEpisodeLen = 1000
+	return trainBench{cfg: cfg, batch: 64}
+}
+
+// smallConfig is the configuration of the shipped gridworld policy
+// (configs/pretrain-gridworld.yaml).
+func smallConfig() Config {
+	cfg := DefaultConfig(204, ActionSpace{Discrete: 3})
+	cfg.EmbedDim, cfg.Layers, cfg.Heads, cfg.Context, cfg.MaxEpisodeLen = 64, 2, 2, 10, 512
+	return cfg
+}
+
+func smallBench(withLoRA bool) trainBench {
+	return trainBench{cfg: smallConfig(), batch: 32, lora: withLoRA}
+}
+
+func benchTrainStep(b *testing.B, tb trainBench, oneLane bool) {
 	g, err := nn.DefaultGemm(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := DefaultConfig(17, boxed(6, -1, 1))
-	cfg.MaxEpisodeLen = 1000
 	rng := rand.New(rand.NewPCG(1, 2))
-	m, err := New(cfg, rng, g)
+	m, err := New(tb.cfg, rng, g)
 	if err != nil {
 		b.Fatal(err)
 	}
 	m.oneLane = oneLane
-	bt := randomBatch(cfg, 64, rng)
-	opt, err := nn.NewAdamW(m.Params().Trainable(), nn.DefaultAdamWConfig())
+	params := m.Params().Trainable()
+	if tb.lora {
+		lc := lora.DefaultConfig()
+		lm, err := lora.Apply(m, lc, lora.Options{Rng: rng})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lm.SetTrain(true)
+		params = lm.Params().Trainable()
+	}
+	bt := randomBatch(tb.cfg, tb.batch, rng)
+	opt, err := nn.NewAdamW(params, nn.DefaultAdamWConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +88,9 @@ func benchTrainStep(b *testing.B, oneLane bool) {
 			b.Fatal(err)
 		}
 		m.Loss(bt, 0)
-		m.Params().ZeroGrad()
+		for _, p := range opt.Params() {
+			p.ZeroGrad()
+		}
 		m.Backward()
 		nn.ClipGradNorm(opt.Params(), 0.25)
 		opt.Step(1e-4)

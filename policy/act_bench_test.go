@@ -1,0 +1,100 @@
+package policy
+
+import (
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/envs/gridworld"
+	"github.com/evarl/evarl/nn"
+)
+
+// BenchmarkActGridworld20 and BenchmarkActGridworld64 measure acting: the shipped
+// gridworld policy (../pretrained/gridworld) drives 20 or 64 environments of the
+// gridworld pretraining tasks (environment i on task i mod 36), greedy at target
+// return 1, as an evaluation does. One iteration is one batched Actor.Act and one
+// step of every environment; an ended episode restarts at once. Reported: env-steps/s
+// (environment steps per second, acting and stepping together) and act-µs/step (the
+// time in Actor.Act per environment step).
+func BenchmarkActGridworld20(b *testing.B) { benchActGridworld(b, 20) }
+
+// BenchmarkActGridworld64 is BenchmarkActGridworld20 with 64 environments.
+func BenchmarkActGridworld64(b *testing.B) { benchActGridworld(b, 64) }
+
+func benchActGridworld(b *testing.B, n int) {
+	const dir = "../pretrained/gridworld"
+	if _, err := os.Stat(dir); err != nil {
+		b.Skipf("no shipped policy: %v", err)
+	}
+	g, err := nn.DefaultGemm(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := Load(dir, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tasks := gridworld.PretrainTasks().Tasks
+	envList := make([]envs.Env, n)
+	seeds := make([]int64, n)
+	actor, err := NewActor(m, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range envList {
+		if envList[i], err = tasks[i%len(tasks)].Make(); err != nil {
+			b.Fatal(err)
+		}
+		seeds[i] = int64(i)
+		obs, _, err := envList[i].Reset(seeds[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := actor.Begin(i, obs, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	actions := make([]float64, n)
+	rng := rand.New(rand.NewPCG(1, 1))
+	step := func() time.Duration {
+		t0 := time.Now()
+		if err := actor.Act(true, rng, actions); err != nil {
+			b.Fatal(err)
+		}
+		dt := time.Since(t0)
+		for i, e := range envList {
+			tr, err := e.Step(actions[i : i+1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !tr.Done() {
+				actor.Observe(i, tr.Reward, tr.Obs)
+				continue
+			}
+			seeds[i] += int64(n)
+			obs, _, err := e.Reset(seeds[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := actor.Begin(i, obs, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return dt
+	}
+	for range 2 * m.Config().Context { // past the first, shorter windows
+		step()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var inAct time.Duration
+	for i := 0; i < b.N; i++ {
+		inAct += step()
+	}
+	b.StopTimer()
+	steps := float64(b.N * n)
+	b.ReportMetric(steps/b.Elapsed().Seconds(), "env-steps/s")
+	b.ReportMetric(float64(inAct.Microseconds())/steps, "act-µs/step")
+}
