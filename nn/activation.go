@@ -21,6 +21,15 @@ func GELUForward(x, y []float32) {
 }
 
 func geluForward(x, y, _, _ []float32) {
+	if geluForwardVec(x, y) {
+		return
+	}
+	geluForwardGo(x, y)
+}
+
+// geluForwardGo is the plain-Go loop of geluForward (the vector kernel's twin).
+func geluForwardGo(x, y []float32) {
+	y = y[:len(x)]
 	for i, v := range x {
 		u := geluK * (v + 0.044715*v*v*v)
 		y[i] = v / (1 + expNarrow(-2*u))
@@ -54,6 +63,16 @@ func GELUBackwardWithOutput(x, y, dy, dx []float32) {
 }
 
 func geluBackwardWithOutput(x, y, dy, dx []float32) {
+	if geluBackwardOutVec(x, y, dy, dx) {
+		return
+	}
+	geluBackwardWithOutputGo(x, y, dy, dx)
+}
+
+// geluBackwardWithOutputGo is the plain-Go loop of geluBackwardWithOutput (the
+// vector kernel's twin).
+func geluBackwardWithOutputGo(x, y, dy, dx []float32) {
+	y, dy, dx = y[:len(x)], dy[:len(x)], dx[:len(x)]
 	for i, v := range x {
 		s := float32(0.5)
 		if v > 1e-30 || v < -1e-30 {

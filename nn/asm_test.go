@@ -1,0 +1,75 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestGELUVectorAndGoTwins holds both implementations of each GELU kernel (the
+// vector one where the CPU has it, and the plain-Go loop) to the textbook formula in
+// float64, on lengths around the vector width and on special values: zero, the tiny
+// inputs where the backward kernel switches to σ(2u) = ½, the flat tails and the
+// clamps of the exponential, and NaN (which must come out as NaN).
+func TestGELUVectorAndGoTwins(t *testing.T) {
+	special := []float32{0, 1e-31, -1e-31, 1e-30, 3, -3, 9, -9, 20, -20, 87, -87, 1e4, -1e4}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{1, 7, 8, 9, 16, 23, 100, len(special)} {
+		x := randn(rng, n, 3)
+		if n == len(special) {
+			copy(x, special)
+		}
+		dy, dx0 := randn(rng, n, 1), randn(rng, n, 1)
+		want, wantDx := make([]float64, n), make([]float64, n)
+		for i, v := range x {
+			xv := float64(v)
+			th := math.Tanh(geluK * (xv + 0.044715*xv*xv*xv))
+			want[i] = 0.5 * xv * (1 + th)
+			d := 0.5*(1+th) + 0.5*xv*(1-th*th)*geluK*(1+3*0.044715*xv*xv)
+			wantDx[i] = float64(dx0[i]) + float64(dy[i])*d
+		}
+		impls := []struct {
+			name     string
+			forward  func(x, y []float32) bool
+			backward func(x, y, dy, dx []float32) bool
+		}{
+			{"go", func(x, y []float32) bool { geluForwardGo(x, y); return true },
+				func(x, y, dy, dx []float32) bool { geluBackwardWithOutputGo(x, y, dy, dx); return true }},
+			{"vector", geluForwardVec, geluBackwardOutVec},
+		}
+		for _, im := range impls {
+			y := make([]float32, n+1)
+			y[n] = 42 // past the end: must stay
+			if !im.forward(x, y[:n]) {
+				t.Logf("%s: not available on this CPU", im.name)
+				continue
+			}
+			if y[n] != 42 {
+				t.Errorf("%s n=%d: forward wrote past the end", im.name, n)
+			}
+			dx := append(append([]float32(nil), dx0...), 42)
+			im.backward(x, y[:n], dy, dx[:n])
+			if dx[n] != 42 {
+				t.Errorf("%s n=%d: backward wrote past the end", im.name, n)
+			}
+			for i, v := range x {
+				if d := math.Abs(float64(y[i]) - want[i]); !(d <= 1e-6*math.Max(1, math.Abs(want[i]))) {
+					t.Errorf("%s n=%d: gelu(%v) = %v, want %v", im.name, n, v, y[i], want[i])
+				}
+				if d := math.Abs(float64(dx[i]) - wantDx[i]); !(d <= 1e-5*math.Max(1, math.Abs(wantDx[i]))) {
+					t.Errorf("%s n=%d: dx at x = %v is %v, want %v", im.name, n, v, dx[i], wantDx[i])
+				}
+			}
+		}
+	}
+	nan := float32(math.NaN())
+	x := []float32{nan, 1, 1, 1, 1, 1, 1, 1, nan} // in the vector body and in the tail
+	y := make([]float32, len(x))
+	geluForwardGo(x, y)
+	if !math.IsNaN(float64(y[0])) || !math.IsNaN(float64(y[8])) {
+		t.Errorf("go: gelu(NaN) = %v, %v, want NaN", y[0], y[8])
+	}
+	if clear(y); geluForwardVec(x, y) && (!math.IsNaN(float64(y[0])) || !math.IsNaN(float64(y[8]))) {
+		t.Errorf("vector: gelu(NaN) = %v, %v, want NaN", y[0], y[8])
+	}
+}
