@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""The reference Decision Transformer training step in PyTorch, for comparison with
-evarl's BenchmarkTrainStep (package policy).
+"""Decision Transformer training steps in PyTorch, for comparison with evarl's
+benchmarks in package policy (bench_test.go).
 
-Same model and step as the Go benchmark: embed 128, 3 pre-LN GPT blocks, 4 heads,
-K = 20 (60 tokens), batch 64, state dim 17, 6 continuous actions in [-1, 1], GELU
-(tanh approximation), dropout 0.1 on the embeddings and on both residual branches
-(evarl's attention has no dropout on the probabilities), deterministic tanh head with
-MSE on the real steps of left-padded windows, AdamW (lr 1e-4, weight decay 1e-4),
-gradient clipping at 0.25. One step = forward + backward + clip + update.
+--size reference (BenchmarkTrainStep): embed 128, 3 pre-LN GPT blocks, 4 heads,
+K = 20 (60 tokens), batch 64, state dim 17, 6 continuous actions in [-1, 1],
+deterministic tanh head with MSE on the real steps of left-padded windows.
+--size small (BenchmarkTrainStepSmall), the shipped gridworld policy: embed 64,
+2 blocks, 2 heads, K = 10 (30 tokens), batch 32, state dim 204, 3 discrete actions,
+categorical head with cross-entropy on the real steps.
+Both: GELU (tanh approximation), dropout 0.1 on the embeddings and on both residual
+branches (evarl's attention has no dropout on the probabilities), AdamW (lr 1e-4,
+weight decay 1e-4), gradient clipping at 0.25. One step = forward + backward + clip +
+update.
+--lora (BenchmarkLoRAStepSmall with --size small): the base frozen, LoRA adapters
+(r 8, alpha 8, no dropout, A Kaiming-uniform, B = 0, as PEFT's defaults) on attn.q,
+attn.k, attn.v, attn.o, mlp.fc and mlp.proj; AdamW and clipping on the adapters only.
 
 Prints the median wall time of a step in milliseconds as `torch_ms=<value>`, and the
 mean CPU time of the process (all threads) per step as `torch_cpu_ms=<value>`.
@@ -20,6 +27,24 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+class LoRALinear(nn.Module):
+    """PEFT's LoRA on a frozen nn.Linear: base(x) + scale · B(A(x)), B = 0 at first."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.lora_A = nn.Linear(base.in_features, r, bias=False)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+        self.scale = alpha / r
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scale
 
 
 class Attention(nn.Module):
@@ -70,11 +95,14 @@ class Block(nn.Module):
 
 
 class DT(nn.Module):
-    def __init__(self, state_dim, act_dim, c, layers, heads, max_ep_len, dropout):
+    # act_dim is the number of continuous action components, or with discrete=True the
+    # number of discrete actions (an embedding table and a categorical head).
+    def __init__(self, state_dim, act_dim, c, layers, heads, max_ep_len, dropout, discrete=False):
         super().__init__()
+        self.discrete = discrete
         self.embed_return = nn.Linear(1, c)
         self.embed_state = nn.Linear(state_dim, c)
-        self.embed_action = nn.Linear(act_dim, c)
+        self.embed_action = nn.Embedding(act_dim, c) if discrete else nn.Linear(act_dim, c)
         self.embed_timestep = nn.Embedding(max_ep_len, c)
         self.embed_ln = nn.LayerNorm(c)
         self.drop = nn.Dropout(dropout)
@@ -97,7 +125,17 @@ class DT(nn.Module):
         for blk in self.blocks:
             x = blk(x, mask)
         x = self.ln_f(x).reshape(b, k, 3, -1)
-        return torch.tanh(self.head(x[:, :, 1]))  # predicted from the state token
+        out = self.head(x[:, :, 1])  # predicted from the state token
+        return out if self.discrete else torch.tanh(out)
+
+    def add_lora(self, r, alpha):
+        """Freezes the model and puts LoRA adapters on every block's six linear layers."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for blk in self.blocks:
+            for mod, names in ((blk.attn, ("q", "k", "v", "o")), (blk.mlp, ("fc", "proj"))):
+                for n in names:
+                    setattr(mod, n, LoRALinear(getattr(mod, n), r, alpha))
 
 
 def main():
@@ -105,29 +143,44 @@ def main():
     ap.add_argument("--steps", type=int, default=20, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch default)")
+    ap.add_argument("--size", choices=("reference", "small"), default="reference",
+                    help="reference: BenchmarkTrainStep; small: the shipped gridworld policy")
+    ap.add_argument("--lora", action="store_true", help="frozen base, LoRA r 8 on the six block layers")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    B, K, S, A, C = 64, 20, 17, 6, 128
-    model = DT(S, A, C, layers=3, heads=4, max_ep_len=1000, dropout=0.1)
+    if args.size == "reference":
+        B, K, S, A, C, L, H, T, discrete = 64, 20, 17, 6, 128, 3, 4, 1000, False
+    else:
+        B, K, S, A, C, L, H, T, discrete = 32, 10, 204, 3, 64, 2, 2, 512, True
+    model = DT(S, A, C, layers=L, heads=H, max_ep_len=T, dropout=0.1, discrete=discrete)
+    if args.lora:
+        model.add_lora(8, 8)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-4)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=1e-4)
     g = torch.Generator().manual_seed(1)
     rtg = torch.randn(B, K, 1, generator=g)
     states = torch.randn(B, K, S, generator=g)
-    actions = torch.rand(B, K, A, generator=g) * 2 - 1
-    timesteps = torch.randint(0, 1000 - K, (B, 1), generator=g) + torch.arange(K)[None]
+    if discrete:
+        actions = torch.randint(0, A, (B, K), generator=g)
+    else:
+        actions = torch.rand(B, K, A, generator=g) * 2 - 1
+    timesteps = torch.randint(0, T - K, (B, 1), generator=g) + torch.arange(K)[None]
     pad = torch.ones(B, K, dtype=torch.bool)
     for i in range(B):  # left padding as the DT sampler produces it
         pad[i, : int(torch.randint(0, K // 2, (1,), generator=g))] = False
 
     def step():
         pred = model(rtg, states, actions, timesteps, pad)
-        loss = ((pred - actions) ** 2).mean(-1)[pad].mean()
+        if discrete:
+            loss = F.cross_entropy(pred[pad], actions[pad])
+        else:
+            loss = ((pred - actions) ** 2).mean(-1)[pad].mean()
         opt.zero_grad(set_to_none=False)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        torch.nn.utils.clip_grad_norm_(params, 0.25)
         opt.step()
         return loss.item()
 
@@ -140,8 +193,9 @@ def main():
         step()
         times.append((time.perf_counter() - t0) * 1e3)
     cpu = (time.process_time() - c0) * 1e3 / args.steps
-    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"params {sum(p.numel() for p in model.parameters())}, steps {args.steps}")
+    print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, size {args.size}"
+          f"{', lora' if args.lora else ''}, params {sum(p.numel() for p in model.parameters())}"
+          f" ({sum(p.numel() for p in params)} trainable), steps {args.steps}")
     print(f"torch_ms={statistics.median(times):.2f}")
     print(f"torch_cpu_ms={cpu:.2f}")
 
