@@ -66,6 +66,12 @@ func NewAttention(name string, c, nHead int, g Gemm) *Attention {
 	}
 }
 
+// NeedsGrad reports whether a gradient arriving at the layer's output is used by
+// any of its projections (trainable parameters or an adapter).
+func (a *Attention) NeedsGrad() bool {
+	return a.Q.NeedsGrad() || a.K.NeedsGrad() || a.V.NeedsGrad() || a.O.NeedsGrad()
+}
+
 // Params returns the projections' parameters in the order q, k, v, o.
 func (a *Attention) Params() []*Param {
 	var ps []*Param
@@ -177,7 +183,7 @@ func (a *Attention) Backward(x, dout, dx []float32, b, t int) {
 	}
 	n := b * t
 	a.ensureGrad()
-	inner := dx != nil || a.Q.needsGrad() || a.K.needsGrad() || a.V.needsGrad()
+	inner := dx != nil || a.Q.NeedsGrad() || a.K.NeedsGrad() || a.V.NeedsGrad()
 	var dy []float32
 	if inner {
 		dy = a.dy

@@ -63,6 +63,9 @@ func (ln *LayerNorm) Forward(x, y []float32, n int) {
 	}
 }
 
+// Trainable reports whether the gain or the shift receives gradients.
+func (ln *LayerNorm) Trainable() bool { return ln.W.Trainable() || ln.B.Trainable() }
+
 // Backward adds the gradients of n rows into W.Grad, B.Grad (when trainable) and dx
 // (when non-nil). x is the input Forward saw, dy (n, C) the gradient of its output.
 func (ln *LayerNorm) Backward(x, dy, dx []float32, n int) {
@@ -72,6 +75,9 @@ func (ln *LayerNorm) Backward(x, dy, dx []float32, n int) {
 	}
 	w := ln.W.Data[:c]
 	dw, db := ln.W.Grad, ln.B.Grad
+	if dw == nil && db == nil && dx == nil {
+		return
+	}
 	for r := 0; r < n; r++ {
 		xr, dyr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
 		m, rs := ln.mean[r], ln.rstd[r]

@@ -160,9 +160,10 @@ func (l *Linear) Backward(x, dy, dx []float32, n int) {
 	}
 }
 
-// needsGrad reports whether a gradient arriving at l's output is used: by l's own
-// trainable parameters or by an adapter.
-func (l *Linear) needsGrad() bool {
+// NeedsGrad reports whether a gradient arriving at l's output is used: by l's own
+// trainable parameters or by an adapter. A model uses it to skip the backward pass
+// below the lowest layer that learns anything.
+func (l *Linear) NeedsGrad() bool {
 	return l.W.Grad != nil || (l.B != nil && l.B.Grad != nil) || l.Adapter != nil
 }
 

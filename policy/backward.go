@@ -11,6 +11,7 @@ func (m *Model) Backward() {
 		panic("policy: Backward without Loss after the last Forward")
 	}
 	m.lossDone = false
+	m.planBackward()
 	if m.split < m.fwdB {
 		m.zeroShadow()
 		m.runLanes(true, m.split, m.fwdB)
@@ -33,10 +34,14 @@ func (ln *lane) backward(m *Model, w0, w1 int) {
 
 	// Head and ln_f at the state tokens, scattered back into the residual gradient.
 	dhs, dxs := rows(buf.dhs, C), rows(buf.dxs, C)
+	top := m.plan[len(m.plan)-1].out // the blocks need the gradient of their output
 	clear(dhs)
 	clear(dxs)
-	ln.head.Backward(rows(buf.hs, C), rows(buf.dout, m.headOut), dhs, R)
-	ln.lnF.Backward(rows(buf.xs, C), dhs, dxs, R)
+	ln.head.Backward(rows(buf.hs, C), rows(buf.dout, m.headOut), nilUnless(top || ln.lnF.Trainable(), dhs), R)
+	ln.lnF.Backward(rows(buf.xs, C), dhs, nilUnless(top, dxs), R)
+	if !top {
+		return
+	}
 	dres := toks(buf.dres, C)
 	clear(dres)
 	for i := 0; i < R; i++ {
@@ -45,31 +50,45 @@ func (ln *lane) backward(m *Model, w0, w1 int) {
 	}
 
 	// Blocks in reverse; dres holds the gradient of the residual stream throughout:
-	// each branch's input gradient is added to it on the way down.
+	// each branch's input gradient is added to it on the way down. The plan (see
+	// planBackward) stops where nothing further down learns.
 	dtmp, dln := toks(buf.dtmp, C), toks(buf.dln, C)
 	dfc, dact := toks(buf.dfc, 4*C), toks(buf.dact, 4*C)
 	for l := len(ln.blocks) - 1; l >= 0; l-- {
-		blk, lb := ln.blocks[l], &buf.layers[l]
+		blk, lb, need := ln.blocks[l], &buf.layers[l], m.plan[l]
+		if !need.out {
+			return
+		}
 		// MLP branch: xout = xmid + drop(proj(act(fc(ln2(xmid))))).
 		clear(dtmp)
 		blk.mlpDrop.Backward(dres, dtmp)
-		clear(dact)
-		blk.proj.Backward(toks(lb.act, 4*C), dtmp, dact, N)
-		clear(dfc)
-		if cfg.Activation == ActGELU {
-			nn.GELUBackwardWithOutput(toks(lb.fc, 4*C), toks(lb.act, 4*C), dact, dfc) // lb.act is the GELU output
+		if need.mlpIn {
+			clear(dact)
+			blk.proj.Backward(toks(lb.act, 4*C), dtmp, dact, N)
+			clear(dfc)
+			if cfg.Activation == ActGELU {
+				nn.GELUBackwardWithOutput(toks(lb.fc, 4*C), toks(lb.act, 4*C), dact, dfc) // lb.act is the GELU output
+			} else {
+				nn.ReLUBackward(toks(lb.fc, 4*C), dact, dfc)
+			}
+			clear(dln)
+			blk.fc.Backward(toks(lb.ln2, C), dfc, nilUnless(need.ln2In, dln), N)
+			blk.ln2.Backward(toks(lb.xmid, C), dln, nilUnless(need.mid, dres), N)
 		} else {
-			nn.ReLUBackward(toks(lb.fc, 4*C), dact, dfc)
+			blk.proj.Backward(toks(lb.act, 4*C), dtmp, nil, N)
 		}
-		clear(dln)
-		blk.fc.Backward(toks(lb.ln2, C), dfc, dln, N)
-		blk.ln2.Backward(toks(lb.xmid, C), dln, dres, N)
+		if !need.mid {
+			return
+		}
 		// Attention branch: xmid = xin + drop(attn(ln1(xin))).
 		clear(dtmp)
 		blk.attnDrop.Backward(dres, dtmp)
 		clear(dln)
-		blk.attn.Backward(toks(lb.ln1, C), dtmp, dln, B, T)
-		blk.ln1.Backward(toks(lb.xin, C), dln, dres, N)
+		blk.attn.Backward(toks(lb.ln1, C), dtmp, nilUnless(need.ln1In, dln), B, T)
+		blk.ln1.Backward(toks(lb.xin, C), dln, nilUnless(need.in, dres), N)
+		if !need.in {
+			return
+		}
 	}
 
 	// Embedding dropout and LayerNorm, then split each token's gradient between its
@@ -100,4 +119,50 @@ func (ln *lane) backward(m *Model, w0, w1 int) {
 	} else {
 		ln.embedAction.Backward(rows(buf.act, cfg.Action.Width()), deA, nil, R)
 	}
+}
+
+// blockPlan says which gradients one block's backward pass must produce: at its
+// output (xout), between its branches (xmid) and at its input (xin), at the outputs
+// of its two LayerNorms, and at the input of the MLP's second layer. A gradient is
+// needed when something at or below that point learns: a trainable parameter or an
+// adapter. With LoRA on the block layers, for example, block 0 needs no input
+// gradient, and the embeddings' backward is skipped, as autograd skips it.
+type blockPlan struct {
+	out, mid, in bool
+	ln2In, ln1In bool // gradient of ln2's and ln1's outputs
+	mlpIn        bool // gradient of proj's input (act) and so of fc's output
+}
+
+// planBackward fills m.plan from the current trainability of lane 0's layers (the
+// shadow lane mirrors it).
+func (m *Model) planBackward() {
+	if len(m.plan) != len(m.blocks) {
+		m.plan = make([]blockPlan, len(m.blocks))
+	}
+	below := m.embedTime.W.Trainable() || m.embedReturn.NeedsGrad() || m.embedState.NeedsGrad() ||
+		m.embedLN.Trainable()
+	if m.embedActIdx != nil {
+		below = below || m.embedActIdx.W.Trainable()
+	} else {
+		below = below || m.embedAction.NeedsGrad()
+	}
+	for l, blk := range m.blocks {
+		p := &m.plan[l]
+		p.in = below
+		p.ln1In = p.in || blk.ln1.Trainable()
+		p.mid = p.ln1In || blk.attn.NeedsGrad()
+		p.ln2In = p.mid || blk.ln2.Trainable()
+		p.mlpIn = p.ln2In || blk.fc.NeedsGrad()
+		p.out = p.mlpIn || blk.proj.NeedsGrad()
+		below = p.out
+	}
+}
+
+// nilUnless returns buf when need holds and nil otherwise: a nil input gradient
+// tells an nn layer to skip computing it.
+func nilUnless(need bool, buf []float32) []float32 {
+	if need {
+		return buf
+	}
+	return nil
 }

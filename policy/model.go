@@ -64,9 +64,10 @@ type Model struct {
 	// Loss has filled the head gradient for it.
 	fwdB, fwdK int
 	lossDone   bool
-	acted      bool // the last forward was Act's (no training targets)
-	split      int  // windows [0, split) ran on lane 0, the rest on the shadow lane
-	oneLane    bool // never split (benchmarks compare)
+	plan       []blockPlan // what Backward computes, per block (backward.go)
+	acted      bool        // the last forward was Act's (no training targets)
+	split      int         // windows [0, split) ran on lane 0, the rest on the shadow lane
+	oneLane    bool        // never split (benchmarks compare)
 }
 
 // lane is one complete set of layers: the embeddings, the blocks, ln_f and the head.

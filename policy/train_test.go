@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/evarl/evarl/nn"
@@ -85,6 +87,9 @@ func TestGaussianLearns(t *testing.T) {
 	cfg := DefaultConfig(5, boxed(2, -1, 1))
 	cfg.EmbedDim, cfg.Layers, cfg.Heads, cfg.Context, cfg.MaxEpisodeLen = 32, 2, 2, 4, 64
 	cfg.Dropout, cfg.Head = 0, HeadGaussian
+	// The median over the last 21 of 200 steps: memorising at this learning rate has
+	// occasional spikes of the loss, and which step they hit changes with the last
+	// bits of the arithmetic (vector kernels, BLAS backend).
 	run := func(lambda float32) Loss {
 		rng := rand.New(rand.NewPCG(13, 14))
 		m, err := New(cfg, rng, nn.GonumGemm{})
@@ -93,11 +98,17 @@ func TestGaussianLearns(t *testing.T) {
 		}
 		bt := randomBatch(cfg, 16, rng)
 		tr := newTrainer(t, m, 3e-3)
-		var l Loss
+		var last []Loss
 		for i := 0; i < 200; i++ {
-			l = tr.step(t, bt, lambda)
+			if l := tr.step(t, bt, lambda); i >= 200-21 {
+				last = append(last, l)
+			}
 		}
-		return l
+		slices.SortFunc(last, func(a, b Loss) int { return cmp.Compare(a.NLL, b.NLL) })
+		med := last[len(last)/2]
+		slices.SortFunc(last, func(a, b Loss) int { return cmp.Compare(a.Entropy, b.Entropy) })
+		med.Entropy = last[len(last)/2].Entropy
+		return med
 	}
 	plain, withEnt := run(0), run(1)
 	t.Logf("λ=0: nll %.3f entropy %.3f; λ=1: nll %.3f entropy %.3f", plain.NLL, plain.Entropy, withEnt.NLL, withEnt.Entropy)
