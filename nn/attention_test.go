@@ -73,7 +73,7 @@ func gAttention(g *G.ExprGraph, a *Attention, x *G.Node, b, t int, mask []bool) 
 			p = G.Must(G.HadamardProd(p, gConst(fmt.Sprintf("rows%d.%d", bi, h), keepRow, t, t)))
 			if a.dropping() {
 				bh := bi*a.NHead + h
-				p = G.Must(G.HadamardProd(p, gConst(fmt.Sprintf("drop%d", bh), to64(a.Drop.scale[bh*t*t:(bh+1)*t*t]), t, t)))
+				p = G.Must(G.HadamardProd(p, gConst(fmt.Sprintf("drop%d", bh), to64(a.Drop.lastMask()[bh*t*t:(bh+1)*t*t]), t, t)))
 			}
 			heads = append(heads, G.Must(G.Mul(p, vh)))
 		}

@@ -66,3 +66,48 @@ func TestDropout(t *testing.T) {
 		t.Error("eval Backward is not the identity")
 	}
 }
+
+// TestDropoutMaskTwin: Forward, ForwardAdd and Backward apply the mask of the naive
+// twin, on a slice long enough to be split across the workers and with odd lengths
+// (the last element of a pair), and two Forwards draw different masks.
+func TestDropoutMaskTwin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 2*ParallelMinElems + 3} {
+		d := NewDropout(0.3, rng)
+		x, res, dy := randn(rng, n, 1), randn(rng, n, 1), randn(rng, n, 1)
+		y := make([]float32, n)
+		d.Forward(x, y)
+		mask := d.lastMask()
+		for i := range y {
+			if y[i] != x[i]*mask[i] {
+				t.Fatalf("n=%d: y[%d] = %v, want x·mask = %v", n, i, y[i], x[i]*mask[i])
+			}
+		}
+		dx := append([]float32(nil), res...)
+		d.Backward(dy, dx)
+		for i := range dx {
+			if dx[i] != res[i]+dy[i]*mask[i] {
+				t.Fatalf("n=%d: dx[%d] = %v, want %v", n, i, dx[i], res[i]+dy[i]*mask[i])
+			}
+		}
+		d.ForwardAdd(x, res, y)
+		mask2 := d.lastMask()
+		same := true
+		for i := range y {
+			if y[i] != res[i]+x[i]*mask2[i] {
+				t.Fatalf("n=%d: ForwardAdd y[%d] = %v, want %v", n, i, y[i], res[i]+x[i]*mask2[i])
+			}
+			same = same && mask[i] == mask2[i]
+		}
+		if same && n > 16 {
+			t.Errorf("n=%d: two Forwards drew the same mask", n)
+		}
+		d.Train = false
+		d.ForwardAdd(x, res, y)
+		for i := range y {
+			if y[i] != res[i]+x[i] {
+				t.Fatalf("eval ForwardAdd y[%d] = %v, want %v", i, y[i], res[i]+x[i])
+			}
+		}
+	}
+}

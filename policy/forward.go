@@ -204,8 +204,7 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 		// x += drop(attn(ln1(x)))
 		blk.ln1.Forward(xin, l1, N)
 		blk.attn.Forward(l1, scratch, B, T, tokOK)
-		blk.attnDrop.Forward(scratch, scratch)
-		addInto(xmid, xin, scratch)
+		blk.attnDrop.ForwardAdd(scratch, xin, xmid)
 		// x += drop(proj(act(fc(ln2(x)))))
 		blk.ln2.Forward(xmid, l2, N)
 		blk.fc.Forward(l2, fc, N, tokOK)
@@ -215,8 +214,7 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 			nn.ReLUForward(fc, act)
 		}
 		blk.proj.Forward(act, scratch, N, tokOK)
-		blk.mlpDrop.Forward(scratch, scratch)
-		addInto(xout, xmid, scratch)
+		blk.mlpDrop.ForwardAdd(scratch, xmid, xout)
 	}
 
 	// ln_f and the head only at the state tokens: LayerNorm is per row, so this is
@@ -248,13 +246,5 @@ func (m *Model) headForward(R int) {
 				buf.logStd[r*A+d] = logStdMin + 0.5*(logStdMax-logStdMin)*(tanh32(raw)+1)
 			}
 		}
-	}
-}
-
-// addInto writes a + b into dst.
-func addInto(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
 	}
 }
