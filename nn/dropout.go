@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -117,54 +118,63 @@ func (d *Dropout) run(op dropOp, x, res, y, dx []float32) {
 	d.x, d.res, d.y, d.dx = nil, nil, nil, nil // the caller's slices are not kept
 }
 
-// runRange implements rangeRunner for elements [lo, hi).
+// runRange implements rangeRunner for elements [lo, hi): pairs of elements share
+// one hash, so a range that starts or ends inside a pair handles that element alone.
 func (d *Dropout) runRange(lo, hi int) {
-	keep := 1 / (1 - d.P)
+	keepBits := math.Float32bits(1 / (1 - d.P))
 	thr := uint32(float64(d.P) * (1 << 32))
-	seed := d.seed
-	var h uint64
-	if lo&1 == 1 {
-		h = splitmix64(seed, uint64(lo>>1))
+	i := lo
+	if i&1 == 1 && i < hi {
+		d.apply(i, dropScale(uint32(splitmix64(d.seed, uint64(i>>1))>>32), thr, keepBits))
+		i++
 	}
 	x := d.x[:hi]
 	switch d.op {
 	case dropForward:
 		y := d.y[:hi]
-		for i := lo; i < hi; i++ {
-			if i&1 == 0 {
-				h = splitmix64(seed, uint64(i>>1))
-			}
-			s := keep
-			if uint32(h>>(32*(i&1))) < thr {
-				s = 0
-			}
-			y[i] = x[i] * s
+		for ; i+1 < hi; i += 2 {
+			h := splitmix64(d.seed, uint64(i>>1))
+			y[i] = x[i] * dropScale(uint32(h), thr, keepBits)
+			y[i+1] = x[i+1] * dropScale(uint32(h>>32), thr, keepBits)
 		}
 	case dropForwardAdd:
 		res, y := d.res[:hi], d.y[:hi]
-		for i := lo; i < hi; i++ {
-			if i&1 == 0 {
-				h = splitmix64(seed, uint64(i>>1))
-			}
-			s := keep
-			if uint32(h>>(32*(i&1))) < thr {
-				s = 0
-			}
-			y[i] = res[i] + x[i]*s
+		for ; i+1 < hi; i += 2 {
+			h := splitmix64(d.seed, uint64(i>>1))
+			y[i] = res[i] + x[i]*dropScale(uint32(h), thr, keepBits)
+			y[i+1] = res[i+1] + x[i+1]*dropScale(uint32(h>>32), thr, keepBits)
 		}
 	case dropBackward:
 		dx := d.dx[:hi]
-		for i := lo; i < hi; i++ {
-			if i&1 == 0 {
-				h = splitmix64(seed, uint64(i>>1))
-			}
-			s := keep
-			if uint32(h>>(32*(i&1))) < thr {
-				s = 0
-			}
-			dx[i] += x[i] * s
+		for ; i+1 < hi; i += 2 {
+			h := splitmix64(d.seed, uint64(i>>1))
+			dx[i] += x[i] * dropScale(uint32(h), thr, keepBits)
+			dx[i+1] += x[i+1] * dropScale(uint32(h>>32), thr, keepBits)
 		}
 	}
+	if i < hi {
+		d.apply(i, dropScale(uint32(splitmix64(d.seed, uint64(i>>1))), thr, keepBits))
+	}
+}
+
+// apply does the current op for element i with scale s.
+func (d *Dropout) apply(i int, s float32) {
+	switch d.op {
+	case dropForward:
+		d.y[i] = d.x[i] * s
+	case dropForwardAdd:
+		d.y[i] = d.res[i] + d.x[i]*s
+	case dropBackward:
+		d.dx[i] += d.x[i] * s
+	}
+}
+
+// dropScale is 0 when bits < thr (dropped) and the float32 whose bits are keepBits
+// otherwise, without a branch: drops are random, and a mispredicted branch per
+// element cost more than the hash.
+func dropScale(bits, thr, keepBits uint32) float32 {
+	borrow := uint32((uint64(bits) - uint64(thr)) >> 63) // 1 when bits < thr
+	return math.Float32frombits(keepBits & (borrow - 1))
 }
 
 // splitmix64 is the output function of Steele, Lea and Flood's SplitMix64 generator

@@ -111,3 +111,17 @@ func TestDropoutMaskTwin(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDropout is one residual-branch dropout of the reference model (B=64,
+// T=60, C=128, p = 0.1): ForwardAdd and Backward.
+func BenchmarkDropout(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	n := 64 * 60 * 128
+	x, res, y, dx := randn(rng, n, 1), randn(rng, n, 1), make([]float32, n), make([]float32, n)
+	d := NewDropout(0.1, rng)
+	b.ReportAllocs()
+	for b.Loop() {
+		d.ForwardAdd(x, res, y)
+		d.Backward(y, dx)
+	}
+}
