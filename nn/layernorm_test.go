@@ -76,3 +76,42 @@ func TestLayerNormMatchesGorgonia(t *testing.T) {
 		})
 	}
 }
+
+// TestLayerNormNaiveTwin holds the kernels to the textbook formulas in float64, for
+// widths around the unrolled loops' steps and for enough rows to be split across the
+// workers (both with trainable parameters, summed serially, and frozen ones).
+func TestLayerNormNaiveTwin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []int{1, 3, 4, 7, 64} {
+		for _, frozen := range []bool{false, true} {
+			n := 3
+			if c == 64 {
+				n = 2*ParallelMinElems/c + 5
+			}
+			ln := NewLayerNorm("ln", c)
+			copy(ln.W.Data, randn(rng, c, 1))
+			copy(ln.B.Data, randn(rng, c, 1))
+			x, dy := randn(rng, n*c, 2), randn(rng, n*c, 1)
+			for i := range x {
+				x[i] += 3
+			}
+			dx0 := randn(rng, n*c, 1)
+			y, dx := make([]float32, n*c), append([]float32(nil), dx0...)
+			wantY, wantDx := make([]float32, n*c), append([]float32(nil), dx0...)
+			wantDw, wantDb := make([]float32, c), make([]float32, c)
+			layerNormNaive(x, wantY, dy, wantDx, ln.W.Data, ln.B.Data, wantDw, wantDb, n, c, ln.Eps)
+			if frozen {
+				ln.W.SetTrainable(false)
+				ln.B.SetTrainable(false)
+			}
+			ln.Forward(x, y, n)
+			ln.Backward(x, dy, dx, n)
+			assertClose(t, "y", y, to64(wantY), 1e-5, 1e-5)
+			assertClose(t, "dx", dx, to64(wantDx), 1e-5, 1e-4)
+			if !frozen {
+				assertClose(t, "dw", ln.W.Grad, to64(wantDw), 1e-4, 1e-4)
+				assertClose(t, "db", ln.B.Grad, to64(wantDb), 1e-4, 1e-4)
+			}
+		}
+	}
+}
