@@ -38,9 +38,10 @@ type Adapter struct {
 	// nil without DoRA.
 	M *nn.Param
 
-	lr  lowRank
-	src *rand.PCG // dropout stream (nil without dropout)
-	rng *rand.Rand
+	lr     lowRank
+	src    *rand.PCG // dropout stream (nil without dropout)
+	rng    *rand.Rand
+	parent *Adapter // for a fork (Fork): the adapter it follows (Sync)
 
 	// saved by Forward for Backward
 	n    int
@@ -55,8 +56,8 @@ type Adapter struct {
 }
 
 var (
-	_ nn.Adapter   = (*Adapter)(nil)
-	_ nn.TrainMode = (*Adapter)(nil)
+	_ nn.AdapterForker = (*Adapter)(nil)
+	_ nn.TrainMode     = (*Adapter)(nil)
 )
 
 // newAdapter allocates a zero adapter of rank r for l (not attached).
@@ -92,6 +93,41 @@ func (a *Adapter) SetEnabled(on bool) { a.lr.setEnabled(on) }
 
 // Enabled reports whether the adapter takes part in Forward.
 func (a *Adapter) Enabled() bool { return !a.lr.disabled }
+
+// Fork implements nn.AdapterForker, so that a model keeps running its data-parallel
+// lanes with adapters attached: the fork on twin (the other lane's copy of the layer)
+// shares A, B and M through param and keeps its own saved state (and DoRA's norms).
+func (a *Adapter) Fork(twin *nn.Linear, param func(*nn.Param) *nn.Param) nn.AdapterFork {
+	f := &Adapter{Layer: twin, R: a.R, Alpha: a.Alpha, Scale: a.Scale, Dropout: a.Dropout,
+		A: param(a.A), B: param(a.B), parent: a}
+	if a.M != nil {
+		f.M = param(a.M)
+	}
+	f.lr = a.lr
+	f.lr.a, f.lr.b, f.lr.m, f.lr.w, f.lr.gemm = f.A, f.B, f.M, twin.W, twin.Gemm
+	f.lr.premerge, f.lr.vn, f.lr.norm, f.lr.g = nil, nil, nil, nil
+	if a.src != nil {
+		f.src = rand.NewPCG(0, 0)
+		f.rng = rand.New(f.src)
+	}
+	return f
+}
+
+// Sync implements nn.AdapterFork on a fork: it takes the original's switches
+// (training mode, enabled, merged) and, when its dropout will draw, reseeds its
+// stream from the original's, so that the original's stream (DropoutState) alone
+// determines both lanes' masks.
+func (a *Adapter) Sync() {
+	p := a.parent
+	if p == nil {
+		return
+	}
+	a.lr.training, a.lr.disabled, a.lr.merged = p.lr.training, p.lr.disabled, p.lr.merged
+	a.lr.a0, a.lr.b0 = p.lr.a0, p.lr.b0
+	if a.src != nil && a.lr.training && a.Dropout > 0 && !a.lr.disabled && !a.lr.merged {
+		a.src.Seed(p.rng.Uint64(), p.rng.Uint64())
+	}
+}
 
 // Forward adds the adapter's output for the n rows of x to y (nn.Adapter); y holds
 // x·Wᵀ + b. A merged adapter adds nothing: its product is already in the base

@@ -24,6 +24,34 @@ type Adapter interface {
 	Backward(x, dy, dx []float32, n int)
 }
 
+// AdapterForker is implemented by adapters that can run on a second copy of their
+// layer at the same time, such as the second of a model's data-parallel lanes (two
+// sets of layers sharing their weights, each running half of a batch on its own
+// goroutine). A model whose adapters all implement it keeps splitting batches across
+// its lanes while they are attached; otherwise it runs on one lane.
+type AdapterForker interface {
+	Adapter
+	// Fork returns an adapter for twin, a copy of the adapter's layer on another
+	// lane. The fork computes what the receiver computes, from the receiver's
+	// parameter values, but keeps its own saved state and adds its gradients into
+	// the parameters param returns for the receiver's: param(p) shares p.Data and
+	// has its own Grad (nil while p is frozen); the lane adds those into p.Grad
+	// after Backward.
+	Fork(twin *Linear, param func(*Param) *Param) AdapterFork
+}
+
+// AdapterFork is an adapter made by AdapterForker.Fork.
+type AdapterFork interface {
+	Adapter
+	// Sync brings the fork in line with the adapter it was made from: settings that
+	// may have changed (training mode, merged), and, when the fork will draw random
+	// numbers (adapter dropout), a stream split off the original's, so that the
+	// original's stream alone determines the draws of both lanes. The model calls
+	// it before every forward pass that uses the fork, on one goroutine, while
+	// neither adapter runs.
+	Sync()
+}
+
 // Observer sees a Linear layer's input rows during Forward: EVA uses it to capture
 // activations. x is (n, in) and belongs to the caller: the observer must copy what it
 // keeps. mask has n entries, true for a real row and false for a padding row whose

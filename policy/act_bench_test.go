@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ func benchActGridworld(b *testing.B, n int) {
 	tasks := gridworld.PretrainTasks().Tasks
 	envList := make([]envs.Env, n)
 	seeds := make([]int64, n)
-	actor, err := NewActor(m, n)
+	actor, err := NewActor(m, n, true, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,10 +56,9 @@ func benchActGridworld(b *testing.B, n int) {
 		}
 	}
 	actions := make([]float64, n)
-	rng := rand.New(rand.NewPCG(1, 1))
 	step := func() time.Duration {
 		t0 := time.Now()
-		if err := actor.Act(true, rng, actions); err != nil {
+		if err := actor.Act(actions); err != nil {
 			b.Fatal(err)
 		}
 		dt := time.Since(t0)

@@ -139,12 +139,12 @@ func (m *Model) planBackward() {
 	if len(m.plan) != len(m.blocks) {
 		m.plan = make([]blockPlan, len(m.blocks))
 	}
-	below := m.embedTime.W.Trainable() || m.embedReturn.NeedsGrad() || m.embedState.NeedsGrad() ||
-		m.embedLN.Trainable()
-	if m.embedActIdx != nil {
-		below = below || m.embedActIdx.W.Trainable()
-	} else {
+	below := m.embedReturn.NeedsGrad() || m.embedState.NeedsGrad() || m.embedLN.Trainable()
+	if m.embedAction != nil {
 		below = below || m.embedAction.NeedsGrad()
+	}
+	for _, e := range m.tables { // the timestep and discrete-action tables
+		below = below || e.W.Trainable() || e.Adapter != nil
 	}
 	for l, blk := range m.blocks {
 		p := &m.plan[l]

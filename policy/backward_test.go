@@ -170,3 +170,88 @@ func TestBackwardSkipsWhatNothingLearns(t *testing.T) {
 		})
 	}
 }
+
+// Fork implements nn.AdapterForker: the fork shares the parameter values and keeps
+// its own saved rows.
+func (ad *testAdapter) Fork(twin *nn.Linear, param func(*nn.Param) *nn.Param) nn.AdapterFork {
+	return &testAdapter{in: ad.in, out: ad.out, r: ad.r, a: param(ad.a), b: param(ad.b)}
+}
+
+// Sync implements nn.AdapterFork: nothing to follow.
+func (ad *testAdapter) Sync() {}
+
+// testPlainAdapter is testAdapter without Fork.
+type testPlainAdapter struct{ ad *testAdapter }
+
+func (p testPlainAdapter) Forward(x, y []float32, n int)       { p.ad.Forward(x, y, n) }
+func (p testPlainAdapter) Backward(x, dy, dx []float32, n int) { p.ad.Backward(x, dy, dx, n) }
+
+// TestLanesWithAdapters: adapters that fork keep a batch split across two lanes, and
+// the gradients (adapters' and trainable base parameters') equal one lane's; an
+// adapter that cannot fork puts the batch on one lane.
+func TestLanesWithAdapters(t *testing.T) {
+	cfg := tinyConfig(ActionSpace{Discrete: 3}, HeadCategorical, ActGELU)
+	run := func(oneLane, plain bool) (map[string][]float32, bool) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		m, err := New(cfg, rng, nn.GonumGemm{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.oneLane = oneLane
+		scramble(m, rng)
+		for _, p := range m.Params().All() {
+			p.SetTrainable(p.Name == "head.weight" || p.Name == "blocks.0.ln2.bias")
+		}
+		var extra []*nn.Param
+		for _, name := range []string{"blocks.0.attn.q", "blocks.1.mlp.fc", "blocks.1.attn.o"} {
+			l, _ := m.Linear(name)
+			ad := newTestAdapter(l, 2, rng)
+			l.Adapter = ad
+			if plain && name == "blocks.1.mlp.fc" {
+				l.Adapter = testPlainAdapter{ad}
+			}
+			extra = append(extra, ad.a, ad.b)
+		}
+		out := map[string][]float32{}
+		data := rand.New(rand.NewPCG(9, 10)) // a split batch draws the shadow seed from rng
+		for step := 0; step < 2; step++ {    // the second step reuses the forks
+			bt := randomBatch(cfg, 5, data)
+			if err := m.Forward(bt); err != nil {
+				t.Fatal(err)
+			}
+			m.Loss(bt, 0)
+			m.Params().ZeroGrad()
+			for _, p := range extra {
+				p.ZeroGrad()
+			}
+			m.Backward()
+		}
+		for _, p := range append(m.Params().All(), extra...) {
+			if p.Trainable() {
+				out[p.Name] = append([]float32(nil), p.Grad...)
+			}
+		}
+		return out, m.split < m.fwdB
+	}
+	one, _ := run(true, false)
+	two, split := run(false, false)
+	if !split {
+		t.Fatal("forking adapters: the batch ran on one lane")
+	}
+	if _, split := run(false, true); split {
+		t.Error("an adapter without Fork: the batch was split across lanes")
+	}
+	if len(one) != 8 {
+		t.Fatalf("%d trainable tensors, want 8", len(one))
+	}
+	for name, g := range two {
+		var scale, worst float64
+		for i := range g {
+			scale = math.Max(scale, math.Abs(float64(one[name][i])))
+			worst = math.Max(worst, math.Abs(float64(g[i]-one[name][i])))
+		}
+		if scale == 0 || worst > 1e-5*scale {
+			t.Errorf("%s: two lanes differ from one by %.3g (scale %.3g)", name, worst, scale)
+		}
+	}
+}

@@ -55,11 +55,15 @@ type Model struct {
 	// shadowSrc is the shadow lane's dropout source, re-seeded from rng per forward.
 	shadowSrc *rand.PCG
 	pairs     []shadowParam
-	work      *worker
-	headOut   int           // O
-	dropouts  []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
-	buf       *buffers
-	ce        nn.CrossEntropy
+	// shadowLinears are the shadow lane's copies of linears (same order), forks the
+	// adapter forks on them.
+	shadowLinears []*nn.Linear
+	forks         []laneFork
+	work          *worker
+	headOut       int           // O
+	dropouts      []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
+	buf           *buffers
+	ce            nn.CrossEntropy
 	// fwdB, fwdK are the batch shape of the last Forward; lossDone tells Backward that
 	// Loss has filled the head gradient for it.
 	fwdB, fwdK int

@@ -19,15 +19,28 @@ import (
 // run one after the other), so results do not depend on the machine. The shadow lane
 // has its own dropout generator, drawn from the model's at construction.
 //
-// Adapters and observers attach to lane 0's layers only, and keep per-call state; so
-// when any Linear or Embedding has one, the whole batch runs on lane 0.
+// Adapters and observers attach to lane 0's layers only, and keep per-call state. An
+// adapter on a Linear layer that implements nn.AdapterForker gets a fork on the
+// shadow lane's copy of its layer (made when it is first seen, with its own gradient
+// buffers, reduced like the weights'); while any Linear has an observer or an
+// adapter that cannot fork, or any Embedding has a hook, the whole batch runs on
+// lane 0.
 
 // shadowParam pairs a real parameter with the shadow lane's view of it.
 type shadowParam struct{ real, shadow *nn.Param }
 
-// buildShadow creates the shadow lane from the model's layers.
+// laneFork is the shadow lane's fork of the adapter on one of lane 0's Linear layers.
+type laneFork struct {
+	from  nn.Adapter     // lane 0's adapter the fork was made from (nil: none)
+	fork  nn.AdapterFork // the shadow lane's
+	pairs []shadowParam  // its parameters and the fork's views of them
+}
+
+// buildShadow creates the shadow lane from the model's layers; rng drives its
+// dropout.
 func (m *Model) buildShadow(rng *rand.Rand) {
 	params := map[*nn.Param]*nn.Param{}
+	twins := map[*nn.Linear]*nn.Linear{}
 	sp := func(p *nn.Param) *nn.Param {
 		if p == nil {
 			return nil
@@ -44,7 +57,9 @@ func (m *Model) buildShadow(rng *rand.Rand) {
 		if l == nil {
 			return nil
 		}
-		return &nn.Linear{Name: l.Name, In: l.In, Out: l.Out, W: sp(l.W), B: sp(l.B), Gemm: l.Gemm}
+		t := &nn.Linear{Name: l.Name, In: l.In, Out: l.Out, W: sp(l.W), B: sp(l.B), Gemm: l.Gemm}
+		twins[l] = t
+		return t
 	}
 	emb := func(e *nn.Embedding) *nn.Embedding {
 		if e == nil {
@@ -75,18 +90,40 @@ func (m *Model) buildShadow(rng *rand.Rand) {
 		})
 	}
 	m.shadow = s
+	m.shadowLinears = make([]*nn.Linear, len(m.linears))
+	for i, l := range m.linears {
+		m.shadowLinears[i] = twins[l]
+	}
+	m.forks = make([]laneFork, len(m.linears))
 }
 
 // useShadow reports whether a batch of b windows runs on two lanes, and if so
-// brings the shadow parameters in line with the real ones: the same Data (in case a
+// brings the shadow lane in line with lane 0: adapter forks for the adapters attached
+// now, synced (nn.AdapterFork), and for every parameter the same Data (in case a
 // slice was replaced) and a gradient buffer exactly when the real one is trainable.
 func (m *Model) useShadow(b int) bool {
 	if b < 2 || m.oneLane {
 		return false
 	}
-	for _, l := range m.linears {
-		if l.Adapter != nil || l.Observer != nil {
+	for _, e := range m.tables {
+		if e.Adapter != nil || e.Observer != nil {
 			return false
+		}
+	}
+	for _, l := range m.linears {
+		if l.Observer != nil {
+			return false
+		}
+		if l.Adapter != nil {
+			if _, ok := l.Adapter.(nn.AdapterForker); !ok {
+				return false
+			}
+		}
+	}
+	for i, l := range m.linears {
+		m.syncFork(i, l)
+		if f := m.forks[i].fork; f != nil {
+			f.Sync()
 		}
 	}
 	for _, e := range m.tables {
@@ -95,26 +132,66 @@ func (m *Model) useShadow(b int) bool {
 		}
 	}
 	for _, p := range m.pairs {
-		p.shadow.Data = p.real.Data
-		switch {
-		case p.real.Grad == nil:
-			p.shadow.Grad = nil
-		case p.shadow.Grad == nil:
-			p.shadow.Grad = make([]float32, len(p.real.Data))
+		p.sync()
+	}
+	for _, f := range m.forks {
+		for _, p := range f.pairs {
+			p.sync()
 		}
 	}
 	return true
 }
 
+// syncFork gives the shadow copy of m.linears[i] a fork of l's adapter, unless it
+// has one of that adapter already.
+func (m *Model) syncFork(i int, l *nn.Linear) {
+	f, twin := &m.forks[i], m.shadowLinears[i]
+	if l.Adapter == f.from {
+		return
+	}
+	f.from, f.fork, f.pairs, twin.Adapter = l.Adapter, nil, nil, nil
+	if l.Adapter == nil {
+		return
+	}
+	param := func(p *nn.Param) *nn.Param {
+		q := &nn.Param{Name: p.Name, Shape: p.Shape, Data: p.Data}
+		f.pairs = append(f.pairs, shadowParam{p, q})
+		return q
+	}
+	f.fork = l.Adapter.(nn.AdapterForker).Fork(twin, param)
+	twin.Adapter = f.fork
+}
+
+// sync gives the shadow view the real parameter's Data, and a gradient buffer
+// exactly when the real one has one.
+func (p shadowParam) sync() {
+	p.shadow.Data = p.real.Data
+	switch {
+	case p.real.Grad == nil:
+		p.shadow.Grad = nil
+	case p.shadow.Grad == nil:
+		p.shadow.Grad = make([]float32, len(p.real.Data))
+	}
+}
+
 // reduceShadow adds the shadow lane's gradients into the real ones.
 func (m *Model) reduceShadow() {
 	for _, p := range m.pairs {
-		if p.real.Grad == nil {
-			continue
+		p.reduce()
+	}
+	for _, f := range m.forks {
+		for _, p := range f.pairs {
+			p.reduce()
 		}
-		for i, g := range p.shadow.Grad {
-			p.real.Grad[i] += g
-		}
+	}
+}
+
+func (p shadowParam) reduce() {
+	if p.real.Grad == nil {
+		return
+	}
+	for i, g := range p.shadow.Grad {
+		p.real.Grad[i] += g
 	}
 }
 
@@ -122,6 +199,11 @@ func (m *Model) reduceShadow() {
 func (m *Model) zeroShadow() {
 	for _, p := range m.pairs {
 		clear(p.shadow.Grad)
+	}
+	for _, f := range m.forks {
+		for _, p := range f.pairs {
+			clear(p.shadow.Grad)
+		}
 	}
 }
 
