@@ -49,6 +49,9 @@ type Attention struct {
 	dattd      []float32 // (B, NHead, T, T) gradient of attd (only with Drop active)
 
 	phase attnPhase // which part of the head work runRange does
+
+	xq    []float32 // (B, C) ForwardAt's query rows
+	maskq []bool    // (B) their mask
 }
 
 // NewAttention allocates the four zero-initialised projections (with biases). c must
@@ -106,6 +109,71 @@ func (a *Attention) Forward(x, out []float32, b, t int, mask []bool) {
 	a.O.Forward(a.y, out, n, mask)
 }
 
+// ForwardAt computes the layer's output for one token of each sequence, the one at
+// position pos: out (B, C) from x (B, T, C), as rows pos of Forward's output. It is
+// for inference (a policy acting needs only its last token's output from the last
+// block): it computes keys and values for every token but queries, attention and
+// the output projection for the B rows only, uses no dropout, and keeps nothing for
+// Backward. mask is as for Forward.
+func (a *Attention) ForwardAt(x, out []float32, b, t, pos int, mask []bool) {
+	n, c := b*t, a.C
+	if len(x) < n*c || len(out) < b*c || (mask != nil && len(mask) < n) || pos < 0 || pos >= t {
+		panic(fmt.Sprintf("nn: %s: ForwardAt len(x)=%d len(out)=%d len(mask)=%d pos=%d for B=%d T=%d C=%d", a.Name, len(x), len(out), len(mask), pos, b, t, c))
+	}
+	a.ensure(b, t)
+	a.b = -1 // no Backward for this call
+	a.xq = grow(a.xq, b*c)
+	var maskq []bool
+	if mask != nil {
+		if cap(a.maskq) < b {
+			a.maskq = make([]bool, b)
+		}
+		maskq = a.maskq[:b]
+	}
+	for bi := 0; bi < b; bi++ {
+		copy(a.xq[bi*c:(bi+1)*c], x[(bi*t+pos)*c:(bi*t+pos+1)*c])
+		if mask != nil {
+			maskq[bi] = mask[bi*t+pos]
+		}
+	}
+	q, y := a.q[:b*c], a.y[:b*c]
+	a.Q.Forward(a.xq, q, b, maskq)
+	a.K.Forward(x, a.k, n, mask)
+	a.V.Forward(x, a.v, n, mask)
+	hs := c / a.NHead
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	for bh := 0; bh < b*a.NHead; bh++ {
+		bi, h := bh/a.NHead, bh%a.NHead
+		var keep []bool
+		if mask != nil {
+			keep = mask[bi*t : (bi+1)*t]
+		}
+		qh := q[bi*c+h*hs:][:hs]
+		p := a.att[bh*t : bh*t+pos+1]
+		for j := range p {
+			kj := a.k[(bi*t+j)*c+h*hs:][:hs]
+			var s float32
+			for d, qv := range qh {
+				s += qv * kj[d]
+			}
+			p[j] = s * scale
+		}
+		causalSoftmaxRow(p, keep)
+		yh := y[bi*c+h*hs:][:hs]
+		clear(yh)
+		for j, pj := range p {
+			if pj == 0 {
+				continue
+			}
+			vj := a.v[(bi*t+j)*c+h*hs:][:hs]
+			for d, v := range vj {
+				yh[d] += pj * v
+			}
+		}
+	}
+	a.O.Forward(y, out, b, maskq)
+}
+
 // head returns the offset of pair bh's (T, hs) slice in a (B, T, C) buffer (row
 // stride C) and the pair's (T, T) block of an attention buffer.
 func (a *Attention) head(bh int, buf []float32) (off int, blk []float32) {
@@ -146,31 +214,38 @@ func (a *Attention) headValues(bh int) {
 func causalSoftmax(att []float32, t int, keep []bool) {
 	for i := 0; i < t; i++ {
 		row := att[i*t : (i+1)*t]
-		mx := float32(math.Inf(-1))
-		for j := 0; j <= i; j++ {
-			if keep == nil || keep[j] {
-				mx = max(mx, row[j])
-			}
-		}
-		if math.IsInf(float64(mx), -1) {
-			clear(row) // no key to attend to
-			continue
-		}
-		var s float32
-		for j := 0; j <= i; j++ {
-			if keep == nil || keep[j] {
-				e := expNarrow(row[j] - mx)
-				row[j] = e
-				s += e
-			} else {
-				row[j] = 0
-			}
-		}
-		inv := 1 / s
-		for j := 0; j <= i; j++ {
-			row[j] *= inv
-		}
+		causalSoftmaxRow(row[:i+1], keep)
 		clear(row[i+1:])
+	}
+}
+
+// causalSoftmaxRow turns the scores of one query over keys 0 … len(row)−1 into
+// probabilities over the keys with keep[j] (keep nil: all); the others get 0, and so
+// does every key when none is kept.
+func causalSoftmaxRow(row []float32, keep []bool) {
+	mx := float32(math.Inf(-1))
+	for j, v := range row {
+		if keep == nil || keep[j] {
+			mx = max(mx, v)
+		}
+	}
+	if math.IsInf(float64(mx), -1) {
+		clear(row) // no key to attend to
+		return
+	}
+	var s float32
+	for j, v := range row {
+		if keep == nil || keep[j] {
+			e := expNarrow(v - mx)
+			row[j] = e
+			s += e
+		} else {
+			row[j] = 0
+		}
+	}
+	inv := 1 / s
+	for j := range row {
+		row[j] *= inv
 	}
 }
 
@@ -178,6 +253,9 @@ func causalSoftmax(att []float32, t int, keep []bool) {
 // (trainable ones and adapters) and, when dx is non-nil, into dx (B, T, C). x is the
 // input Forward saw and dout (B, T, C) the gradient of its output.
 func (a *Attention) Backward(x, dout, dx []float32, b, t int) {
+	if a.b < 0 {
+		panic("nn: " + a.Name + ": Backward after ForwardAt (inference only)")
+	}
 	if b != a.b || t != a.t {
 		panic(fmt.Sprintf("nn: %s: Backward for B=%d T=%d after Forward for B=%d T=%d", a.Name, b, t, a.b, a.t))
 	}

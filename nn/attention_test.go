@@ -25,7 +25,7 @@ func newTestAttention(seed uint64, c, nHead int) *Attention {
 // exp/sum/div, times a row indicator that zeroes queries with no key at all.
 // Constants get unique names: gorgonia merges constant nodes of equal name and shape.
 //
-// With attention dropout active, the mask the kernel drew (Drop.scale) is applied as
+// With attention dropout active, the mask the kernel drew (Drop.lastMask) is applied as
 // a constant. Adapters of type *lowRank add s·(x·Aᵀ)·Bᵀ; their A and B nodes are
 // returned in adapters, in the order q, k, v, o.
 func gAttention(g *G.ExprGraph, a *Attention, x *G.Node, b, t int, mask []bool) (out *G.Node, params, adapters []*G.Node) {
@@ -252,4 +252,36 @@ func TestAttentionNaiveTwin(t *testing.T) {
 	want := make([]float32, b*tt*c)
 	attentionNaive(a.q, a.k, a.v, want, b, tt, c, nHead, mask)
 	assertClose(t, "y", a.y, to64(want), 1e-6, 1e-5)
+}
+
+// TestAttentionForwardAt: the output for one position of each sequence equals that
+// row of Forward's output, with padding (a query that has no key to attend to gets
+// the O bias alone), for every position, on OpenBLAS-free and adapter-carrying
+// layers alike; Backward after it is refused.
+func TestAttentionForwardAt(t *testing.T) {
+	const b, tt, c, nHead = 3, 5, 8, 2
+	mask := []bool{true, true, true, true, true, false, false, true, true, true, false, false, false, false, true}
+	a := newTestAttention(41, c, nHead)
+	rng := rand.New(rand.NewPCG(42, 43))
+	ad := &lowRank{in: c, out: c, r: 2, s: 0.5, A: NewParam("A", 2, c), B: NewParam("B", c, 2)}
+	copy(ad.A.Data, randn(rng, 2*c, 1))
+	copy(ad.B.Data, randn(rng, 2*c, 1))
+	a.Q.Adapter = ad
+	x := randn(rng, b*tt*c, 1)
+	full := make([]float32, b*tt*c)
+	a.Forward(x, full, b, tt, mask)
+	for pos := 0; pos < tt; pos++ {
+		got := make([]float32, b*c)
+		a.ForwardAt(x, got, b, tt, pos, mask)
+		for bi := 0; bi < b; bi++ {
+			want := to64(full[(bi*tt+pos)*c : (bi*tt+pos+1)*c])
+			assertClose(t, fmt.Sprintf("pos %d seq %d", pos, bi), got[bi*c:(bi+1)*c], want, 1e-6, 1e-5)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Backward after ForwardAt did not panic")
+		}
+	}()
+	a.Backward(x, full, nil, b, tt)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/evarl/evarl/nn"
 )
 
 // Act predicts the next action of each of bt.B environments (a vector env) from its
@@ -26,9 +28,16 @@ import (
 // Once an episode is longer than K steps, every step drops the oldest token, and the
 // keys and values of every later token in blocks ≥ 1 depended on it through
 // attention, so a cache is invalid at every step after the first K of an episode.
-// What Act does instead: no allocation (the buffers of Forward are reused, grown only
-// for a larger batch), the shortest window that holds every environment's history,
-// and ln_f and the head evaluated at the state tokens only.
+// What Act does instead: only what the current step's action depends on. Every
+// block but the last runs on all tokens (they are the keys and values of the next
+// block); the last block computes keys and values for all tokens but its queries,
+// attention output, MLP, ln_f and the head for the current state token of each
+// window only, which is most of that block's work saved. Nothing is kept for a
+// backward pass, no dropout mask is drawn, nothing is allocated (buffers are grown
+// only for a larger batch), and the window is the shortest that holds every
+// environment's history. With an observer attached to a Linear or Embedding layer
+// (EVA's capture), Act runs the full forward pass instead, so the observer sees
+// every row.
 func (m *Model) Act(bt *Batch, greedy bool, rng *rand.Rand, actions []float32) error {
 	if err := checkBatch(bt, m.cfg, true); err != nil {
 		return err
@@ -47,14 +56,22 @@ func (m *Model) Act(bt *Batch, greedy bool, rng *rand.Rand, actions []float32) e
 	}
 	wasTrain := m.train
 	m.SetTrain(false)
-	m.forward(bt, true)
+	// row(w) is the row of buf.out that holds window w's current step.
+	row := func(w int) int { return w }
+	if m.observed() {
+		// An observer is shown every row of every layer, as in Forward.
+		m.forward(bt, true)
+		row = func(w int) int { return w*bt.K + bt.K - 1 }
+	} else {
+		m.forwardAct(bt)
+	}
 	m.SetTrain(wasTrain)
 
 	buf, O := m.buf, m.headOut
 	lo, hi := m.cfg.Action.Low, m.cfg.Action.High
 	scale := func(d int, u float32) float32 { return lo[d] + (u+1)*0.5*(hi[d]-lo[d]) }
 	for w := 0; w < bt.B; w++ {
-		r := w*bt.K + bt.K - 1 // the current step's row
+		r := row(w)
 		out := buf.out[r*O : (r+1)*O]
 		dst := actions[w*A : (w+1)*A]
 		switch m.cfg.Head {
@@ -104,3 +121,116 @@ func pickCategorical(logits []float32, greedy bool, rng *rand.Rand) int {
 
 // clampTo keeps a rescaled action inside its bounds despite float rounding.
 func clampTo(v, lo, hi float32) float32 { return min(max(v, lo), hi) }
+
+// observed reports whether any Linear layer or Embedding has an observer.
+func (m *Model) observed() bool {
+	for _, l := range m.linears {
+		if l.Observer != nil {
+			return true
+		}
+	}
+	for _, e := range m.tables {
+		if e.Observer != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// actBuffers are the rows the last block and the head compute while acting, one per
+// window: the current state token's.
+type actBuffers struct {
+	b              int       // windows they hold
+	x, ln, br, mid []float32 // (B, C) residual, LayerNorm output, branch output, after attention
+	fc, act        []float32 // (B, 4C)
+	hs             []float32 // (B, C) ln_f output
+}
+
+// forwardAct is the forward pass of Act (see there): the head's outputs for the
+// current step of each window in rows 0 … B−1 of buf.out, and the per-head
+// quantities from them. The model must be in evaluation mode.
+func (m *Model) forwardAct(bt *Batch) {
+	m.prepare(bt, true)
+	B, C := bt.B, m.cfg.EmbedDim
+	if m.abuf == nil || m.abuf.b < B {
+		f := func(n int) []float32 { return make([]float32, n) }
+		m.abuf = &actBuffers{b: B, x: f(B * C), ln: f(B * C), br: f(B * C), mid: f(B * C),
+			fc: f(B * 4 * C), act: f(B * 4 * C), hs: f(B * C)}
+	}
+	m.split = B
+	if m.useShadow(B) {
+		m.split = (B + 1) / 2
+		m.runLanes(passAct, m.split, B)
+	} else {
+		m.lane.act(m, 0, B)
+	}
+	m.headForward(B)
+}
+
+// act runs windows [w0, w1) of the batch in m.buf through this lane's layers for
+// forwardAct.
+func (ln *lane) act(m *Model, w0, w1 int) {
+	cfg, buf, ab, K := m.cfg, m.buf, m.abuf, m.fwdK
+	B, T, C := w1-w0, tokensPerStep*K, cfg.EmbedDim
+	n0, n1 := w0*T, w1*T
+	N := n1 - n0
+	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
+	wins := func(x []float32, width int) []float32 { return x[w0*width : w1*width] }
+	tokOK := buf.tokOK[n0:n1]
+
+	xin := ln.embed(m, w0, w1) // embed_ln output: no dropout while acting
+	scratch := toks(buf.scratch, C)
+	last := len(ln.blocks) - 1
+	for l, blk := range ln.blocks[:last] {
+		lb := &buf.layers[l]
+		l1, xmid, l2 := toks(lb.ln1, C), toks(lb.xmid, C), toks(lb.ln2, C)
+		fc, act, xout := toks(lb.fc, 4*C), toks(lb.act, 4*C), toks(lb.xout, C)
+		blk.ln1.Forward(xin, l1, N)
+		blk.attn.Forward(l1, scratch, B, T, tokOK)
+		addRows(xmid, xin, scratch)
+		blk.ln2.Forward(xmid, l2, N)
+		blk.fc.Forward(l2, fc, N, tokOK)
+		activate(cfg, fc, act)
+		blk.proj.Forward(act, scratch, N, tokOK)
+		addRows(xout, xmid, scratch)
+		xin = xout
+	}
+
+	// The last block at the current state token of each window only (keys and
+	// values from all tokens).
+	blk, lb := ln.blocks[last], &buf.layers[last]
+	pos := tokensPerStep*(K-1) + 1
+	l1 := toks(lb.ln1, C)
+	blk.ln1.Forward(xin, l1, N)
+	x, lnq, br, mid := wins(ab.x, C), wins(ab.ln, C), wins(ab.br, C), wins(ab.mid, C)
+	fc, act, hs := wins(ab.fc, 4*C), wins(ab.act, 4*C), wins(ab.hs, C)
+	for w := 0; w < B; w++ {
+		copy(x[w*C:(w+1)*C], xin[(w*T+pos)*C:(w*T+pos+1)*C])
+	}
+	blk.attn.ForwardAt(l1, br, B, T, pos, tokOK)
+	addRows(mid, x, br)
+	blk.ln2.Forward(mid, lnq, B)
+	blk.fc.Forward(lnq, fc, B, nil)
+	activate(cfg, fc, act)
+	blk.proj.Forward(act, br, B, nil)
+	addRows(x, mid, br)
+	ln.lnF.Forward(x, hs, B)
+	ln.head.Forward(hs, wins(buf.out, m.headOut), B, nil)
+}
+
+// activate applies the MLP non-linearity.
+func activate(cfg Config, x, y []float32) {
+	if cfg.Activation == ActGELU {
+		nn.GELUForward(x, y)
+	} else {
+		nn.ReLUForward(x, y)
+	}
+}
+
+// addRows writes a + b into dst.
+func addRows(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}

@@ -176,3 +176,68 @@ func TestActErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestActMatchesForward: Act's forward pass (the last block at the current state
+// token only, on one or two lanes, with and without an adapter) gives the head
+// outputs that the full forward pass gives at each window's last step, for every
+// head, with padded windows and windows shorter than the context.
+func TestActMatchesForward(t *testing.T) {
+	for _, head := range []string{HeadCategorical, HeadDeterministic, HeadGaussian} {
+		for _, tc := range []struct {
+			name    string
+			b, k    int
+			adapter bool
+		}{{"one window", 1, 3, false}, {"lanes", 5, 3, false}, {"short windows", 4, 2, false}, {"adapter", 3, 3, true}} {
+			t.Run(head+"/"+tc.name, func(t *testing.T) {
+				act := ActionSpace{Discrete: 5}
+				if head != HeadCategorical {
+					act = boxed(2, -3, 1)
+				}
+				cfg := tinyConfig(act, head, ActGELU)
+				cfg.Layers = 3
+				rng := rand.New(rand.NewPCG(5, 6))
+				m, err := New(cfg, rng, nn.GonumGemm{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				scramble(m, rng)
+				if tc.adapter {
+					l, _ := m.Linear("blocks.2.mlp.fc")
+					l.Adapter = newTestAdapter(l, 2, rng)
+				}
+				bt := randomBatch(cfg, tc.b, rng)
+				bt.K = tc.k
+				for w := 0; w < tc.b; w++ {
+					bt.Mask[w*tc.k+tc.k-1] = true // the current step is real
+				}
+				m.SetTrain(false)
+				out := make([]float32, tc.b*cfg.Action.Width())
+				if err := m.Act(bt, true, nil, out); err != nil {
+					t.Fatal(err)
+				}
+				O, A := m.headOut, cfg.Action.Width()
+				got := append([]float32(nil), m.buf.out[:tc.b*O]...)
+				gotMu := append([]float32(nil), m.buf.mu[:tc.b*A]...)
+				if err := m.Forward(bt); err != nil {
+					t.Fatal(err)
+				}
+				for w := 0; w < tc.b; w++ {
+					r := w*tc.k + tc.k - 1
+					for o := 0; o < O; o++ {
+						g, want := got[w*O+o], m.buf.out[r*O+o]
+						if math.Abs(float64(g-want)) > 1e-5*math.Max(1, math.Abs(float64(want))) {
+							t.Errorf("window %d output %d: Act %v, Forward %v", w, o, g, want)
+						}
+					}
+					if head == HeadGaussian {
+						for d := 0; d < A; d++ {
+							if g, want := gotMu[w*A+d], m.buf.mu[r*A+d]; math.Abs(float64(g-want)) > 1e-5 {
+								t.Errorf("window %d mean %d: Act %v, Forward %v", w, d, g, want)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}

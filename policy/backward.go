@@ -14,7 +14,7 @@ func (m *Model) Backward() {
 	m.planBackward()
 	if m.split < m.fwdB {
 		m.zeroShadow()
-		m.runLanes(true, m.split, m.fwdB)
+		m.runLanes(passBackward, m.split, m.fwdB)
 		m.reduceShadow()
 	} else {
 		m.lane.backward(m, 0, m.fwdB)

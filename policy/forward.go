@@ -103,6 +103,23 @@ func (m *Model) Forward(bt *Batch) error {
 // forward runs the model; acting means the action of each window's last step is
 // unknown and treated as zero.
 func (m *Model) forward(bt *Batch, acting bool) {
+	m.prepare(bt, acting)
+	B, R := bt.B, bt.B*bt.K
+	m.split = B
+	if m.useShadow(B) {
+		if m.train && m.cfg.Dropout > 0 {
+			m.shadowSrc.Seed(m.rng.Uint64(), m.rng.Uint64())
+		}
+		m.split = (B + 1) / 2
+		m.runLanes(passForward, m.split, B)
+	} else {
+		m.lane.forward(m, 0, B)
+	}
+	m.headForward(R)
+}
+
+// prepare sizes the buffers for bt and transforms its inputs into them.
+func (m *Model) prepare(bt *Batch, acting bool) {
 	cfg := m.cfg
 	B, K := bt.B, bt.K
 	S, A := cfg.StateDim, cfg.Action.Width()
@@ -147,17 +164,6 @@ func (m *Model) forward(bt *Batch, acting bool) {
 		}
 	}
 	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, acting
-	m.split = B
-	if m.useShadow(B) {
-		if m.train && m.cfg.Dropout > 0 {
-			m.shadowSrc.Seed(m.rng.Uint64(), m.rng.Uint64())
-		}
-		m.split = (B + 1) / 2
-		m.runLanes(false, m.split, B)
-	} else {
-		m.lane.forward(m, 0, B)
-	}
-	m.headForward(R)
 }
 
 // forward runs windows [w0, w1) of the batch in m.buf (inputs already transformed)
@@ -172,29 +178,7 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
 	stepOK, tokOK := buf.stepOK[r0:r1], buf.tokOK[n0:n1]
 
-	// Embeddings: each token is its own embedding plus its step's timestep embedding.
-	eR, eS, eA, eT := rows(buf.eR, C), rows(buf.eS, C), rows(buf.eA, C), rows(buf.eT, C)
-	ln.embedTime.Forward(buf.tIdx[r0:r1], eT, stepOK)
-	ln.embedReturn.Forward(rows(buf.rtg, 1), eR, R, stepOK)
-	ln.embedState.Forward(rows(buf.st, cfg.StateDim), eS, R, stepOK)
-	if ln.embedActIdx != nil {
-		ln.embedActIdx.Forward(buf.actIdx[r0:r1], eA, stepOK)
-	} else {
-		ln.embedAction.Forward(rows(buf.act, cfg.Action.Width()), eA, R, stepOK)
-	}
-	tok := toks(buf.tok, C)
-	for i := 0; i < R; i++ {
-		te := eT[i*C : (i+1)*C]
-		for j, e := range [tokensPerStep][]float32{eR, eS, eA} {
-			dst := tok[(tokensPerStep*i+j)*C : (tokensPerStep*i+j+1)*C]
-			for c, v := range e[i*C : (i+1)*C] {
-				dst[c] = v + te[c]
-			}
-		}
-	}
-	ln0 := toks(buf.ln0, C)
-	ln.embedLN.Forward(tok, ln0, N)
-	ln.embedDrop.Forward(ln0, toks(buf.layers[0].xin, C))
+	ln.embedDrop.Forward(ln.embed(m, w0, w1), toks(buf.layers[0].xin, C))
 
 	scratch := toks(buf.scratch, C)
 	for l, blk := range ln.blocks {
@@ -227,6 +211,43 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 	}
 	ln.lnF.Forward(xs, hs, R)
 	ln.head.Forward(hs, rows(buf.out, m.headOut), R, stepOK)
+}
+
+// embed computes the tokens of windows [w0, w1) and their embed_ln output (returned,
+// a part of buf.ln0): each token is its own embedding plus its step's timestep
+// embedding.
+func (ln *lane) embed(m *Model, w0, w1 int) []float32 {
+	cfg, buf, K := m.cfg, m.buf, m.fwdK
+	T, C := tokensPerStep*K, cfg.EmbedDim
+	r0, r1 := w0*K, w1*K // step rows
+	n0, n1 := w0*T, w1*T // token rows
+	R, N := r1-r0, n1-n0
+	rows := func(x []float32, width int) []float32 { return x[r0*width : r1*width] }
+	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
+	stepOK := buf.stepOK[r0:r1]
+
+	eR, eS, eA, eT := rows(buf.eR, C), rows(buf.eS, C), rows(buf.eA, C), rows(buf.eT, C)
+	ln.embedTime.Forward(buf.tIdx[r0:r1], eT, stepOK)
+	ln.embedReturn.Forward(rows(buf.rtg, 1), eR, R, stepOK)
+	ln.embedState.Forward(rows(buf.st, cfg.StateDim), eS, R, stepOK)
+	if ln.embedActIdx != nil {
+		ln.embedActIdx.Forward(buf.actIdx[r0:r1], eA, stepOK)
+	} else {
+		ln.embedAction.Forward(rows(buf.act, cfg.Action.Width()), eA, R, stepOK)
+	}
+	tok := toks(buf.tok, C)
+	for i := 0; i < R; i++ {
+		te := eT[i*C : (i+1)*C]
+		for j, e := range [tokensPerStep][]float32{eR, eS, eA} {
+			dst := tok[(tokensPerStep*i+j)*C : (tokensPerStep*i+j+1)*C]
+			for c, v := range e[i*C : (i+1)*C] {
+				dst[c] = v + te[c]
+			}
+		}
+	}
+	ln0 := toks(buf.ln0, C)
+	ln.embedLN.Forward(tok, ln0, N)
+	return ln0
 }
 
 // headForward turns the head's raw outputs into the per-head quantities: tanh for

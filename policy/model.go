@@ -63,6 +63,7 @@ type Model struct {
 	headOut       int           // O
 	dropouts      []*nn.Dropout // every dropout layer of both lanes (SetTrain switches them)
 	buf           *buffers
+	abuf          *actBuffers // the last block's rows while acting (act.go)
 	ce            nn.CrossEntropy
 	// fwdB, fwdK are the batch shape of the last Forward; lossDone tells Backward that
 	// Loss has filled the head gradient for it.

@@ -207,18 +207,33 @@ func (m *Model) zeroShadow() {
 	}
 }
 
+// pass names what a lane runs.
+type pass int
+
+const (
+	passForward  pass = iota // lane.forward
+	passBackward             // lane.backward
+	passAct                  // lane.act
+)
+
 // job is one lane's share of a pass.
 type job struct {
-	m        *Model
-	backward bool
-	w0, w1   int // windows
+	m      *Model
+	pass   pass
+	w0, w1 int // windows
 }
 
-func (j job) run() {
-	if j.backward {
-		j.m.shadow.backward(j.m, j.w0, j.w1)
-	} else {
-		j.m.shadow.forward(j.m, j.w0, j.w1)
+func (j job) run() { j.m.shadow.run(j.m, j.pass, j.w0, j.w1) }
+
+// run runs pass p of this lane over windows [w0, w1).
+func (ln *lane) run(m *Model, p pass, w0, w1 int) {
+	switch p {
+	case passForward:
+		ln.forward(m, w0, w1)
+	case passBackward:
+		ln.backward(m, w0, w1)
+	case passAct:
+		ln.act(m, w0, w1)
 	}
 }
 
@@ -242,9 +257,10 @@ func startWorker() *worker {
 }
 
 // runLanes runs the shadow's part (windows [split, b)) and lane 0's part ([0, split))
-// at the same time when the machine has a second core, one after the other otherwise.
-func (m *Model) runLanes(backward bool, split, b int) {
-	j := job{m: m, backward: backward, w0: split, w1: b}
+// of pass p at the same time when the machine has a second core, one after the other
+// otherwise.
+func (m *Model) runLanes(p pass, split, b int) {
+	j := job{m: m, pass: p, w0: split, w1: b}
 	parallel := runtime.GOMAXPROCS(0) >= 2
 	if !parallel {
 		j.run()
@@ -255,11 +271,7 @@ func (m *Model) runLanes(backward bool, split, b int) {
 		}
 		m.work.jobs <- j
 	}
-	if backward {
-		m.lane.backward(m, 0, split)
-	} else {
-		m.lane.forward(m, 0, split)
-	}
+	m.lane.run(m, p, 0, split)
 	if parallel {
 		<-m.work.done
 	}
