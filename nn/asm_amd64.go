@@ -66,3 +66,62 @@ func geluBackwardOutVec(x, y, dy, dx []float32) bool {
 	}
 	return true
 }
+
+//go:noescape
+func expShiftAVX2(x *float32, n int, m float32)
+
+//go:noescape
+func layerNormRowAVX2(x, y, w, b *float32, c int, eps float32) (mean, rstd float32)
+
+//go:noescape
+func layerNormRowBackwardAVX2(x, dy, dx, w, dw, db *float32, c int, m, rs float32)
+
+// expShiftVec sets x[j] = e^(x[j] − m) on the vector unit; it reports false (and
+// does nothing) when the CPU lacks it.
+func expShiftVec(x []float32, m float32) bool {
+	if !haveVector {
+		return false
+	}
+	n := len(x) &^ 7
+	if n > 0 {
+		expShiftAVX2(&x[0], n, m)
+	}
+	if r := len(x) - n; r > 0 {
+		var b [8]float32
+		copy(b[:], x[n:])
+		expShiftAVX2(&b[0], 8, m)
+		copy(x[n:], b[:r])
+	}
+	return true
+}
+
+// layerNormRowVec is layerNormRow on the vector unit for rows whose width is a
+// multiple of 8; ok is false (and nothing is done) otherwise.
+func layerNormRowVec(x, y, w, b []float32, eps float32) (mean, rstd float32, ok bool) {
+	c := len(x)
+	if !haveVector || c == 0 || c%8 != 0 {
+		return 0, 0, false
+	}
+	_, _, _ = y[c-1], w[c-1], b[c-1]
+	mean, rstd = layerNormRowAVX2(&x[0], &y[0], &w[0], &b[0], c, eps)
+	return mean, rstd, true
+}
+
+// layerNormRowBackwardVec is layerNormRowBackward on the vector unit for rows whose
+// width is a multiple of 8; it reports false (and does nothing) otherwise.
+func layerNormRowBackwardVec(x, dy, dx, w, dw, db []float32, m, rs float32) bool {
+	c := len(x)
+	if !haveVector || c == 0 || c%8 != 0 {
+		return false
+	}
+	_, _ = dy[c-1], w[c-1]
+	first := func(s []float32) *float32 {
+		if s == nil {
+			return nil
+		}
+		_ = s[c-1]
+		return &s[0]
+	}
+	layerNormRowBackwardAVX2(&x[0], &dy[0], first(dx), &w[0], first(dw), first(db), c, m, rs)
+	return true
+}

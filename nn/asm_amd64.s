@@ -30,6 +30,9 @@ DATA geluConst<>+0x44(SB)/4, $0x3fcc422a // 2·√(2/π)
 DATA geluConst<>+0x48(SB)/4, $0x3e5b33b6 // 2·√(2/π)·3·0.044715
 GLOBL geluConst<>(SB), RODATA|NOPTR, $0x4c
 
+DATA one64<>+0(SB)/8, $1.0
+GLOBL one64<>(SB), RODATA|NOPTR, $8
+
 // func geluForwardAVX2(x, y *float32, n int)
 //
 // y = x / (1 + e^(−2u)), u = √(2/π)·(x + 0.044715·x³).
@@ -128,5 +131,208 @@ backward:
 	ADDQ $32, R8
 	SUBQ $8, CX
 	JNZ  backward
+	VZEROUPPER
+	RET
+
+// func expShiftAVX2(x *float32, n int, m float32)
+//
+// x[j] = e^(x[j] − m), the exponential of expNarrow (arguments clamped to
+// [−87, 88]); the softmax's numerators.
+TEXT ·expShiftAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y9
+	VBROADCASTSS geluConst<>+0x08(SB), Y10 // -87
+	VBROADCASTSS geluConst<>+0x0c(SB), Y11 // 88
+	VBROADCASTSS geluConst<>+0x10(SB), Y12 // log2 e
+	VBROADCASTSS geluConst<>+0x14(SB), Y13 // ln2 hi
+	VBROADCASTSS geluConst<>+0x18(SB), Y14 // ln2 lo
+	VBROADCASTSS geluConst<>+0x34(SB), Y15 // 1
+
+exp:
+	VMOVUPS (SI), Y2
+	VSUBPS  Y9, Y2, Y2        // a = x − m
+	VMAXPS  Y2, Y10, Y2       // a = max(-87, a)
+	VMINPS  Y2, Y11, Y2       // a = min(88, a)
+	VMULPS  Y12, Y2, Y3
+	VROUNDPS $8, Y3, Y3       // k = round(a·log2 e)
+	VMOVAPS Y2, Y4
+	VFNMADD231PS Y13, Y3, Y4  // r = a − k·ln2hi
+	VFNMADD231PS Y14, Y3, Y4  //     − k·ln2lo
+	VBROADCASTSS geluConst<>+0x1c(SB), Y5
+	VBROADCASTSS geluConst<>+0x20(SB), Y6
+	VFMADD213PS Y6, Y4, Y5
+	VBROADCASTSS geluConst<>+0x24(SB), Y6
+	VFMADD213PS Y6, Y4, Y5
+	VBROADCASTSS geluConst<>+0x28(SB), Y6
+	VFMADD213PS Y6, Y4, Y5
+	VBROADCASTSS geluConst<>+0x2c(SB), Y6
+	VFMADD213PS Y6, Y4, Y5
+	VBROADCASTSS geluConst<>+0x30(SB), Y6
+	VFMADD213PS Y6, Y4, Y5
+	VMULPS  Y4, Y4, Y6
+	VFMADD213PS Y4, Y6, Y5
+	VADDPS  Y15, Y5, Y5       // e^r
+	VCVTPS2DQ Y3, Y7
+	VPBROADCASTD geluConst<>+0x38(SB), Y6
+	VPADDD  Y6, Y7, Y7
+	VPSLLD  $23, Y7, Y7       // 2^k
+	VMULPS  Y7, Y5, Y5
+	VMOVUPS Y5, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  exp
+	VZEROUPPER
+	RET
+
+// hsum8 leaves the sum of the eight lanes of Y in the low lane of X (X is Y's low
+// half; T is a scratch register).
+#define HSUM8(Y, X, T) \
+	VEXTRACTF128 $1, Y, T; \
+	VADDPS  T, X, X; \
+	VMOVHLPS X, T, T; \
+	VADDPS  T, X, X; \
+	VMOVSHDUP X, T; \
+	VADDSS  T, X, X
+
+// func layerNormRowAVX2(x, y, w, b *float32, c int, eps float32) (mean, rstd float32)
+//
+// One row of LayerNorm.Forward (layerNormRow): c must be a positive multiple of 8.
+TEXT ·layerNormRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ c+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	MOVQ SI, AX
+	MOVQ CX, DX
+sum:
+	VADDPS (AX), Y0, Y0
+	ADDQ $32, AX
+	SUBQ $8, DX
+	JNZ  sum
+	HSUM8(Y0, X0, X1)
+	VCVTSI2SSQ CX, X2, X2      // c
+	VDIVSS  X2, X0, X0        // mean
+	VBROADCASTSS X0, Y8
+	VXORPS Y1, Y1, Y1
+	MOVQ SI, AX
+	MOVQ CX, DX
+vari:
+	VMOVUPS (AX), Y3
+	VSUBPS  Y8, Y3, Y3
+	VFMADD231PS Y3, Y3, Y1
+	ADDQ $32, AX
+	SUBQ $8, DX
+	JNZ  vari
+	HSUM8(Y1, X1, X3)
+	VDIVSS  X2, X1, X1        // variance
+	VADDSS  eps+40(FP), X1, X1
+	VCVTSS2SD X1, X1, X1
+	VSQRTSD X1, X1, X1
+	VMOVSD  one64<>(SB), X4
+	VDIVSD  X1, X4, X1
+	VCVTSD2SS X1, X1, X1      // 1/σ, as float32(1/math.Sqrt(float64(v+eps)))
+	VMOVSS X0, mean+48(FP)
+	VMOVSS X1, rstd+52(FP)
+	VBROADCASTSS X1, Y9
+	MOVQ y+8(FP), DI
+	MOVQ w+16(FP), R8
+	MOVQ b+24(FP), R9
+out:
+	VMOVUPS (SI), Y3
+	VSUBPS  Y8, Y3, Y3
+	VMULPS  Y9, Y3, Y3        // norm
+	VMOVUPS (R9), Y4
+	VFMADD231PS (R8), Y3, Y4  // norm·w + b
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JNZ  out
+	VZEROUPPER
+	RET
+
+// func layerNormRowBackwardAVX2(x, dy, dx, w, dw, db *float32, c int, m, rs float32)
+//
+// One row of LayerNorm.Backward (layerNormRowBackward): c must be a positive
+// multiple of 8; dx, dw and db may each be nil.
+TEXT ·layerNormRowBackwardAVX2(SB), NOSPLIT, $0-64
+	MOVQ x+0(FP), SI
+	MOVQ dy+8(FP), DI
+	MOVQ w+24(FP), R8
+	MOVQ c+48(FP), CX
+	VBROADCASTSS m+56(FP), Y8
+	VBROADCASTSS rs+60(FP), Y9
+	VXORPS Y0, Y0, Y0         // Σ w·dy
+	VXORPS Y1, Y1, Y1         // Σ w·dy·norm
+	XORQ AX, AX
+	MOVQ CX, DX
+	SHLQ $2, DX               // bytes
+sums:
+	VMOVUPS (SI)(AX*1), Y3
+	VSUBPS  Y8, Y3, Y3
+	VMULPS  Y9, Y3, Y3        // norm
+	VMOVUPS (DI)(AX*1), Y4
+	VMULPS  (R8)(AX*1), Y4, Y5 // w·dy
+	VADDPS  Y5, Y0, Y0
+	VFMADD231PS Y5, Y3, Y1
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JNE  sums
+
+	MOVQ dw+32(FP), R9
+	TESTQ R9, R9
+	JZ   nodw
+	XORQ AX, AX
+dwl:
+	VMOVUPS (SI)(AX*1), Y3
+	VSUBPS  Y8, Y3, Y3
+	VMULPS  Y9, Y3, Y3
+	VMOVUPS (R9)(AX*1), Y4
+	VFMADD231PS (DI)(AX*1), Y3, Y4 // dw += norm·dy
+	VMOVUPS Y4, (R9)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JNE  dwl
+nodw:
+	MOVQ db+40(FP), R9
+	TESTQ R9, R9
+	JZ   nodb
+	XORQ AX, AX
+dbl:
+	VMOVUPS (R9)(AX*1), Y4
+	VADDPS  (DI)(AX*1), Y4, Y4 // db += dy
+	VMOVUPS Y4, (R9)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JNE  dbl
+nodb:
+	MOVQ dx+16(FP), R9
+	TESTQ R9, R9
+	JZ   done
+	HSUM8(Y0, X0, X6)
+	HSUM8(Y1, X1, X6)
+	VCVTSI2SSQ CX, X2, X2
+	VDIVSS  X2, X0, X0        // mean of w·dy
+	VDIVSS  X2, X1, X1        // mean of w·dy·norm
+	VBROADCASTSS X0, Y10
+	VBROADCASTSS X1, Y11
+	XORQ AX, AX
+dxl:
+	VMOVUPS (SI)(AX*1), Y3
+	VSUBPS  Y8, Y3, Y3
+	VMULPS  Y9, Y3, Y3        // norm
+	VMOVUPS (DI)(AX*1), Y4
+	VMULPS  (R8)(AX*1), Y4, Y5 // w·dy
+	VSUBPS  Y10, Y5, Y5
+	VFNMADD231PS Y11, Y3, Y5  // w·dy − mean − norm·mean2
+	VMOVUPS (R9)(AX*1), Y4
+	VFMADD231PS Y9, Y5, Y4    // dx += (…)·rs
+	VMOVUPS Y4, (R9)(AX*1)
+	ADDQ $32, AX
+	CMPQ AX, DX
+	JNE  dxl
+done:
 	VZEROUPPER
 	RET

@@ -10,3 +10,11 @@ const haveVector = false
 func geluForwardVec(x, y []float32) bool { return false }
 
 func geluBackwardOutVec(x, y, dy, dx []float32) bool { return false }
+
+func expShiftVec(x []float32, m float32) bool { return false }
+
+func layerNormRowVec(x, y, w, b []float32, eps float32) (mean, rstd float32, ok bool) {
+	return 0, 0, false
+}
+
+func layerNormRowBackwardVec(x, dy, dx, w, dw, db []float32, m, rs float32) bool { return false }

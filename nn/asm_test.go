@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -71,5 +72,66 @@ func TestGELUVectorAndGoTwins(t *testing.T) {
 	}
 	if clear(y); geluForwardVec(x, y) && (!math.IsNaN(float64(y[0])) || !math.IsNaN(float64(y[8]))) {
 		t.Errorf("vector: gelu(NaN) = %v, %v, want NaN", y[0], y[8])
+	}
+}
+
+// TestSoftmaxAndLayerNormVectorTwins holds the vector exponential and LayerNorm rows
+// to their plain-Go twins, on rows whose widths are and are not multiples of 8.
+func TestSoftmaxAndLayerNormVectorTwins(t *testing.T) {
+	if !haveVector {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, n := range []int{1, 5, 8, 13, 60} {
+		x := randn(rng, n, 4)
+		x[0] = -100 // below the clamp
+		got, want := append([]float32(nil), x...), make([]float32, n)
+		expShiftVec(got, 1.5)
+		for i, v := range x {
+			want[i] = expNarrow(v - 1.5)
+		}
+		assertClose(t, "exp", got, to64(want), 1e-37, 4e-7)
+	}
+	for _, c := range []int{8, 64, 128} {
+		x, w, b := randn(rng, c, 2), randn(rng, c, 1), randn(rng, c, 1)
+		for i := range x {
+			x[i] += 4
+		}
+		y, wantY := make([]float32, c), make([]float32, c)
+		m, rs, ok := layerNormRowVec(x, y, w, b, 1e-5)
+		wm, wrs := layerNormRowGo(x, wantY, w, b, 1e-5)
+		if !ok {
+			t.Fatalf("c=%d: no vector row", c)
+		}
+		if math.Abs(float64(m-wm)) > 1e-5*math.Abs(float64(wm)) || math.Abs(float64(rs-wrs)) > 1e-5*float64(wrs) {
+			t.Errorf("c=%d: mean, 1/σ = %v, %v; Go %v, %v", c, m, rs, wm, wrs)
+		}
+		assertClose(t, "y", y, to64(wantY), 1e-5, 1e-5)
+		dy := randn(rng, c, 1)
+		for _, nils := range []struct{ dx, dw, db bool }{{}, {dx: true}, {dw: true, db: true}, {dw: true}} {
+			mk := func(isNil bool, seed []float32) (a, b []float32) {
+				if isNil {
+					return nil, nil
+				}
+				return append([]float32(nil), seed...), append([]float32(nil), seed...)
+			}
+			base := randn(rng, c, 1)
+			dx, wdx := mk(nils.dx, base)
+			dw, wdw := mk(nils.dw, base)
+			db, wdb := mk(nils.db, base)
+			layerNormRowBackwardVec(x, dy, dx, w, dw, db, wm, wrs)
+			layerNormRowBackwardGo(x, dy, wdx, w, wdw, wdb, wm, wrs)
+			for _, p := range []struct {
+				name      string
+				got, want []float32
+			}{{"dx", dx, wdx}, {"dw", dw, wdw}, {"db", db, wdb}} {
+				if p.got != nil {
+					assertClose(t, fmt.Sprintf("c=%d %s (nil dx %v dw %v db %v)", c, p.name, nils.dx, nils.dw, nils.db), p.got, to64(p.want), 1e-5, 1e-5)
+				}
+			}
+		}
+	}
+	if _, _, ok := layerNormRowVec(make([]float32, 7), make([]float32, 7), make([]float32, 7), make([]float32, 7), 1e-5); ok {
+		t.Error("a width of 7 ran on the vector row")
 	}
 }

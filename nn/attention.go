@@ -233,11 +233,14 @@ func causalSoftmaxRow(row []float32, keep []bool) {
 		clear(row) // no key to attend to
 		return
 	}
+	if !expShiftVec(row, mx) {
+		for j, v := range row {
+			row[j] = expNarrow(v - mx)
+		}
+	}
 	var s float32
-	for j, v := range row {
+	for j, e := range row {
 		if keep == nil || keep[j] {
-			e := expNarrow(v - mx)
-			row[j] = e
 			s += e
 		} else {
 			row[j] = 0

@@ -107,10 +107,19 @@ func (ln *LayerNorm) runRange(lo, hi int) {
 	}
 }
 
-// layerNormRow normalises one row x into y and returns its mean and 1/σ. The sums
-// run in four interleaved partial sums (a single running sum waits on the latency of
-// every addition), combined at the end.
+// layerNormRow normalises one row x into y and returns its mean and 1/σ, on the
+// vector unit for widths that are a multiple of 8. The Go loop's sums run in four
+// interleaved partial sums (a single running sum waits on the latency of every
+// addition), combined at the end.
 func layerNormRow(x, y, w, b []float32, eps float32) (mean, rstd float32) {
+	if m, rs, ok := layerNormRowVec(x, y, w, b, eps); ok {
+		return m, rs
+	}
+	return layerNormRowGo(x, y, w, b, eps)
+}
+
+// layerNormRowGo is the plain-Go loop of layerNormRow (the vector kernel's twin).
+func layerNormRowGo(x, y, w, b []float32, eps float32) (mean, rstd float32) {
 	c := len(x)
 	y, w, b = y[:c], w[:c], b[:c]
 	var s0, s1, s2, s3 float32
@@ -148,6 +157,14 @@ func layerNormRow(x, y, w, b []float32, eps float32) (mean, rstd float32) {
 
 // layerNormRowBackward adds one row's gradients into dw, db and dx (each may be nil).
 func layerNormRowBackward(x, dy, dx, w, dw, db []float32, m, rs float32) {
+	if !layerNormRowBackwardVec(x, dy, dx, w, dw, db, m, rs) {
+		layerNormRowBackwardGo(x, dy, dx, w, dw, db, m, rs)
+	}
+}
+
+// layerNormRowBackwardGo is the plain-Go loop of layerNormRowBackward (the vector
+// kernel's twin).
+func layerNormRowBackwardGo(x, dy, dx, w, dw, db []float32, m, rs float32) {
 	c := len(x)
 	dy, w = dy[:c], w[:c]
 	// The two means the input gradient needs: of dnorm and of dnorm·norm.
