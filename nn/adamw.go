@@ -80,13 +80,26 @@ func DecayMatrices(exclude ...string) (func(p *Param) bool, error) {
 // η_t = lr/α). State (m, v) exists only for the parameters that were trainable when
 // the optimizer was built, so frozen base weights cost nothing; Step neither
 // allocates nor touches frozen parameters.
+//
+// The update is elementwise, so Step splits it into fixed chunks of parameters run
+// across the worker goroutines; each element is computed the same way wherever it
+// runs.
 type AdamW struct {
 	cfg    AdamWConfig
 	params []*Param    // trainable parameters, in the order given
 	m, v   [][]float32 // first and second moments, one per param
 	decay  []bool
 	t      int // steps taken
+
+	chunks []adamChunk // the update's parallel pieces
+	k      adamConsts  // the scalars of the step in progress, for runRange
 }
+
+// adamChunk is elements [lo, hi) of parameter p.
+type adamChunk struct{ p, lo, hi int }
+
+// adamChunkLen is the number of elements per chunk of the update.
+const adamChunkLen = 1 << 14
 
 // NewAdamW builds the optimizer over the trainable parameters among params (those
 // with a Grad buffer); the others are ignored. It returns an error for an invalid
@@ -104,6 +117,9 @@ func NewAdamW(params []*Param, cfg AdamWConfig) (*AdamW, error) {
 		o.m = append(o.m, make([]float32, p.Size()))
 		o.v = append(o.v, make([]float32, p.Size()))
 		o.decay = append(o.decay, cfg.WeightDecay > 0 && (cfg.Decay == nil || cfg.Decay(p)))
+		for lo := 0; lo < p.Size(); lo += adamChunkLen {
+			o.chunks = append(o.chunks, adamChunk{len(o.params) - 1, lo, min(lo+adamChunkLen, p.Size())})
+		}
 	}
 	return o, nil
 }
@@ -126,28 +142,53 @@ func (o *AdamW) Step(lr float64) {
 	o.t++
 	// 1−β is formed in float64 before rounding, as torch does (its betas are Python
 	// floats): float32(1) − float32(0.999) is off by 1.3e-5 relative.
-	b1, b2 := float32(o.cfg.Beta1), float32(o.cfg.Beta2)
-	c1, c2 := float32(1-o.cfg.Beta1), float32(1-o.cfg.Beta2)
-	stepSize := float32(lr / (1 - math.Pow(o.cfg.Beta1, float64(o.t))))
-	invSqrtBC2 := float32(1 / math.Sqrt(1-math.Pow(o.cfg.Beta2, float64(o.t))))
-	eps := float32(o.cfg.Eps)
-	keep := float32(1 - lr*o.cfg.WeightDecay) // p ← keep·p where decayed
-	for i, p := range o.params {
+	o.k = adamConsts{
+		b1: float32(o.cfg.Beta1), b2: float32(o.cfg.Beta2),
+		c1: float32(1 - o.cfg.Beta1), c2: float32(1 - o.cfg.Beta2),
+		step:       float32(lr / (1 - math.Pow(o.cfg.Beta1, float64(o.t)))),
+		invSqrtBC2: float32(1 / math.Sqrt(1-math.Pow(o.cfg.Beta2, float64(o.t)))),
+		eps:        float32(o.cfg.Eps),
+		keep:       float32(1 - lr*o.cfg.WeightDecay), // p ← keep·p where decayed
+	}
+	for _, p := range o.params {
 		if p.Grad == nil {
 			panic("nn: AdamW: parameter " + p.Name + " was frozen after the optimizer was built")
 		}
-		w, g, m, v := p.Data, p.Grad, o.m[i], o.v[i]
-		if o.decay[i] {
-			for j := range w {
-				w[j] *= keep
-			}
+	}
+	if len(o.chunks) > 1 {
+		parallelRange(o, len(o.chunks))
+	} else {
+		o.runRange(0, len(o.chunks))
+	}
+}
+
+// runRange implements rangeRunner: the update of chunks [lo, hi), on the vector
+// unit where there is one (bit-identical to adamWGo).
+func (o *AdamW) runRange(lo, hi int) {
+	for _, ch := range o.chunks[lo:hi] {
+		i := ch.p
+		p := o.params[i]
+		w, g, m, v := p.Data[ch.lo:ch.hi], p.Grad[ch.lo:ch.hi], o.m[i][ch.lo:ch.hi], o.v[i][ch.lo:ch.hi]
+		k := o.k
+		if !o.decay[i] {
+			k.keep = 1 // keep·w = w exactly
 		}
-		for j := range w {
-			gj := g[j]
-			m[j] = b1*m[j] + c1*gj
-			v[j] = b2*v[j] + c2*gj*gj
-			w[j] -= stepSize * m[j] / (float32(math.Sqrt(float64(v[j])))*invSqrtBC2 + eps)
-		}
+		done := adamWVec(w, g, m, v, &k)
+		adamWGo(w[done:], g[done:], m[done:], v[done:], &k)
+	}
+}
+
+// adamWGo is the plain-Go loop of the update (the vector kernel's twin). The
+// conversions round every product, so that no compiler fuses a multiply-add
+// (GOAMD64=v3 may) and the two stay bit-identical.
+func adamWGo(w, g, m, v []float32, k *adamConsts) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for j := range w {
+		gj := g[j]
+		m[j] = float32(k.b1*m[j]) + float32(k.c1*gj)
+		v[j] = float32(k.b2*v[j]) + float32(float32(k.c2*gj)*gj)
+		d := float32(float32(math.Sqrt(float64(v[j])))*k.invSqrtBC2) + k.eps
+		w[j] = float32(k.keep*w[j]) - float32(k.step*m[j])/d
 	}
 }
 

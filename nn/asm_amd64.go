@@ -125,3 +125,23 @@ func layerNormRowBackwardVec(x, dy, dx, w, dw, db []float32, m, rs float32) bool
 	layerNormRowBackwardAVX2(&x[0], &dy[0], first(dx), &w[0], first(dw), first(db), c, m, rs)
 	return true
 }
+
+// adamConsts are the scalars of one AdamW step, in the order adamWAVX2 reads them.
+type adamConsts struct {
+	b1, b2, c1, c2, step, invSqrtBC2, eps, keep float32
+}
+
+//go:noescape
+func adamWAVX2(w, grad, m, v *float32, n int, k *adamConsts)
+
+// adamWVec runs the update on the vector unit for the longest prefix that is a
+// multiple of 8 and returns its length (0 when the CPU lacks the vector unit).
+func adamWVec(w, g, m, v []float32, k *adamConsts) int {
+	n := len(w) &^ 7
+	if !haveVector || n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	adamWAVX2(&w[0], &g[0], &m[0], &v[0], n, k)
+	return n
+}

@@ -336,3 +336,52 @@ dxl:
 done:
 	VZEROUPPER
 	RET
+
+// func adamWAVX2(w, grad, m, v *float32, n int, k *adamConsts)
+//
+// AdamW's update (AdamW.runRange) for n elements, a positive multiple of 8, in the
+// same order of operations as the Go loop and without fused multiply-adds, so the
+// results are bit-identical to it: w ← keep·w; m ← b1·m + c1·g; v ← b2·v + (c2·g)·g;
+// w ← w − (step·m) / (√v·invSqrtBC2 + eps).
+TEXT ·adamWAVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ v+24(FP), R9
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), AX
+	VBROADCASTSS 0(AX), Y8   // b1
+	VBROADCASTSS 4(AX), Y9   // b2
+	VBROADCASTSS 8(AX), Y10  // c1
+	VBROADCASTSS 12(AX), Y11 // c2
+	VBROADCASTSS 16(AX), Y12 // step
+	VBROADCASTSS 20(AX), Y13 // invSqrtBC2
+	VBROADCASTSS 24(AX), Y14 // eps
+	VBROADCASTSS 28(AX), Y15 // keep
+adam:
+	VMOVUPS (SI), Y0          // g
+	VMULPS  (R8), Y8, Y1      // b1·m
+	VMULPS  Y0, Y10, Y2       // c1·g
+	VADDPS  Y2, Y1, Y1        // m
+	VMOVUPS Y1, (R8)
+	VMULPS  (R9), Y9, Y3      // b2·v
+	VMULPS  Y0, Y11, Y4       // c2·g
+	VMULPS  Y0, Y4, Y4        // (c2·g)·g
+	VADDPS  Y4, Y3, Y3        // v
+	VMOVUPS Y3, (R9)
+	VSQRTPS Y3, Y3
+	VMULPS  Y13, Y3, Y3
+	VADDPS  Y14, Y3, Y3       // √v·invSqrtBC2 + eps
+	VMULPS  Y1, Y12, Y1       // step·m
+	VDIVPS  Y3, Y1, Y1
+	VMULPS  (DI), Y15, Y5     // keep·w
+	VSUBPS  Y1, Y5, Y5
+	VMOVUPS Y5, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JNZ  adam
+	VZEROUPPER
+	RET

@@ -18,3 +18,10 @@ func layerNormRowVec(x, y, w, b []float32, eps float32) (mean, rstd float32, ok 
 }
 
 func layerNormRowBackwardVec(x, dy, dx, w, dw, db []float32, m, rs float32) bool { return false }
+
+// adamConsts are the scalars of one AdamW step.
+type adamConsts struct {
+	b1, b2, c1, c2, step, invSqrtBC2, eps, keep float32
+}
+
+func adamWVec(w, g, m, v []float32, k *adamConsts) int { return 0 }

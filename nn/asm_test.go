@@ -135,3 +135,33 @@ func TestSoftmaxAndLayerNormVectorTwins(t *testing.T) {
 		t.Error("a width of 7 ran on the vector row")
 	}
 }
+
+// TestAdamWVectorTwin: the vector update is bit-identical to the Go loop (same order
+// of operations, no fused multiply-add), with and without weight decay.
+func TestAdamWVectorTwin(t *testing.T) {
+	if !haveVector {
+		t.Skip("no AVX2+FMA on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, keep := range []float32{1, 0.999} {
+		n := 37
+		w, g := randn(rng, n, 1), randn(rng, n, 0.1)
+		m, v := randn(rng, n, 0.01), make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.Float64() * 1e-3)
+		}
+		k := adamConsts{b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, step: 1e-3, invSqrtBC2: 3.1, eps: 1e-8, keep: keep}
+		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		done := adamWVec(w, g, m, v, &k)
+		if done != 32 {
+			t.Fatalf("vector part %d, want 32", done)
+		}
+		adamWGo(w[done:], g[done:], m[done:], v[done:], &k)
+		adamWGo(w2, g, m2, v2, &k)
+		for i := range w {
+			if w[i] != w2[i] || m[i] != m2[i] || v[i] != v2[i] {
+				t.Fatalf("keep %v, element %d: vector (%v, %v, %v), Go (%v, %v, %v)", keep, i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
+			}
+		}
+	}
+}

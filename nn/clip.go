@@ -15,11 +15,24 @@ func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 	if !(maxNorm > 0) {
 		panic("nn: ClipGradNorm: maxNorm must be > 0")
 	}
+	// Four interleaved partial sums per tensor: one running sum waits on the latency
+	// of every addition.
 	var sum float64
 	for _, p := range params {
-		for _, g := range p.Grad {
-			sum += float64(g) * float64(g)
+		g := p.Grad
+		var s0, s1, s2, s3 float64
+		i := 0
+		for ; i+4 <= len(g); i += 4 {
+			a, b, c, d := float64(g[i]), float64(g[i+1]), float64(g[i+2]), float64(g[i+3])
+			s0 += a * a
+			s1 += b * b
+			s2 += c * c
+			s3 += d * d
 		}
+		for ; i < len(g); i++ {
+			s0 += float64(g[i]) * float64(g[i])
+		}
+		sum += (s0 + s1) + (s2 + s3)
 	}
 	norm := math.Sqrt(sum)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 )
 
 // Adapter is a trainable addition to a Linear layer's output, such as LoRA's
@@ -175,13 +177,8 @@ func (l *Linear) Backward(x, dy, dx []float32, n int) {
 		parallelSgemm(l.Gemm, true, false, l.Out, l.In, n, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
 	}
 	if l.B != nil && l.B.Grad != nil {
-		db := l.B.Grad[:l.Out]
-		for r := 0; r < n; r++ {
-			row := dy[r*l.Out : (r+1)*l.Out]
-			for o, g := range row {
-				db[o] += g
-			}
-		}
+		// db (1, Out) += 1ᵀ (1, n) · dy (n, Out): the column sums, as one product.
+		l.Gemm.Sgemm(false, false, 1, l.Out, n, 1, onesOf(n), n, dy, l.Out, 1, l.B.Grad, l.Out)
 	}
 	if l.Adapter != nil {
 		l.Adapter.Backward(x, dy, dx, n)
@@ -213,4 +210,29 @@ func linearForwardNaive(x, w, b, y []float32, n, in, out int) {
 			y[r*out+o] = s
 		}
 	}
+}
+
+// ones holds a read-only slice of ones, grown (replaced by a longer one) on demand
+// and shared by every layer: column sums are products with it.
+var ones struct {
+	mu  sync.Mutex
+	buf atomic.Pointer[[]float32]
+}
+
+// onesOf returns n ones. It allocates only when n is larger than ever before.
+func onesOf(n int) []float32 {
+	if p := ones.buf.Load(); p != nil && len(*p) >= n {
+		return (*p)[:n]
+	}
+	ones.mu.Lock()
+	defer ones.mu.Unlock()
+	if p := ones.buf.Load(); p != nil && len(*p) >= n {
+		return (*p)[:n]
+	}
+	b := make([]float32, max(n, 1024))
+	for i := range b {
+		b[i] = 1
+	}
+	ones.buf.Store(&b)
+	return b[:n]
 }
