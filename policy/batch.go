@@ -80,4 +80,6 @@ func checkBatch(b *Batch, cfg Config, acting bool) error {
 	return nil
 }
 
-func finite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+// finite reports whether v is neither NaN nor ±Inf: its exponent bits are not all
+// ones (one mask and compare per value; Check runs on every batch).
+func finite(v float32) bool { return math.Float32bits(v)&0x7f800000 != 0x7f800000 }
