@@ -109,9 +109,27 @@ func startPool() {
 	}
 }
 
+// occupied counts the goroutines that have said (OccupyCore) they keep a core busy
+// with work of their own.
+var occupied atomic.Int32
+
+// OccupyCore tells the worker pool that the calling goroutine keeps a core busy with
+// independent work until it calls ReleaseCore: a model's data-parallel lane does,
+// for the duration of its pass. While every core is occupied, kernels run all their
+// shares on the calling goroutine instead of handing them to workers that would
+// only compete for the same cores. The shares are the same either way, so results
+// do not change.
+func OccupyCore() { occupied.Add(1) }
+
+// ReleaseCore ends an OccupyCore.
+func ReleaseCore() { occupied.Add(-1) }
+
 // shares returns how many parts to split n items into (1: run inline).
 func shares(n int) int {
 	pool.once.Do(startPool)
+	if int(occupied.Load()) >= pool.workers {
+		return 1
+	}
 	return min(pool.workers, n)
 }
 

@@ -223,7 +223,11 @@ type job struct {
 	w0, w1 int // windows
 }
 
-func (j job) run() { j.m.shadow.run(j.m, j.pass, j.w0, j.w1) }
+func (j job) run() {
+	nn.OccupyCore()
+	j.m.shadow.run(j.m, j.pass, j.w0, j.w1)
+	nn.ReleaseCore()
+}
 
 // run runs pass p of this lane over windows [w0, w1).
 func (ln *lane) run(m *Model, p pass, w0, w1 int) {
@@ -271,8 +275,12 @@ func (m *Model) runLanes(p pass, split, b int) {
 		}
 		m.work.jobs <- j
 	}
+	if parallel {
+		nn.OccupyCore()
+	}
 	m.lane.run(m, p, 0, split)
 	if parallel {
+		nn.ReleaseCore()
 		<-m.work.done
 	}
 }
