@@ -145,3 +145,31 @@ func adamWVec(w, g, m, v []float32, k *adamConsts) int {
 	adamWAVX2(&w[0], &g[0], &m[0], &v[0], n, k)
 	return n
 }
+
+// dropConsts are the scalars of one dropout mask, in the order dropoutAVX2 reads
+// them: the seed's halves, the threshold with its top bit flipped, the keep scale.
+type dropConsts struct {
+	seedLo, seedHi, thrFlip uint32
+	keep                    float32
+}
+
+//go:noescape
+func dropoutAVX2(x, res, y *float32, n, i0 int, k *dropConsts)
+
+// dropoutVec runs dropout on the vector unit for the longest prefix of x that is a
+// multiple of 8 (elements numbered from i0) and returns its length (0 when the CPU
+// lacks the vector unit). res may be nil.
+func dropoutVec(x, res, y []float32, i0 int, k *dropConsts) int {
+	n := len(x) &^ 7
+	if !haveVector || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	var r *float32
+	if res != nil {
+		_ = res[n-1]
+		r = &res[0]
+	}
+	dropoutAVX2(&x[0], r, &y[0], n, i0, k)
+	return n
+}

@@ -385,3 +385,93 @@ adam:
 	JNZ  adam
 	VZEROUPPER
 	RET
+
+// DROPMASK leaves in Y0 the dropout scales of the eight elements numbered by Y7:
+// h = lowbias32(lowbias32(j ^ seedLo) ^ seedHi), lowbias32(x) = the mixer
+// x ^= x>>16; x *= 0x7feb352d; x ^= x>>15; x *= 0x846ca68b; x ^= x>>16; then
+// keep where h ≥ thr (compared as signed after flipping the top bits). Uses Y1, Y2.
+#define LOWBIAS32(R, T) \
+	VPSRLD  $16, R, T; \
+	VPXOR   T, R, R; \
+	VPMULLD Y12, R, R; \
+	VPSRLD  $15, R, T; \
+	VPXOR   T, R, R; \
+	VPMULLD Y13, R, R; \
+	VPSRLD  $16, R, T; \
+	VPXOR   T, R, R
+
+#define DROPMASK \
+	VPXOR   Y8, Y7, Y1; \
+	LOWBIAS32(Y1, Y2); \
+	VPXOR   Y9, Y1, Y1; \
+	LOWBIAS32(Y1, Y2); \
+	VPXOR   Y14, Y1, Y1; \
+	VPCMPGTD Y1, Y10, Y2; \
+	VANDNPS Y11, Y2, Y0
+
+DATA dropConst<>+0(SB)/4, $0x7feb352d
+DATA dropConst<>+4(SB)/4, $0x846ca68b
+DATA dropConst<>+8(SB)/4, $0x80000000
+DATA dropConst<>+12(SB)/4, $8
+DATA dropConst<>+16(SB)/4, $0
+DATA dropConst<>+20(SB)/4, $1
+DATA dropConst<>+24(SB)/4, $2
+DATA dropConst<>+28(SB)/4, $3
+DATA dropConst<>+32(SB)/4, $4
+DATA dropConst<>+36(SB)/4, $5
+DATA dropConst<>+40(SB)/4, $6
+DATA dropConst<>+44(SB)/4, $7
+GLOBL dropConst<>(SB), RODATA|NOPTR, $48
+
+// func dropoutAVX2(x, res, y *float32, n, i0 int, k *dropConsts)
+//
+// Dropout (dropout.go) for n elements, a positive multiple of 8, numbered from i0:
+// y[i] = res[i] + x[i]·s(i0+i), or x[i]·s(i0+i) when res is nil, where s(j) is 0
+// when dropMix(j) < thr (unsigned) and keep otherwise. The same as dropoutGo, bit
+// for bit (integer hash, one rounding per operation).
+TEXT ·dropoutAVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ res+8(FP), DX
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ k+40(FP), AX
+	VPBROADCASTD 0(AX), Y8     // seed lo
+	VPBROADCASTD 4(AX), Y9     // seed hi
+	VPBROADCASTD 8(AX), Y10    // thr ^ 1<<31
+	VBROADCASTSS 12(AX), Y11   // keep
+	VPBROADCASTD dropConst<>+0(SB), Y12 // 0x7feb352d
+	VPBROADCASTD dropConst<>+4(SB), Y13 // 0x846ca68b
+	VPBROADCASTD dropConst<>+8(SB), Y14 // 1<<31
+	VPBROADCASTD dropConst<>+12(SB), Y15 // 8
+	MOVQ i0+32(FP), BX
+	VMOVD BX, X7
+	VPBROADCASTD X7, Y7
+	VPADDD dropConst<>+16(SB), Y7, Y7 // j = i0 + (0 … 7)
+	TESTQ DX, DX
+	JZ   noRes
+
+withRes:
+	DROPMASK
+	VMULPS  (SI), Y0, Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VPADDD  Y15, Y7, Y7
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  withRes
+	VZEROUPPER
+	RET
+
+noRes:
+	DROPMASK
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VPADDD  Y15, Y7, Y7
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  noRes
+	VZEROUPPER
+	RET

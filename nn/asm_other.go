@@ -25,3 +25,11 @@ type adamConsts struct {
 }
 
 func adamWVec(w, g, m, v []float32, k *adamConsts) int { return 0 }
+
+// dropConsts are the scalars of one dropout mask.
+type dropConsts struct {
+	seedLo, seedHi, thrFlip uint32
+	keep                    float32
+}
+
+func dropoutVec(x, res, y []float32, i0 int, k *dropConsts) int { return 0 }

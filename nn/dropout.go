@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 )
 
@@ -12,10 +11,11 @@ import (
 // given, so a seed fixes every mask.
 //
 // The mask is counter-based: a training Forward draws one 64-bit seed from the
-// generator, and element i is dropped when 32 bits of splitmix64(seed, ⌊i/2⌋) fall
-// below P·2³² (the low half for even i, the high half for odd i). So the mask does not
-// depend on how the elements are split across workers, long slices run in parallel,
-// and Backward regenerates the mask from the seed instead of keeping it.
+// generator, and element i is dropped when a 32-bit hash of (i, seed) falls below
+// P·2³² (dropHash). So the mask does not depend on how the elements are split
+// across workers, long slices run in parallel, the hash runs eight lanes at a time
+// on the vector unit, and Backward regenerates the mask from the seed instead of
+// keeping it.
 type Dropout struct {
 	P     float32
 	Train bool // false: Forward copies x to y and Backward passes dy through
@@ -118,74 +118,63 @@ func (d *Dropout) run(op dropOp, x, res, y, dx []float32) {
 	d.x, d.res, d.y, d.dx = nil, nil, nil, nil // the caller's slices are not kept
 }
 
-// runRange implements rangeRunner for elements [lo, hi): pairs of elements share
-// one hash, so a range that starts or ends inside a pair handles that element alone.
+// runRange implements rangeRunner for elements [lo, hi).
 func (d *Dropout) runRange(lo, hi int) {
-	keepBits := math.Float32bits(1 / (1 - d.P))
-	thr := uint32(float64(d.P) * (1 << 32))
-	i := lo
-	if i&1 == 1 && i < hi {
-		d.apply(i, dropScale(uint32(splitmix64(d.seed, uint64(i>>1))>>32), thr, keepBits))
-		i++
+	k := dropConsts{
+		seedLo: uint32(d.seed), seedHi: uint32(d.seed >> 32),
+		thrFlip: uint32(float64(d.P)*(1<<32)) ^ 1<<31,
+		keep:    1 / (1 - d.P),
 	}
-	x := d.x[:hi]
+	x, res, y := d.x[lo:hi], d.res, d.y
 	switch d.op {
 	case dropForward:
-		y := d.y[:hi]
-		for ; i+1 < hi; i += 2 {
-			h := splitmix64(d.seed, uint64(i>>1))
-			y[i] = x[i] * dropScale(uint32(h), thr, keepBits)
-			y[i+1] = x[i+1] * dropScale(uint32(h>>32), thr, keepBits)
-		}
+		res, y = nil, y[lo:hi]
 	case dropForwardAdd:
-		res, y := d.res[:hi], d.y[:hi]
-		for ; i+1 < hi; i += 2 {
-			h := splitmix64(d.seed, uint64(i>>1))
-			y[i] = res[i] + x[i]*dropScale(uint32(h), thr, keepBits)
-			y[i+1] = res[i+1] + x[i+1]*dropScale(uint32(h>>32), thr, keepBits)
-		}
+		res, y = res[lo:hi], y[lo:hi]
 	case dropBackward:
-		dx := d.dx[:hi]
-		for ; i+1 < hi; i += 2 {
-			h := splitmix64(d.seed, uint64(i>>1))
-			dx[i] += x[i] * dropScale(uint32(h), thr, keepBits)
-			dx[i+1] += x[i+1] * dropScale(uint32(h>>32), thr, keepBits)
+		res, y = d.dx[lo:hi], d.dx[lo:hi] // dx += mask·dy
+	}
+	done := dropoutVec(x, res, y, lo, &k)
+	if res != nil {
+		res = res[done:]
+	}
+	dropoutGo(x[done:], res, y[done:], lo+done, &k)
+}
+
+// dropoutGo is the plain-Go loop of the mask (the vector kernel's twin, bit for
+// bit): y[i] = res[i] + x[i]·s, or x[i]·s when res is nil, with s the scale of
+// element i0+i.
+func dropoutGo(x, res, y []float32, i0 int, k *dropConsts) {
+	thr := k.thrFlip ^ 1<<31
+	y = y[:len(x)]
+	for i, v := range x {
+		s := k.keep
+		if dropHash(uint32(i0+i), k.seedLo, k.seedHi) < thr {
+			s = 0
+		}
+		if res != nil {
+			y[i] = res[i] + float32(v*s) // rounded product: no fused multiply-add
+		} else {
+			y[i] = v * s
 		}
 	}
-	if i < hi {
-		d.apply(i, dropScale(uint32(splitmix64(d.seed, uint64(i>>1))), thr, keepBits))
-	}
 }
 
-// apply does the current op for element i with scale s.
-func (d *Dropout) apply(i int, s float32) {
-	switch d.op {
-	case dropForward:
-		d.y[i] = d.x[i] * s
-	case dropForwardAdd:
-		d.y[i] = d.res[i] + d.x[i]*s
-	case dropBackward:
-		d.dx[i] += d.x[i] * s
-	}
+// dropHash is the 32 random bits of element j of a mask: two rounds of Wellons'
+// lowbias32 integer mixer (a bijection with low bias), keyed by the seed's halves.
+func dropHash(j, seedLo, seedHi uint32) uint32 {
+	return lowbias32(lowbias32(j^seedLo) ^ seedHi)
 }
 
-// dropScale is 0 when bits < thr (dropped) and the float32 whose bits are keepBits
-// otherwise, without a branch: drops are random, and a mispredicted branch per
-// element cost more than the hash.
-func dropScale(bits, thr, keepBits uint32) float32 {
-	borrow := uint32((uint64(bits) - uint64(thr)) >> 63) // 1 when bits < thr
-	return math.Float32frombits(keepBits & (borrow - 1))
-}
-
-// splitmix64 is the output function of Steele, Lea and Flood's SplitMix64 generator
-// at position i of the stream with the given seed (Java's SplittableRandom; the
-// constants are those of Vigna's reference implementation): a 64-bit hash of (seed,
-// i) of generator quality, cheap enough to inline.
-func splitmix64(seed, i uint64) uint64 {
-	z := seed + (i+1)*0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+// lowbias32 is Chris Wellons' 32-bit integer hash "lowbias32" (constants from his
+// hash-prospector search).
+func lowbias32(x uint32) uint32 {
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	x ^= x >> 16
+	return x
 }
 
 // dropoutMaskNaive is the plain-loop twin of the mask: the scale (0 or 1/(1−p))
@@ -193,7 +182,7 @@ func splitmix64(seed, i uint64) uint64 {
 func dropoutMaskNaive(p float32, seed uint64, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
-		bits := uint32(splitmix64(seed, uint64(i/2)) >> (32 * (i % 2)))
+		bits := dropHash(uint32(i), uint32(seed), uint32(seed>>32))
 		if float64(bits) >= float64(p)*(1<<32) {
 			out[i] = 1 / (1 - p)
 		}

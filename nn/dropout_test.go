@@ -125,3 +125,57 @@ func BenchmarkDropout(b *testing.B) {
 		d.Backward(y, dx)
 	}
 }
+
+// TestDropoutMaskStatistics: the hash-based mask drops P of the elements, and
+// neighbouring elements, and the masks of neighbouring seeds, drop together at the
+// rate P² that independence gives (binomial tolerances of about four standard
+// deviations over 2¹⁸ elements); the vector kernel equals the Go loop bit for bit
+// from any first index.
+func TestDropoutMaskStatistics(t *testing.T) {
+	const n, p = 1 << 18, 0.1
+	a, b := dropoutMaskNaive(p, 12345, n), dropoutMaskNaive(p, 12346, n)
+	var drops, pairs, overlap int
+	for i := range a {
+		if a[i] == 0 {
+			drops++
+			if i+1 < n && a[i+1] == 0 {
+				pairs++
+			}
+			if b[i] == 0 {
+				overlap++
+			}
+		}
+	}
+	check := func(what string, got int, want float64) {
+		sd := math.Sqrt(want * n * (1 - want))
+		if math.Abs(float64(got)-want*n) > 4*sd {
+			t.Errorf("%s: %d of %d, want %.0f ± %.0f", what, got, n, want*n, 4*sd)
+		}
+	}
+	check("dropped", drops, p)
+	check("neighbours both dropped", pairs, p*p)
+	check("dropped under both seeds", overlap, p*p)
+
+	rng := rand.New(rand.NewPCG(8, 9))
+	x, res := randn(rng, 45, 1), randn(rng, 45, 1)
+	k := dropConsts{seedLo: 0xdeadbeef, seedHi: 0x12345678, thrFlip: uint32(1288490188) ^ 1<<31, keep: 1 / 0.7}
+	for _, withRes := range []bool{false, true} {
+		r := res
+		if !withRes {
+			r = nil
+		}
+		got, want := make([]float32, 45), make([]float32, 45)
+		done := dropoutVec(x[3:], r[min(len(r), 3):], got[3:], 1001, &k)
+		if r != nil {
+			dropoutGo(x[3+done:], r[3+done:], got[3+done:], 1001+done, &k)
+		} else {
+			dropoutGo(x[3+done:], nil, got[3+done:], 1001+done, &k)
+		}
+		dropoutGo(x[3:], r[min(len(r), 3):], want[3:], 1001, &k)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("res %v: element %d: vector %v, Go %v", withRes, i, got[i], want[i])
+			}
+		}
+	}
+}
