@@ -29,7 +29,8 @@
 // sees a Linear layer's input rows, an IDObserver an Embedding's ids, with their
 // padding mask (package eva's activation capture). A hook that behaves differently
 // in training and evaluation (adapter dropout) implements TrainMode, and a model's
-// SetTrain passes its mode on to it.
+// SetTrain passes its mode on to it. An Adapter that can run on a second copy of its
+// layer at the same time (a model's data-parallel lane) implements AdapterForker.
 //
 // Matrix products go through Gemm (gemm.go). DefaultGemm picks OpenBLAS, loaded at
 // run time with purego so that the default build needs no cgo, when the machine has
@@ -39,5 +40,17 @@
 // the build tag noopenblas gives a fully static binary with gonum only. Large
 // products and attention's (batch, head) pairs are split across a fixed pool of
 // goroutines (linear_parallel.go), always into the same blocks so that results do
-// not depend on the number of cores; OpenBLAS itself runs one thread per call.
+// not depend on the number of cores; OpenBLAS itself runs one thread per call. So
+// are long elementwise kernels (LayerNorm rows, dropout, GELU, AdamW), whose
+// elements come out the same wherever they run. A caller that keeps a core busy on
+// its own (a model's lane) says so with OccupyCore, and while every core is
+// occupied the kernels run their shares on the caller.
+//
+// Vector kernels: on x86-64 with AVX2 and FMA, GELU, the softmax's exponentials,
+// LayerNorm rows, dropout and AdamW run eight lanes at a time in assembly
+// (asm_amd64.s), each with its plain-Go twin that runs elsewhere and under the build
+// tag noasm. Dropout and AdamW are bit-identical to their twins; the others may
+// differ from them in the last bits (fused multiply-adds), as OpenBLAS and gonum do.
+// Dropout masks are counter-based (a hash of the element's index and a seed drawn
+// per Forward), so they are independent of the split and regenerated in Backward.
 package nn

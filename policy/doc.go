@@ -18,9 +18,11 @@
 //	               Online Decision Transformer; the trainer supplies and learns λ
 //
 // Training is Forward, Loss, Params().ZeroGrad(), Backward, then an nn optimizer.
-// Acting (Model.Act) runs the same forward pass without dropout on the recent
-// context of each environment of a vector env and returns greedy or sampled actions
-// in environment units; its documentation explains why it uses no key/value cache.
+// Acting (Model.Act) runs an inference-only forward pass on the recent context of
+// each environment of a vector env — no dropout, nothing kept for a backward pass,
+// and the last block, ln_f and the head at the current state token only — and
+// returns greedy or sampled actions in environment units; its documentation
+// explains why it uses no key/value cache.
 //
 // # Buffers and ownership
 //
@@ -35,9 +37,16 @@
 // A batch of two or more windows is split in two halves that run on two goroutines
 // through two sets of layers sharing the same weights (parallel.go); the second
 // set's gradients are added into the parameters' after Backward. The split depends
-// only on the batch size, so results are the same on any number of cores. It is
-// skipped while an adapter or observer is attached to a Linear or Embedding layer
-// (they hold per-call state), and then only nn's own parallel kernels are used.
+// only on the batch size, so results are the same on any number of cores. Adapters
+// hold per-call state: one that implements nn.AdapterForker (package lora's LoRA
+// and DoRA adapters on Linear layers) gets a fork on the second set, whose gradients
+// are added in the same way. The split is skipped while an observer, an adapter
+// that cannot fork or an embedding hook is attached, and then only nn's own
+// parallel kernels are used.
+//
+// Backward computes only what something learns from: it stops below the lowest
+// trainable parameter or adapter (under LoRA on the blocks, block 0's input gradient
+// and the embeddings' backward are skipped, as autograd skips them).
 //
 // # Names
 //
