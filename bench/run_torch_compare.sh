@@ -4,6 +4,7 @@
 # evarl, torch, … so that whatever else the machine runs slows both sides alike.
 #
 # Usage: bench/run_torch_compare.sh [-r rounds] [-s steps] [-b backends] [comparison …]
+#        bench/run_torch_compare.sh [rounds] [steps]   (all three comparisons)
 #   comparison  reference  BenchmarkTrainStep       vs torch_dt.py --size reference
 #               small      BenchmarkTrainStepSmall  vs torch_dt.py --size small
 #               lora       BenchmarkLoRAStepSmall   vs torch_dt.py --size small --lora
@@ -26,10 +27,13 @@ while getopts r:s:b: opt; do
     r) rounds=$OPTARG ;;
     s) steps=$OPTARG ;;
     b) backends=$OPTARG ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
+# The old positional form, run_torch_compare.sh [rounds] [steps], still works.
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then rounds=$1; shift; fi
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then steps=$1; shift; fi
 comparisons=("$@")
 [[ ${#comparisons[@]} -gt 0 ]] || comparisons=(reference small lora)
 export OPENBLAS_NUM_THREADS=1
