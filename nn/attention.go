@@ -50,8 +50,10 @@ type Attention struct {
 
 	phase attnPhase // which part of the head work runRange does
 
-	xq    []float32 // (B, C) ForwardAt's query rows
-	maskq []bool    // (B) their mask
+	// Inference on packed sequences (attention_infer.go).
+	seqs, at []int     // the call's sequence offsets and query rows
+	attOff   []int     // (S·NHead + 1) offsets of each pair's scores in att
+	xq       []float32 // (S, C) ForwardSeqsAt's query rows
 }
 
 // NewAttention allocates the four zero-initialised projections (with biases). c must
@@ -107,71 +109,6 @@ func (a *Attention) Forward(x, out []float32, b, t int, mask []bool) {
 	parallelRange(a, b*a.NHead)
 	a.mask = nil // the caller's slice is not kept past the call
 	a.O.Forward(a.y, out, n, mask)
-}
-
-// ForwardAt computes the layer's output for one token of each sequence, the one at
-// position pos: out (B, C) from x (B, T, C), as rows pos of Forward's output. It is
-// for inference (a policy acting needs only its last token's output from the last
-// block): it computes keys and values for every token but queries, attention and
-// the output projection for the B rows only, uses no dropout, and keeps nothing for
-// Backward. mask is as for Forward.
-func (a *Attention) ForwardAt(x, out []float32, b, t, pos int, mask []bool) {
-	n, c := b*t, a.C
-	if len(x) < n*c || len(out) < b*c || (mask != nil && len(mask) < n) || pos < 0 || pos >= t {
-		panic(fmt.Sprintf("nn: %s: ForwardAt len(x)=%d len(out)=%d len(mask)=%d pos=%d for B=%d T=%d C=%d", a.Name, len(x), len(out), len(mask), pos, b, t, c))
-	}
-	a.ensure(b, t)
-	a.b = -1 // no Backward for this call
-	a.xq = grow(a.xq, b*c)
-	var maskq []bool
-	if mask != nil {
-		if cap(a.maskq) < b {
-			a.maskq = make([]bool, b)
-		}
-		maskq = a.maskq[:b]
-	}
-	for bi := 0; bi < b; bi++ {
-		copy(a.xq[bi*c:(bi+1)*c], x[(bi*t+pos)*c:(bi*t+pos+1)*c])
-		if mask != nil {
-			maskq[bi] = mask[bi*t+pos]
-		}
-	}
-	q, y := a.q[:b*c], a.y[:b*c]
-	a.Q.Forward(a.xq, q, b, maskq)
-	a.K.Forward(x, a.k, n, mask)
-	a.V.Forward(x, a.v, n, mask)
-	hs := c / a.NHead
-	scale := float32(1 / math.Sqrt(float64(hs)))
-	for bh := 0; bh < b*a.NHead; bh++ {
-		bi, h := bh/a.NHead, bh%a.NHead
-		var keep []bool
-		if mask != nil {
-			keep = mask[bi*t : (bi+1)*t]
-		}
-		qh := q[bi*c+h*hs:][:hs]
-		p := a.att[bh*t : bh*t+pos+1]
-		for j := range p {
-			kj := a.k[(bi*t+j)*c+h*hs:][:hs]
-			var s float32
-			for d, qv := range qh {
-				s += qv * kj[d]
-			}
-			p[j] = s * scale
-		}
-		causalSoftmaxRow(p, keep)
-		yh := y[bi*c+h*hs:][:hs]
-		clear(yh)
-		for j, pj := range p {
-			if pj == 0 {
-				continue
-			}
-			vj := a.v[(bi*t+j)*c+h*hs:][:hs]
-			for d, v := range vj {
-				yh[d] += pj * v
-			}
-		}
-	}
-	a.O.Forward(y, out, b, maskq)
 }
 
 // head returns the offset of pair bh's (T, hs) slice in a (B, T, C) buffer (row
@@ -257,7 +194,7 @@ func causalSoftmaxRow(row []float32, keep []bool) {
 // input Forward saw and dout (B, T, C) the gradient of its output.
 func (a *Attention) Backward(x, dout, dx []float32, b, t int) {
 	if a.b < 0 {
-		panic("nn: " + a.Name + ": Backward after ForwardAt (inference only)")
+		panic("nn: " + a.Name + ": Backward after an inference-only forward (ForwardSeqs, ForwardSeqsAt)")
 	}
 	if b != a.b || t != a.t {
 		panic(fmt.Sprintf("nn: %s: Backward for B=%d T=%d after Forward for B=%d T=%d", a.Name, b, t, a.b, a.t))
@@ -347,6 +284,8 @@ const (
 	phaseBackValues                  // datt' = dy·vᵀ, dv = att'ᵀ·dy
 	phaseBackScores                  // softmax backward, dq, dk
 	phaseBackward                    // both, when no dropout separates them
+	phaseSeqs                        // packed sequences, every query (attention_infer.go)
+	phaseSeqsAt                      // packed sequences, one query each
 )
 
 // runRange implements rangeRunner: the current phase for pairs [lo, hi).
@@ -367,6 +306,10 @@ func (a *Attention) runRange(lo, hi int) {
 		case phaseBackward:
 			a.headBackValues(bh)
 			a.headBackScores(bh)
+		case phaseSeqs:
+			a.seqHead(bh)
+		case phaseSeqsAt:
+			a.seqHeadAt(bh)
 		}
 	}
 }

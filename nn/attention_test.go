@@ -254,13 +254,20 @@ func TestAttentionNaiveTwin(t *testing.T) {
 	assertClose(t, "y", a.y, to64(want), 1e-6, 1e-5)
 }
 
-// TestAttentionForwardAt: the output for one position of each sequence equals that
-// row of Forward's output, with padding (a query that has no key to attend to gets
-// the O bias alone), for every position, on OpenBLAS-free and adapter-carrying
-// layers alike; Backward after it is refused.
-func TestAttentionForwardAt(t *testing.T) {
+// TestAttentionForwardSeqs: on packed sequences (the real tokens of left-padded
+// windows, one after another), ForwardSeqs gives the rows Forward gives those tokens
+// with the padding masked, and ForwardSeqsAt gives one of those rows per sequence,
+// for every position, with an adapter on a projection; Backward after either is
+// refused.
+func TestAttentionForwardSeqs(t *testing.T) {
 	const b, tt, c, nHead = 3, 5, 8, 2
-	mask := []bool{true, true, true, true, true, false, false, true, true, true, false, false, false, false, true}
+	lens := []int{5, 3, 1} // real tokens at the end of each window
+	mask := make([]bool, b*tt)
+	for bi, l := range lens {
+		for j := tt - l; j < tt; j++ {
+			mask[bi*tt+j] = true
+		}
+	}
 	a := newTestAttention(41, c, nHead)
 	rng := rand.New(rand.NewPCG(42, 43))
 	ad := &lowRank{in: c, out: c, r: 2, s: 0.5, A: NewParam("A", 2, c), B: NewParam("B", c, 2)}
@@ -270,17 +277,39 @@ func TestAttentionForwardAt(t *testing.T) {
 	x := randn(rng, b*tt*c, 1)
 	full := make([]float32, b*tt*c)
 	a.Forward(x, full, b, tt, mask)
+
+	// Pack the real rows.
+	var packed []float32
+	var want [][]float32 // per packed row, Forward's output
+	seqs := []int{0}
+	for bi, l := range lens {
+		for j := tt - l; j < tt; j++ {
+			r := bi*tt + j
+			packed = append(packed, x[r*c:(r+1)*c]...)
+			want = append(want, full[r*c:(r+1)*c])
+		}
+		seqs = append(seqs, seqs[len(seqs)-1]+l)
+	}
+	n := seqs[b]
+	got := make([]float32, n*c)
+	a.ForwardSeqs(packed, got, seqs)
+	for r := 0; r < n; r++ {
+		assertClose(t, fmt.Sprintf("ForwardSeqs row %d", r), got[r*c:(r+1)*c], to64(want[r]), 1e-6, 1e-5)
+	}
 	for pos := 0; pos < tt; pos++ {
-		got := make([]float32, b*c)
-		a.ForwardAt(x, got, b, tt, pos, mask)
-		for bi := 0; bi < b; bi++ {
-			want := to64(full[(bi*tt+pos)*c : (bi*tt+pos+1)*c])
-			assertClose(t, fmt.Sprintf("pos %d seq %d", pos, bi), got[bi*c:(bi+1)*c], want, 1e-6, 1e-5)
+		at := make([]int, b)
+		for i := range at {
+			at[i] = min(seqs[i]+pos, seqs[i+1]-1)
+		}
+		out := make([]float32, b*c)
+		a.ForwardSeqsAt(packed, out, seqs, at)
+		for i, r := range at {
+			assertClose(t, fmt.Sprintf("ForwardSeqsAt pos %d seq %d", pos, i), out[i*c:(i+1)*c], to64(want[r]), 1e-6, 1e-5)
 		}
 	}
 	defer func() {
 		if recover() == nil {
-			t.Error("Backward after ForwardAt did not panic")
+			t.Error("Backward after ForwardSeqsAt did not panic")
 		}
 	}()
 	a.Backward(x, full, nil, b, tt)

@@ -28,14 +28,15 @@ import (
 // Once an episode is longer than K steps, every step drops the oldest token, and the
 // keys and values of every later token in blocks ≥ 1 depended on it through
 // attention, so a cache is invalid at every step after the first K of an episode.
-// What Act does instead: only what the current step's action depends on. Every
+// What Act does instead: only what the current step's action depends on. The
+// windows' real steps are packed one after another, so padding costs nothing (an
+// environment that has just begun its episode costs its few steps, not K). Every
 // block but the last runs on all tokens (they are the keys and values of the next
 // block); the last block computes keys and values for all tokens but its queries,
 // attention output, MLP, ln_f and the head for the current state token of each
 // window only, which is most of that block's work saved. Nothing is kept for a
-// backward pass, no dropout mask is drawn, nothing is allocated (buffers are grown
-// only for a larger batch), and the window is the shortest that holds every
-// environment's history. With an observer attached to a Linear or Embedding layer
+// backward pass, no dropout mask is drawn, and nothing is allocated (buffers are
+// grown only for a larger batch). With an observer attached to a Linear or Embedding layer
 // (EVA's capture), Act runs the full forward pass instead, so the observer sees
 // every row.
 func (m *Model) Act(bt *Batch, greedy bool, rng *rand.Rand, actions []float32) error {
@@ -137,10 +138,14 @@ func (m *Model) observed() bool {
 	return false
 }
 
-// actBuffers are the rows the last block and the head compute while acting, one per
-// window: the current state token's.
+// actBuffers hold what acting needs beyond Forward's buffers: where each window's
+// real steps lie once packed, and the rows the last block and the head compute, one
+// per window (the current state token's).
 type actBuffers struct {
 	b              int       // windows they hold
+	steps          []int     // (B+1) window w's real steps are packed step rows steps[w] … steps[w+1]−1
+	seqs           []int     // (B+2) each lane's token offsets, relative to the lane's first token
+	at             []int     // (B) each window's current state token, relative to its lane's first token
 	x, ln, br, mid []float32 // (B, C) residual, LayerNorm output, branch output, after attention
 	fc, act        []float32 // (B, 4C)
 	hs             []float32 // (B, C) ln_f output
@@ -149,14 +154,33 @@ type actBuffers struct {
 // forwardAct is the forward pass of Act (see there): the head's outputs for the
 // current step of each window in rows 0 … B−1 of buf.out, and the per-head
 // quantities from them. The model must be in evaluation mode.
+//
+// The windows' real steps are packed one after another, without their padding
+// (nn.Attention.ForwardSeqs), since no real token attends to a padding one: when
+// some environments have just begun their episodes, their padding would otherwise
+// cost as much as real tokens.
 func (m *Model) forwardAct(bt *Batch) {
-	m.prepare(bt, true)
-	B, C := bt.B, m.cfg.EmbedDim
+	B, K, C := bt.B, bt.K, m.cfg.EmbedDim
+	m.ensure(B * K)
 	if m.abuf == nil || m.abuf.b < B {
 		f := func(n int) []float32 { return make([]float32, n) }
-		m.abuf = &actBuffers{b: B, x: f(B * C), ln: f(B * C), br: f(B * C), mid: f(B * C),
+		m.abuf = &actBuffers{b: B, steps: make([]int, B+1), seqs: make([]int, B+2), at: make([]int, B),
+			x: f(B * C), ln: f(B * C), br: f(B * C), mid: f(B * C),
 			fc: f(B * 4 * C), act: f(B * 4 * C), hs: f(B * C)}
 	}
+	ab := m.abuf
+	r := 0
+	for w := 0; w < B; w++ {
+		ab.steps[w] = r
+		for s := 0; s < K; s++ {
+			if i := w*K + s; bt.Mask[i] {
+				m.prepareStep(bt, r, i, s == K-1)
+				r++
+			}
+		}
+	}
+	ab.steps[B] = r
+	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, true
 	m.split = B
 	if m.useShadow(B) {
 		m.split = (B + 1) / 2
@@ -167,18 +191,29 @@ func (m *Model) forwardAct(bt *Batch) {
 	m.headForward(B)
 }
 
-// act runs windows [w0, w1) of the batch in m.buf through this lane's layers for
-// forwardAct.
+// act runs windows [w0, w1) of the packed batch in m.buf through this lane's layers
+// for forwardAct.
 func (ln *lane) act(m *Model, w0, w1 int) {
-	cfg, buf, ab, K := m.cfg, m.buf, m.abuf, m.fwdK
-	B, T, C := w1-w0, tokensPerStep*K, cfg.EmbedDim
-	n0, n1 := w0*T, w1*T
+	cfg, buf, ab, C := m.cfg, m.buf, m.abuf, m.cfg.EmbedDim
+	B := w1 - w0
+	s0, s1 := ab.steps[w0], ab.steps[w1]
+	n0, n1 := tokensPerStep*s0, tokensPerStep*s1
 	N := n1 - n0
 	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
 	wins := func(x []float32, width int) []float32 { return x[w0*width : w1*width] }
-	tokOK := buf.tokOK[n0:n1]
+	first := w0 // lane 0 owns seqs[0 … split], the shadow lane seqs[split+1 … B+1]
+	if w0 > 0 {
+		first++
+	}
+	seqs, at := ab.seqs[first:first+B+1], ab.at[w0:w1]
+	for i := range seqs {
+		seqs[i] = tokensPerStep * (ab.steps[w0+i] - s0)
+	}
+	for i := range at {
+		at[i] = seqs[i+1] - 2 // the state token of the window's last step
+	}
 
-	xin := ln.embed(m, w0, w1) // embed_ln output: no dropout while acting
+	xin := ln.embed(m, s0, s1) // embed_ln output: no dropout while acting
 	scratch := toks(buf.scratch, C)
 	last := len(ln.blocks) - 1
 	for l, blk := range ln.blocks[:last] {
@@ -186,28 +221,27 @@ func (ln *lane) act(m *Model, w0, w1 int) {
 		l1, xmid, l2 := toks(lb.ln1, C), toks(lb.xmid, C), toks(lb.ln2, C)
 		fc, act, xout := toks(lb.fc, 4*C), toks(lb.act, 4*C), toks(lb.xout, C)
 		blk.ln1.Forward(xin, l1, N)
-		blk.attn.Forward(l1, scratch, B, T, tokOK)
+		blk.attn.ForwardSeqs(l1, scratch, seqs)
 		addRows(xmid, xin, scratch)
 		blk.ln2.Forward(xmid, l2, N)
-		blk.fc.Forward(l2, fc, N, tokOK)
+		blk.fc.Forward(l2, fc, N, nil)
 		activate(cfg, fc, act)
-		blk.proj.Forward(act, scratch, N, tokOK)
+		blk.proj.Forward(act, scratch, N, nil)
 		addRows(xout, xmid, scratch)
 		xin = xout
 	}
 
 	// The last block at the current state token of each window only (keys and
-	// values from all tokens).
+	// values from all its tokens).
 	blk, lb := ln.blocks[last], &buf.layers[last]
-	pos := tokensPerStep*(K-1) + 1
 	l1 := toks(lb.ln1, C)
 	blk.ln1.Forward(xin, l1, N)
 	x, lnq, br, mid := wins(ab.x, C), wins(ab.ln, C), wins(ab.br, C), wins(ab.mid, C)
 	fc, act, hs := wins(ab.fc, 4*C), wins(ab.act, 4*C), wins(ab.hs, C)
-	for w := 0; w < B; w++ {
-		copy(x[w*C:(w+1)*C], xin[(w*T+pos)*C:(w*T+pos+1)*C])
+	for w, r := range at {
+		copy(x[w*C:(w+1)*C], xin[r*C:(r+1)*C])
 	}
-	blk.attn.ForwardAt(l1, br, B, T, pos, tokOK)
+	blk.attn.ForwardSeqsAt(l1, br, seqs, at)
 	addRows(mid, x, br)
 	blk.ln2.Forward(mid, lnq, B)
 	blk.fc.Forward(lnq, fc, B, nil)

@@ -15,8 +15,9 @@ import (
 // gridworld pretraining tasks (environment i on task i mod 36), greedy at target
 // return 1, as an evaluation does. One iteration is one batched Actor.Act and one
 // step of every environment; an ended episode restarts at once. Reported: env-steps/s
-// (environment steps per second, acting and stepping together) and act-µs/step (the
-// time in Actor.Act per environment step).
+// (environment steps per second, acting and stepping together), act-µs/step (the
+// time in Actor.Act per environment step) and cpu-µs/step (the process's CPU time
+// per environment step, the steadier figure on a shared machine).
 func BenchmarkActGridworld20(b *testing.B) { benchActGridworld(b, 20) }
 
 // BenchmarkActGridworld64 is BenchmarkActGridworld20 with 64 environments.
@@ -86,6 +87,7 @@ func benchActGridworld(b *testing.B, n int) {
 		step()
 	}
 	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
 	b.ResetTimer()
 	var inAct time.Duration
 	for i := 0; i < b.N; i++ {
@@ -95,4 +97,8 @@ func benchActGridworld(b *testing.B, n int) {
 	steps := float64(b.N * n)
 	b.ReportMetric(steps/b.Elapsed().Seconds(), "env-steps/s")
 	b.ReportMetric(float64(inAct.Microseconds())/steps, "act-µs/step")
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		// CPU time of the whole process per environment step, acting and stepping.
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/steps, "cpu-µs/step")
+	}
 }

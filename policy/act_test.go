@@ -177,17 +177,20 @@ func TestActErrors(t *testing.T) {
 	}
 }
 
-// TestActMatchesForward: Act's forward pass (the last block at the current state
-// token only, on one or two lanes, with and without an adapter) gives the head
-// outputs that the full forward pass gives at each window's last step, for every
-// head, with padded windows and windows shorter than the context.
+// TestActMatchesForward: Act's forward pass (real steps packed, the last block at
+// the current state token only, on one or two lanes, with and without an adapter)
+// gives the head outputs that the full forward pass gives at each window's last
+// step, for every head, with padded windows, a masked step between real ones and
+// windows shorter than the context.
 func TestActMatchesForward(t *testing.T) {
 	for _, head := range []string{HeadCategorical, HeadDeterministic, HeadGaussian} {
 		for _, tc := range []struct {
 			name    string
 			b, k    int
 			adapter bool
-		}{{"one window", 1, 3, false}, {"lanes", 5, 3, false}, {"short windows", 4, 2, false}, {"adapter", 3, 3, true}} {
+			hole    bool // a masked step between real ones
+		}{{"one window", 1, 3, false, false}, {"lanes", 5, 3, false, false}, {"short windows", 4, 2, false, false},
+			{"adapter", 3, 3, true, false}, {"hole in a window", 3, 3, false, true}} {
 			t.Run(head+"/"+tc.name, func(t *testing.T) {
 				act := ActionSpace{Discrete: 5}
 				if head != HeadCategorical {
@@ -209,6 +212,9 @@ func TestActMatchesForward(t *testing.T) {
 				bt.K = tc.k
 				for w := 0; w < tc.b; w++ {
 					bt.Mask[w*tc.k+tc.k-1] = true // the current step is real
+				}
+				if tc.hole {
+					bt.Mask[0], bt.Mask[1] = true, false
 				}
 				m.SetTrain(false)
 				out := make([]float32, tc.b*cfg.Action.Width())

@@ -120,50 +120,56 @@ func (m *Model) forward(bt *Batch, acting bool) {
 
 // prepare sizes the buffers for bt and transforms its inputs into them.
 func (m *Model) prepare(bt *Batch, acting bool) {
-	cfg := m.cfg
 	B, K := bt.B, bt.K
-	S, A := cfg.StateDim, cfg.Action.Width()
 	R := B * K
-	buf := m.ensure(R)
+	m.ensure(R)
 
 	// Inputs: scale returns, normalise states and actions, clip timesteps. Padding
 	// steps become zeros, and so does the current action when acting, so that
 	// nothing in them (not even a NaN) can reach a real token: a masked key still
 	// multiplies its zero attention weight with its value.
-	inv := float32(1 / cfg.ReturnScale)
 	for i := 0; i < R; i++ {
-		ok := bt.Mask[i]
-		buf.stepOK[i] = ok
-		for j := 0; j < tokensPerStep; j++ {
-			buf.tokOK[tokensPerStep*i+j] = ok
-		}
-		st, raw := buf.st[i*S:(i+1)*S], bt.States[i*S:(i+1)*S]
-		if !ok {
-			buf.rtg[i], buf.tIdx[i], buf.actIdx[i] = 0, 0, 0
-			clear(st)
-			clear(buf.act[i*A : (i+1)*A])
-			continue
-		}
-		buf.rtg[i] = bt.Returns[i] * inv
-		buf.tIdx[i] = min(max(bt.Timesteps[i], 0), cfg.MaxEpisodeLen-1)
-		for d := range st {
-			st[d] = (raw[d] - m.stateMean[d]) / m.stateStd[d]
-		}
-		if acting && i%K == K-1 {
-			buf.actIdx[i] = 0
-			clear(buf.act[i*A : (i+1)*A])
-			continue
-		}
-		if cfg.Action.IsDiscrete() {
-			buf.actIdx[i] = int(bt.Actions[i])
-		} else {
-			lo, hi := cfg.Action.Low, cfg.Action.High
-			for d := 0; d < A; d++ {
-				buf.act[i*A+d] = 2*(bt.Actions[i*A+d]-lo[d])/(hi[d]-lo[d]) - 1
-			}
-		}
+		m.prepareStep(bt, i, i, acting && i%K == K-1)
 	}
 	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, acting
+}
+
+// prepareStep transforms step src of bt into step row dst of m.buf; current marks
+// the step being acted on, whose action is not known yet (zeros).
+func (m *Model) prepareStep(bt *Batch, dst, src int, current bool) {
+	cfg, buf := m.cfg, m.buf
+	S, A := cfg.StateDim, cfg.Action.Width()
+	ok := bt.Mask[src]
+	buf.stepOK[dst] = ok
+	for j := 0; j < tokensPerStep; j++ {
+		buf.tokOK[tokensPerStep*dst+j] = ok
+	}
+	st, raw := buf.st[dst*S:(dst+1)*S], bt.States[src*S:(src+1)*S]
+	act := buf.act[dst*A : (dst+1)*A]
+	if !ok {
+		buf.rtg[dst], buf.tIdx[dst], buf.actIdx[dst] = 0, 0, 0
+		clear(st)
+		clear(act)
+		return
+	}
+	buf.rtg[dst] = bt.Returns[src] * float32(1/cfg.ReturnScale)
+	buf.tIdx[dst] = min(max(bt.Timesteps[src], 0), cfg.MaxEpisodeLen-1)
+	for d := range st {
+		st[d] = (raw[d] - m.stateMean[d]) / m.stateStd[d]
+	}
+	if current {
+		buf.actIdx[dst] = 0
+		clear(act)
+		return
+	}
+	if cfg.Action.IsDiscrete() {
+		buf.actIdx[dst] = int(bt.Actions[src])
+		return
+	}
+	lo, hi := cfg.Action.Low, cfg.Action.High
+	for d := range act {
+		act[d] = 2*(bt.Actions[src*A+d]-lo[d])/(hi[d]-lo[d]) - 1
+	}
 }
 
 // forward runs windows [w0, w1) of the batch in m.buf (inputs already transformed)
@@ -178,7 +184,7 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
 	stepOK, tokOK := buf.stepOK[r0:r1], buf.tokOK[n0:n1]
 
-	ln.embedDrop.Forward(ln.embed(m, w0, w1), toks(buf.layers[0].xin, C))
+	ln.embedDrop.Forward(ln.embed(m, r0, r1), toks(buf.layers[0].xin, C))
 
 	scratch := toks(buf.scratch, C)
 	for l, blk := range ln.blocks {
@@ -213,14 +219,12 @@ func (ln *lane) forward(m *Model, w0, w1 int) {
 	ln.head.Forward(hs, rows(buf.out, m.headOut), R, stepOK)
 }
 
-// embed computes the tokens of windows [w0, w1) and their embed_ln output (returned,
-// a part of buf.ln0): each token is its own embedding plus its step's timestep
-// embedding.
-func (ln *lane) embed(m *Model, w0, w1 int) []float32 {
-	cfg, buf, K := m.cfg, m.buf, m.fwdK
-	T, C := tokensPerStep*K, cfg.EmbedDim
-	r0, r1 := w0*K, w1*K // step rows
-	n0, n1 := w0*T, w1*T // token rows
+// embed computes the tokens of step rows [r0, r1) and their embed_ln output
+// (returned, a part of buf.ln0): each token is its own embedding plus its step's
+// timestep embedding.
+func (ln *lane) embed(m *Model, r0, r1 int) []float32 {
+	cfg, buf, C := m.cfg, m.buf, m.cfg.EmbedDim
+	n0, n1 := tokensPerStep*r0, tokensPerStep*r1 // token rows
 	R, N := r1-r0, n1-n0
 	rows := func(x []float32, width int) []float32 { return x[r0*width : r1*width] }
 	toks := func(x []float32, width int) []float32 { return x[n0*width : n1*width] }
