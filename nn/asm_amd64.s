@@ -30,6 +30,38 @@ DATA geluConst<>+0x44(SB)/4, $0x3fcc422a // 2·√(2/π)
 DATA geluConst<>+0x48(SB)/4, $0x3e5b33b6 // 2·√(2/π)·3·0.044715
 GLOBL geluConst<>(SB), RODATA|NOPTR, $0x4c
 
+// EXPNARROW8 leaves e^a in Y5 for the eight lanes of a in Y2 (which it clamps to
+// [−87, 88], as expNarrow): a = k·ln2 + r with k = round(a·log2 e), e^r from Cephes'
+// degree-6 polynomial, 2^k from k's bits. It expects −87, 88, log2 e, ln2 hi,
+// ln2 lo and 1 in Y10…Y15 and uses Y3, Y4, Y6, Y7.
+#define EXPNARROW8 \
+	VMAXPS  Y2, Y10, Y2; \
+	VMINPS  Y2, Y11, Y2; \
+	VMULPS  Y12, Y2, Y3; \
+	VROUNDPS $8, Y3, Y3; \
+	VMOVAPS Y2, Y4; \
+	VFNMADD231PS Y13, Y3, Y4; \
+	VFNMADD231PS Y14, Y3, Y4; \
+	VBROADCASTSS geluConst<>+0x1c(SB), Y5; \
+	VBROADCASTSS geluConst<>+0x20(SB), Y6; \
+	VFMADD213PS Y6, Y4, Y5; \
+	VBROADCASTSS geluConst<>+0x24(SB), Y6; \
+	VFMADD213PS Y6, Y4, Y5; \
+	VBROADCASTSS geluConst<>+0x28(SB), Y6; \
+	VFMADD213PS Y6, Y4, Y5; \
+	VBROADCASTSS geluConst<>+0x2c(SB), Y6; \
+	VFMADD213PS Y6, Y4, Y5; \
+	VBROADCASTSS geluConst<>+0x30(SB), Y6; \
+	VFMADD213PS Y6, Y4, Y5; \
+	VMULPS  Y4, Y4, Y6; \
+	VFMADD213PS Y4, Y6, Y5; \
+	VADDPS  Y15, Y5, Y5; \
+	VCVTPS2DQ Y3, Y7; \
+	VPBROADCASTD geluConst<>+0x38(SB), Y6; \
+	VPADDD  Y6, Y7, Y7; \
+	VPSLLD  $23, Y7, Y7; \
+	VMULPS  Y7, Y5, Y5
+
 DATA one64<>+0(SB)/8, $1.0
 GLOBL one64<>(SB), RODATA|NOPTR, $8
 
@@ -55,32 +87,7 @@ forward:
 	VMOVAPS Y9, Y2
 	VFMADD213PS Y8, Y1, Y2    // -2c·(1 + 0.044715·x²)
 	VMULPS  Y0, Y2, Y2        // a = -2u
-	VMAXPS  Y2, Y10, Y2       // a = max(-87, a)
-	VMINPS  Y2, Y11, Y2       // a = min(88, a)
-	VMULPS  Y12, Y2, Y3
-	VROUNDPS $8, Y3, Y3       // k = round(a·log2 e), to nearest
-	VMOVAPS Y2, Y4
-	VFNMADD231PS Y13, Y3, Y4  // r = a − k·ln2hi
-	VFNMADD231PS Y14, Y3, Y4  //     − k·ln2lo
-	VBROADCASTSS geluConst<>+0x1c(SB), Y5
-	VBROADCASTSS geluConst<>+0x20(SB), Y6
-	VFMADD213PS Y6, Y4, Y5    // p = p0·r + p1
-	VBROADCASTSS geluConst<>+0x24(SB), Y6
-	VFMADD213PS Y6, Y4, Y5    // p = p·r + p2
-	VBROADCASTSS geluConst<>+0x28(SB), Y6
-	VFMADD213PS Y6, Y4, Y5    // p = p·r + p3
-	VBROADCASTSS geluConst<>+0x2c(SB), Y6
-	VFMADD213PS Y6, Y4, Y5    // p = p·r + p4
-	VBROADCASTSS geluConst<>+0x30(SB), Y6
-	VFMADD213PS Y6, Y4, Y5    // p = p·r + p5
-	VMULPS  Y4, Y4, Y6        // r²
-	VFMADD213PS Y4, Y6, Y5    // p·r² + r
-	VADDPS  Y15, Y5, Y5       // e^r = p·r² + r + 1
-	VCVTPS2DQ Y3, Y7          // k as int32
-	VPBROADCASTD geluConst<>+0x38(SB), Y6
-	VPADDD  Y6, Y7, Y7
-	VPSLLD  $23, Y7, Y7       // 2^k as float32 bits
-	VMULPS  Y7, Y5, Y5        // e^a
+	EXPNARROW8
 	VADDPS  Y15, Y5, Y5       // 1 + e^a
 	VDIVPS  Y5, Y0, Y0        // x / (1 + e^a)
 	VMOVUPS Y0, (DI)
@@ -152,32 +159,7 @@ TEXT ·expShiftAVX2(SB), NOSPLIT, $0-20
 exp:
 	VMOVUPS (SI), Y2
 	VSUBPS  Y9, Y2, Y2        // a = x − m
-	VMAXPS  Y2, Y10, Y2       // a = max(-87, a)
-	VMINPS  Y2, Y11, Y2       // a = min(88, a)
-	VMULPS  Y12, Y2, Y3
-	VROUNDPS $8, Y3, Y3       // k = round(a·log2 e)
-	VMOVAPS Y2, Y4
-	VFNMADD231PS Y13, Y3, Y4  // r = a − k·ln2hi
-	VFNMADD231PS Y14, Y3, Y4  //     − k·ln2lo
-	VBROADCASTSS geluConst<>+0x1c(SB), Y5
-	VBROADCASTSS geluConst<>+0x20(SB), Y6
-	VFMADD213PS Y6, Y4, Y5
-	VBROADCASTSS geluConst<>+0x24(SB), Y6
-	VFMADD213PS Y6, Y4, Y5
-	VBROADCASTSS geluConst<>+0x28(SB), Y6
-	VFMADD213PS Y6, Y4, Y5
-	VBROADCASTSS geluConst<>+0x2c(SB), Y6
-	VFMADD213PS Y6, Y4, Y5
-	VBROADCASTSS geluConst<>+0x30(SB), Y6
-	VFMADD213PS Y6, Y4, Y5
-	VMULPS  Y4, Y4, Y6
-	VFMADD213PS Y4, Y6, Y5
-	VADDPS  Y15, Y5, Y5       // e^r
-	VCVTPS2DQ Y3, Y7
-	VPBROADCASTD geluConst<>+0x38(SB), Y6
-	VPADDD  Y6, Y7, Y7
-	VPSLLD  $23, Y7, Y7       // 2^k
-	VMULPS  Y7, Y5, Y5
+	EXPNARROW8
 	VMOVUPS Y5, (SI)
 	ADDQ $32, SI
 	SUBQ $8, CX

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -100,5 +102,68 @@ func benchActGridworld(b *testing.B, n int) {
 	if cpu1, ok := processCPU(); ok && cpuOK {
 		// CPU time of the whole process per environment step, acting and stepping.
 		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/steps, "cpu-µs/step")
+	}
+}
+
+// BenchmarkModelAct times Model.Act alone on fixed windows at the shipped size
+// (random weights of the gridworld policy's shape), so that kernels can be compared
+// independently of environments and episode lengths: 20 or 64 windows of K = 10
+// steps, either all full ("full") or window w holding its last 1 + w mod 10 steps
+// ("mixed", a spread of episode ages as in a running evaluation). Reported: µs per
+// window (one environment step) and CPU µs per window.
+func BenchmarkModelAct(b *testing.B) {
+	cfg := DefaultConfig(204, ActionSpace{Discrete: 3})
+	cfg.EmbedDim, cfg.Layers, cfg.Heads, cfg.Context, cfg.MaxEpisodeLen = 64, 2, 2, 10, 512
+	g, err := nn.DefaultGemm(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{20, 64} {
+		for _, mixed := range []bool{false, true} {
+			name := fmt.Sprintf("envs=%d/full", n)
+			if mixed {
+				name = fmt.Sprintf("envs=%d/mixed", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(3, 3))
+				m, err := New(cfg, rng, g)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.SetTrain(false)
+				bt := NewBatch(cfg, n)
+				K := cfg.Context
+				for i := range bt.Mask {
+					w, s := i/K, i%K
+					bt.Mask[i] = !mixed || s >= K-1-w%K
+					bt.Returns[i] = float32(rng.Float64())
+					bt.Timesteps[i] = 30 + s
+					bt.Actions[i] = float32(rng.IntN(3))
+					for d := 0; d < cfg.StateDim; d++ {
+						if rng.IntN(4) == 0 {
+							bt.States[i*cfg.StateDim+d] = 1
+						}
+					}
+				}
+				out := make([]float32, n)
+				if err := m.Act(bt, true, nil, out); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				cpu0, cpuOK := processCPU()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := m.Act(bt, true, nil, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				windows := float64(b.N * n)
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/windows, "µs/window")
+				if cpu1, ok := processCPU(); ok && cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Microseconds())/windows, "cpu-µs/window")
+				}
+			})
+		}
 	}
 }

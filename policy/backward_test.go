@@ -155,11 +155,7 @@ func TestBackwardSkipsWhatNothingLearns(t *testing.T) {
 				t.Fatal("nothing trainable")
 			}
 			for name, g := range got {
-				var scale, worst float64
-				for i := range g {
-					scale = math.Max(scale, math.Abs(float64(want[name][i])))
-					worst = math.Max(worst, math.Abs(float64(g[i]-want[name][i])))
-				}
+				worst, scale := maxDiff(g, want[name])
 				if scale == 0 {
 					t.Errorf("%s: zero gradient", name)
 				}
@@ -245,13 +241,18 @@ func TestLanesWithAdapters(t *testing.T) {
 		t.Fatalf("%d trainable tensors, want 8", len(one))
 	}
 	for name, g := range two {
-		var scale, worst float64
-		for i := range g {
-			scale = math.Max(scale, math.Abs(float64(one[name][i])))
-			worst = math.Max(worst, math.Abs(float64(g[i]-one[name][i])))
-		}
+		worst, scale := maxDiff(g, one[name])
 		if scale == 0 || worst > 1e-5*scale {
 			t.Errorf("%s: two lanes differ from one by %.3g (scale %.3g)", name, worst, scale)
 		}
 	}
+}
+
+// maxDiff returns max |got − want| and max |want|.
+func maxDiff(got, want []float32) (worst, scale float64) {
+	for i := range want {
+		scale = math.Max(scale, math.Abs(float64(want[i])))
+		worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
+	}
+	return worst, scale
 }

@@ -230,11 +230,7 @@ func TestLanesMatchSingleLane(t *testing.T) {
 		t.Errorf("observer saw %d rows, want %d", seen, want)
 	}
 	for name, g := range two {
-		var scale, worst float64
-		for i := range g {
-			scale = math.Max(scale, math.Abs(float64(one[name][i])))
-			worst = math.Max(worst, math.Abs(float64(g[i]-one[name][i])))
-		}
+		worst, scale := maxDiff(g, one[name])
 		if worst > 1e-5*math.Max(scale, 1) {
 			t.Errorf("%s: two lanes differ from one by %.3g (scale %.3g)", name, worst, scale)
 		}
