@@ -102,7 +102,7 @@ func (a *Attention) pairScores(seqs, at []int) {
 		}
 	}
 	a.attOff[s*a.NHead] = off
-	a.att = grow(a.att, off)
+	a.att = grow(a.att, off) // the total changes with the sequences' lengths
 }
 
 // seqHead computes pair p's slice of y for ForwardSeqs: the head work of Forward on

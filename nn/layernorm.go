@@ -242,10 +242,12 @@ func layerNormNaive(x, y, dy, dx, w, b, dw, db []float32, n, c int, eps float32)
 }
 
 // grow returns buf resliced to n elements, reallocating only when its capacity is
-// smaller: the one place layers allocate their saved state.
+// smaller: the one place layers allocate their saved state. A reallocation at least
+// doubles the capacity, so that sizes that vary from call to call (acting on packed
+// sequences) settle after a few calls instead of reallocating at every new maximum.
 func grow(buf []float32, n int) []float32 {
 	if cap(buf) < n {
-		return make([]float32, n)
+		return make([]float32, n, max(n, 2*cap(buf)))
 	}
 	return buf[:n]
 }

@@ -182,7 +182,7 @@ func (m *Model) forwardAct(bt *Batch) {
 	ab.steps[B] = r
 	m.fwdB, m.fwdK, m.lossDone, m.acted = B, K, false, true
 	m.split = B
-	if m.useShadow(B) {
+	if m.useShadow(B, false) {
 		m.split = (B + 1) / 2
 		m.runLanes(passAct, m.split, B)
 	} else {

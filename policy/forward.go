@@ -106,7 +106,7 @@ func (m *Model) forward(bt *Batch, acting bool) {
 	m.prepare(bt, acting)
 	B, R := bt.B, bt.B*bt.K
 	m.split = B
-	if m.useShadow(B) {
+	if m.useShadow(B, true) {
 		if m.train && m.cfg.Dropout > 0 {
 			m.shadowSrc.Seed(m.rng.Uint64(), m.rng.Uint64())
 		}

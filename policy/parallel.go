@@ -100,8 +100,9 @@ func (m *Model) buildShadow(rng *rand.Rand) {
 // useShadow reports whether a batch of b windows runs on two lanes, and if so
 // brings the shadow lane in line with lane 0: adapter forks for the adapters attached
 // now, synced (nn.AdapterFork), and for every parameter the same Data (in case a
-// slice was replaced) and a gradient buffer exactly when the real one is trainable.
-func (m *Model) useShadow(b int) bool {
+// slice was replaced) and, with grads, a gradient buffer exactly when the real one
+// is trainable (acting needs none).
+func (m *Model) useShadow(b int, grads bool) bool {
 	if b < 2 || m.oneLane {
 		return false
 	}
@@ -132,11 +133,11 @@ func (m *Model) useShadow(b int) bool {
 		}
 	}
 	for _, p := range m.pairs {
-		p.sync()
+		p.sync(grads)
 	}
 	for _, f := range m.forks {
 		for _, p := range f.pairs {
-			p.sync()
+			p.sync(grads)
 		}
 	}
 	return true
@@ -162,14 +163,14 @@ func (m *Model) syncFork(i int, l *nn.Linear) {
 	twin.Adapter = f.fork
 }
 
-// sync gives the shadow view the real parameter's Data, and a gradient buffer
-// exactly when the real one has one.
-func (p shadowParam) sync() {
+// sync gives the shadow view the real parameter's Data and, with grads (a pass
+// that Backward may follow), a gradient buffer exactly when the real one has one.
+func (p shadowParam) sync(grads bool) {
 	p.shadow.Data = p.real.Data
 	switch {
 	case p.real.Grad == nil:
 		p.shadow.Grad = nil
-	case p.shadow.Grad == nil:
+	case grads && p.shadow.Grad == nil:
 		p.shadow.Grad = make([]float32, len(p.real.Data))
 	}
 }
