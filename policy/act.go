@@ -36,9 +36,9 @@ import (
 // attention output, MLP, ln_f and the head for the current state token of each
 // window only, which is most of that block's work saved. Nothing is kept for a
 // backward pass, no dropout mask is drawn, and nothing is allocated (buffers are
-// grown only for a larger batch). With an observer attached to a Linear or Embedding layer
-// (EVA's capture), Act runs the full forward pass instead, so the observer sees
-// every row.
+// grown only for a larger batch). With an observer attached to a Linear or
+// Embedding layer (EVA's capture), Act runs the full forward pass instead, so the
+// observer sees every row.
 func (m *Model) Act(bt *Batch, greedy bool, rng *rand.Rand, actions []float32) error {
 	if err := checkBatch(bt, m.cfg, true); err != nil {
 		return err
