@@ -219,37 +219,46 @@ func (o *AdamW) State() AdamWState {
 // means the set of trainable parameters changed since the save). On error the
 // optimizer is left unchanged.
 func (o *AdamW) LoadState(s AdamWState) error {
+	src, err := matchMoments(s, o.State())
+	if err != nil {
+		return fmt.Errorf("adamw state: %w", err)
+	}
+	for i, w := range o.State().Tensors {
+		copy(w.Data, src[i].Data)
+	}
+	o.t = s.Step
+	return nil
+}
+
+// matchMoments checks a saved state against the tensors an optimizer holds (want)
+// and returns the saved tensor for each of them, in want's order.
+func matchMoments(s, want AdamWState) ([]*Param, error) {
 	if s.Step < 0 {
-		return fmt.Errorf("adamw state: step %d, want ≥ 0", s.Step)
+		return nil, fmt.Errorf("step %d, want ≥ 0", s.Step)
 	}
 	byName := make(map[string]*Param, len(s.Tensors))
 	for _, t := range s.Tensors {
 		if _, dup := byName[t.Name]; dup {
-			return fmt.Errorf("adamw state: tensor %q appears twice", t.Name)
+			return nil, fmt.Errorf("tensor %q appears twice", t.Name)
 		}
 		byName[t.Name] = t
 	}
-	want := o.State()
 	src := make([]*Param, len(want.Tensors))
 	for i, w := range want.Tensors {
 		got, ok := byName[w.Name]
 		if !ok {
-			return fmt.Errorf("adamw state: missing tensor %q", w.Name)
+			return nil, fmt.Errorf("missing tensor %q", w.Name)
 		}
 		if !slices.Equal(got.Shape, w.Shape) || len(got.Data) != len(w.Data) {
-			return fmt.Errorf("adamw state: tensor %q has shape %v (%d values), want %v", w.Name, got.Shape, len(got.Data), w.Shape)
+			return nil, fmt.Errorf("tensor %q has shape %v (%d values), want %v", w.Name, got.Shape, len(got.Data), w.Shape)
 		}
 		src[i] = got
 		delete(byName, w.Name)
 	}
 	for _, t := range s.Tensors { // in the given order, so the error is deterministic
 		if _, extra := byName[t.Name]; extra {
-			return fmt.Errorf("adamw state: unexpected tensor %q (not a trainable parameter's moment)", t.Name)
+			return nil, fmt.Errorf("unexpected tensor %q (not a trainable parameter's moment)", t.Name)
 		}
 	}
-	for i, w := range want.Tensors {
-		copy(w.Data, src[i].Data)
-	}
-	o.t = s.Step
-	return nil
+	return src, nil
 }
