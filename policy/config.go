@@ -77,6 +77,12 @@ type Config struct {
 	// ReturnScale divides every return-to-go before it is embedded, so returns of a
 	// family land near unit scale (the reference DT uses 1000 for MuJoCo).
 	ReturnScale float64 `json:"return_scale" yaml:"return_scale"`
+	// NLLBeta is β of the Gaussian head's β-NLL loss (Seitzer et al. 2022): each
+	// action component's negative log-likelihood is weighted by σ^2β held fixed, so
+	// the gradient on the mean does not vanish where the head has widened σ. 0 is
+	// the plain likelihood of the Online Decision Transformer; 1 trains the mean as
+	// a squared error whatever σ. In [0, 1]; only the Gaussian head reads it.
+	NLLBeta float64 `json:"nll_beta,omitempty" yaml:"nll_beta,omitempty"`
 }
 
 // DefaultConfig returns the reference model of the benchmark and of DESIGN.md (embed
@@ -142,6 +148,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("policy config: head = %q, want %q, %q or %q", c.Head, HeadCategorical, HeadDeterministic, HeadGaussian)
+	}
+	if !(c.NLLBeta >= 0 && c.NLLBeta <= 1) {
+		return fmt.Errorf("policy config: nll_beta = %v, want 0 ≤ nll_beta ≤ 1", c.NLLBeta)
+	}
+	if c.NLLBeta != 0 && c.Head != HeadGaussian {
+		return fmt.Errorf("policy config: nll_beta = %v is a setting of head %q; head is %q", c.NLLBeta, HeadGaussian, c.Head)
 	}
 	if !(c.ReturnScale > 0) || math.IsInf(c.ReturnScale, 0) {
 		return fmt.Errorf("policy config: return_scale = %v, want a finite number > 0", c.ReturnScale)

@@ -44,6 +44,8 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"activation", func(c *Config) { c.Activation = "tanh" }, `activation = "tanh"`},
 		{"head", func(c *Config) { c.Head = "beta" }, `head = "beta"`},
 		{"head kind", func(c *Config) { c.Head = HeadCategorical }, "needs a discrete"},
+		{"nll beta range", func(c *Config) { c.Head, c.NLLBeta = HeadGaussian, 1.5 }, "nll_beta = 1.5"},
+		{"nll beta head", func(c *Config) { c.NLLBeta = 1 }, `nll_beta = 1 is a setting of head "gaussian"`},
 		{"return scale", func(c *Config) { c.ReturnScale = 0 }, "return_scale = 0"},
 		{"return scale inf", func(c *Config) { c.ReturnScale = math.Inf(1) }, "return_scale = +Inf"},
 		{"no action", func(c *Config) { c.Action = ActionSpace{} }, "neither discrete nor dim"},

@@ -328,6 +328,13 @@ func (r *refDT) headLoss(out *G.Node, m *Model, b *Batch, bi, nReal int, lambda 
 	// −log p per element = ½z² + log σ + ½log2π + log(1 − tanh²u)
 	negLogp := G.Must(G.Add(G.Must(G.Add(G.Must(G.Mul(G.NewConstant(0.5), G.Must(G.Square(z)))), ls)), jac))
 	nll = G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(negLogp, w))))))
+	// β-NLL: each component's term weighted by σ^2β, a constant of the graph (the
+	// stop-gradient of Seitzer et al. 2022), taken from the model's forward σ.
+	fit := nll
+	if beta := cfg.NLLBeta; beta != 0 {
+		wb := realRows(A, func(k, d int) float64 { return math.Exp(2 * beta * float64(m.buf.logStd[(bi*K+k)*A+d])) })
+		fit = G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(negLogp, wb))))))
+	}
 	eps := realRows(A, func(k, d int) float64 { return float64(m.buf.eps[(bi*K+k)*A+d]) })
 	// ½ε² + ½log2π, a constant.
 	half := realRows(A, func(k, d int) float64 {
@@ -340,6 +347,6 @@ func (r *refDT) headLoss(out *G.Node, m *Model, b *Batch, bi, nReal int, lambda 
 	// entropy sample per element = ½ε² + log σ + ½log2π + log(1 − tanh²(μ + σε))
 	entElem := G.Must(G.Add(G.Must(G.Add(half, ls)), logJac))
 	ent = G.Must(G.Mul(inv, G.Must(G.Sum(G.Must(G.HadamardProd(entElem, w))))))
-	loss = G.Must(G.Sub(nll, G.Must(G.Mul(G.NewConstant(lambda), ent))))
+	loss = G.Must(G.Sub(fit, G.Must(G.Mul(G.NewConstant(lambda), ent))))
 	return loss, nll, ent
 }

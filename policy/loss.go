@@ -85,7 +85,12 @@ func (m *Model) Loss(bt *Batch, lambda float32) Loss {
 	dmu, dls := buf.dmu[:R*A], buf.dlogStd[:R*A]
 	clear(dmu)
 	clear(dls)
-	nn.TanhGaussianLogProbBackward(buf.mu, buf.logStd, buf.act, buf.dlogp, dmu, dls, R, A)
+	fit := -sumLogp / float64(nReal) // the likelihood term Backward differentiates
+	if beta := m.cfg.NLLBeta; beta == 0 {
+		nn.TanhGaussianLogProbBackward(buf.mu, buf.logStd, buf.act, buf.dlogp, dmu, dls, R, A)
+	} else {
+		fit = m.betaNLL(R, A, float32(beta), w, stepOK, dmu, dls)
+	}
 	nn.TanhGaussianEntropySampleBackward(buf.mu, buf.logStd, buf.eps, buf.dent, dmu, dls, R, A)
 	for r := 0; r < R; r++ {
 		row, raw := dout[r*2*A:(r+1)*2*A], buf.out[r*2*A+A:(r+1)*2*A]
@@ -97,7 +102,37 @@ func (m *Model) Loss(bt *Batch, lambda float32) Loss {
 	}
 	nll := -sumLogp / float64(nReal)
 	ent := sumEnt / float64(nReal)
-	return Loss{Loss: float32(nll - float64(lambda)*ent), NLL: float32(nll), Entropy: float32(ent)}
+	return Loss{Loss: float32(fit - float64(lambda)*ent), NLL: float32(nll), Entropy: float32(ent)}
+}
+
+// betaNLL is the β-NLL of Seitzer et al. (2022, "On the Pitfalls of Heteroscedastic
+// Uncertainty Estimation with Probabilistic Neural Networks"): every action
+// component's negative log-likelihood is weighted by sg(σ^2β), σ held fixed in the
+// weight, so the gradient on μ is (μ − u)·σ^(2β−2) instead of (μ − u)/σ². With
+// β = 0 it is the plain NLL; with β = 1 μ's gradient is that of the squared error in
+// u = atanh(a), whatever σ. It returns the weighted mean over the w = 1/nReal real
+// rows and adds its gradient into dmu and dls. The components are treated as rows
+// of one element each, so nn's per-row log-likelihood gives each one's term; the
+// deterministic head's buffer pred (unused by this head) holds them.
+func (m *Model) betaNLL(R, A int, beta, w float32, stepOK []bool, dmu, dls []float32) float64 {
+	buf := m.buf
+	elem := buf.pred[:R*A]
+	nn.TanhGaussianLogProb(buf.mu, buf.logStd, buf.act, elem, R*A, 1)
+	var sum float64
+	for r := 0; r < R; r++ {
+		for i := r * A; i < (r+1)*A; i++ {
+			if !stepOK[r] {
+				elem[i] = 0
+				continue
+			}
+			// σ^2β = exp(2β·log σ), a constant of the graph.
+			wt := float32(math.Exp(2 * float64(beta) * float64(buf.logStd[i])))
+			sum -= float64(wt) * float64(elem[i])
+			elem[i] = -w * wt // d loss / d log p of the component
+		}
+	}
+	nn.TanhGaussianLogProbBackward(buf.mu, buf.logStd, buf.act, elem, dmu, dls, R*A, 1)
+	return sum * float64(w)
 }
 
 func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }

@@ -85,17 +85,21 @@ func TestGradientsAgainstGorgonia(t *testing.T) {
 		head   string
 		act    string
 		lambda float32
+		beta   float64 // the Gaussian head's β-NLL
 	}{
-		{"categorical-gelu", ActionSpace{Discrete: 4}, HeadCategorical, ActGELU, 0},
-		{"categorical-relu", ActionSpace{Discrete: 3}, HeadCategorical, ActReLU, 0},
-		{"categorical-entropy", ActionSpace{Discrete: 5}, HeadCategorical, ActGELU, 0.4},
-		{"deterministic-gelu", boxed(2, -2, 3), HeadDeterministic, ActGELU, 0},
-		{"gaussian-gelu", boxed(2, -1, 1), HeadGaussian, ActGELU, 0.3},
-		{"gaussian-relu", boxed(3, 0, 5), HeadGaussian, ActReLU, 0},
+		{"categorical-gelu", ActionSpace{Discrete: 4}, HeadCategorical, ActGELU, 0, 0},
+		{"categorical-relu", ActionSpace{Discrete: 3}, HeadCategorical, ActReLU, 0, 0},
+		{"categorical-entropy", ActionSpace{Discrete: 5}, HeadCategorical, ActGELU, 0.4, 0},
+		{"deterministic-gelu", boxed(2, -2, 3), HeadDeterministic, ActGELU, 0, 0},
+		{"gaussian-gelu", boxed(2, -1, 1), HeadGaussian, ActGELU, 0.3, 0},
+		{"gaussian-relu", boxed(3, 0, 5), HeadGaussian, ActReLU, 0, 0},
+		{"gaussian-beta1", boxed(2, -1, 1), HeadGaussian, ActGELU, 0.3, 1},
+		{"gaussian-beta0.5", boxed(3, 0, 5), HeadGaussian, ActReLU, 0, 0.5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tinyConfig(tc.action, tc.head, tc.act)
+			cfg.NLLBeta = tc.beta
 			rng := rand.New(rand.NewPCG(1, 2))
 			m, err := New(cfg, rng, nn.GonumGemm{})
 			if err != nil {
