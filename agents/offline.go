@@ -170,7 +170,7 @@ func (o *Offline) Step() (StepStats, error) {
 // only the adapters), backpropagates, clips the global norm to clip (0: no clipping)
 // and steps AdamW at the schedule's rate for update step. It returns the norm
 // before clipping and the rate.
-func applyGradients(model *policy.Model, opt *nn.AdamW, sched nn.Schedule, clip float64, step int) (norm, lr float64) {
+func applyGradients(model *policy.Model, opt nn.Optimizer, sched nn.Schedule, clip float64, step int) (norm, lr float64) {
 	for _, p := range opt.Params() {
 		p.ZeroGrad()
 	}

@@ -24,7 +24,7 @@ func (o *Online) explore() ([]*replay.Episode, error) {
 	q := []Quota{{Task: o.task, Target: o.cfg.ExploreTarget(), Episodes: n, Seed: base}}
 	out := make([]*replay.Episode, n)
 	// The buffer trains on observations; states would only cost memory.
-	rc := RolloutConfig{Record: true, Source: "odt-explore"}
+	rc := RolloutConfig{Record: true, Source: ExploreSource}
 	err := Rollout(context.Background(), o.actor, q, rc, func(ep Episode) error {
 		out[ep.Index] = ep.Recording
 		return nil
@@ -50,6 +50,11 @@ const (
 	extraLogTemp     = "log_temperature"
 	extraLogTempM    = "log_temperature.exp_avg"
 	extraLogTempV    = "log_temperature.exp_avg_sq"
+	// The latest exploration's means, for the metrics of a resumed run.
+	extraExploreEpisodes = "online_explore_episodes"
+	extraExploreReturn   = "online_explore_return"
+	extraExploreLength   = "online_explore_length"
+	extraExploreSuccess  = "online_explore_success"
 )
 
 // SaveState writes what a resumed run needs besides the weights (which the caller
@@ -83,6 +88,11 @@ func (o *Online) SaveState(dir string, src *rand.PCG, st TrainState) error {
 		extraLogTemp:  float64(o.logTemp.Data[0]),
 		extraLogTempM: float64(ts.Tensors[0].Data[0]),
 		extraLogTempV: float64(ts.Tensors[1].Data[0]),
+		// Means of float64 values: exact in JSON's shortest float64 form.
+		extraExploreEpisodes: float64(o.exploreMean.Episodes),
+		extraExploreReturn:   o.exploreMean.Return,
+		extraExploreLength:   o.exploreMean.Length,
+		extraExploreSuccess:  o.exploreMean.Success,
 	}
 	return SaveTrainState(dir, st, src, o.opt.State(), OnlineBufferFile)
 }
@@ -105,20 +115,25 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 		return v, nil
 	}
 	vals := map[string]float64{}
-	for _, k := range []string{extraIteration, extraRolledOut, extraIterUpdates, extraLogTemp, extraLogTempM, extraLogTempV} {
+	for _, k := range []string{extraIteration, extraRolledOut, extraIterUpdates, extraLogTemp, extraLogTempM, extraLogTempV,
+		extraExploreEpisodes, extraExploreReturn, extraExploreLength, extraExploreSuccess} {
 		if vals[k], err = get(k); err != nil {
 			return st, err
 		}
 	}
 	iter, iterUpdates := int(vals[extraIteration]), int(vals[extraIterUpdates])
+	off := o.cfg.OfflineUpdates
 	switch {
+	case st.Step() < off && (iter != 0 || iterUpdates != 0 || vals[extraRolledOut] != 0):
+		return st, fmt.Errorf("online: resume %s: update %d is in the offline phase (offline_updates = %d), but the state is %v updates into iteration %v",
+			dir, st.Step(), off, vals[extraIterUpdates], vals[extraIteration])
 	case iter < 0 || float64(iter) != vals[extraIteration] || iter > o.cfg.Iterations:
 		return st, fmt.Errorf("online: resume %s: iteration %v, want an integer in [0, iterations = %d]", dir, vals[extraIteration], o.cfg.Iterations)
 	case iterUpdates < 0 || float64(iterUpdates) != vals[extraIterUpdates] || iterUpdates >= o.cfg.UpdatesPerIteration:
 		return st, fmt.Errorf("online: resume %s: %v updates into the iteration, want an integer in [0, updates_per_iteration = %d)", dir, vals[extraIterUpdates], o.cfg.UpdatesPerIteration)
-	case st.Step() != iter*o.cfg.UpdatesPerIteration+iterUpdates:
-		return st, fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match updates_per_iteration = %d (was the configuration changed?)",
-			dir, st.Step(), iter, iterUpdates, o.cfg.UpdatesPerIteration)
+	case st.Step() >= off && st.Step() != off+iter*o.cfg.UpdatesPerIteration+iterUpdates:
+		return st, fmt.Errorf("online: resume %s: %d updates after %d iterations and %d more do not match offline_updates = %d and updates_per_iteration = %d (was the configuration changed?)",
+			dir, st.Step(), iter, iterUpdates, off, o.cfg.UpdatesPerIteration)
 	}
 	eps, err := readEpisodes(filepath.Join(dir, OnlineBufferFile))
 	if err != nil {
@@ -148,7 +163,9 @@ func (o *Online) LoadState(dir string, src *rand.PCG) (TrainState, error) {
 		return st, fmt.Errorf("online: resume %s: temperature: %w", dir, err)
 	}
 	o.logTemp.Data[0] = float32(vals[extraLogTemp])
-	o.buf = buf
+	o.buf, o.bufStats = buf, nil
+	o.exploreMean = exploreMeans{Episodes: int(vals[extraExploreEpisodes]), Return: vals[extraExploreReturn],
+		Length: vals[extraExploreLength], Success: vals[extraExploreSuccess]}
 	o.iter, o.rolledOut, o.iterUpdates, o.updates = iter, vals[extraRolledOut] != 0, iterUpdates, st.Step()
 	return st, nil
 }

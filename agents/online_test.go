@@ -60,6 +60,8 @@ func stochasticModel(t testing.TB, task envs.Task, embed, context int, rng *rand
 // smallOnline is a configuration sized for tests.
 func smallOnline(iters, updates int) OnlineConfig {
 	c := DefaultOnlineConfig()
+	// No offline phase, AdamW: the tests below were measured with those.
+	c.OfflineUpdates, c.Optimizer.Kind = 0, nn.OptimizerAdamW
 	c.Iterations, c.UpdatesPerIteration, c.EpisodesPerIteration, c.NumEnvs = iters, updates, 4, 2
 	c.BatchSize, c.BufferSize = 16, 50
 	c.Schedule.LR, c.Schedule.WarmupSteps = 1e-3, 0
@@ -405,7 +407,9 @@ func TestOnlineConfigErrors(t *testing.T) {
 		field string
 		edit  func(c *OnlineConfig)
 	}{
+		{"offline_updates", func(c *OnlineConfig) { c.OfflineUpdates = -1 }},
 		{"iterations", func(c *OnlineConfig) { c.Iterations = 0 }},
+		{"kind", func(c *OnlineConfig) { c.Optimizer.Kind = "sgd" }},
 		{"episodes_per_iteration", func(c *OnlineConfig) { c.EpisodesPerIteration = -1 }},
 		{"num_envs", func(c *OnlineConfig) { c.NumEnvs = 0 }},
 		{"updates_per_iteration", func(c *OnlineConfig) { c.UpdatesPerIteration = 0 }},

@@ -48,8 +48,12 @@ const (
 	MetricEvalSuccess    = "eval/success_rate"
 	MetricEvalSeconds    = "time/eval_s"
 
-	// Online fine-tuning (Online Decision Transformer), per iteration: the
-	// exploration episodes it collected and what the replay buffer holds after them.
+	// Online fine-tuning (Online Decision Transformer), in every training row: the
+	// iteration the row's last update belongs to (−1: the offline phase), the means
+	// of that iteration's exploration episodes, what the replay buffer holds (the
+	// online trajectories' share of its transitions, the mean returns of the online
+	// and of the offline trajectories), the temperature λ after the update and the
+	// policy's entropy on the update's batch.
 	MetricOnlineIteration     = "online/iteration"
 	MetricExploreReturn       = "online/explore_return"
 	MetricExploreSuccess      = "online/explore_success_rate"

@@ -218,4 +218,6 @@ func (d RunDir) ReadJSON(name string, v any) error {
 
 // MetricColumns fixes the CSV header of a training run's metrics file.
 var MetricColumns = []string{MetricTrainLoss, MetricTrainGradNorm, MetricTrainLR, MetricElapsed,
-	MetricEvalScore, MetricEvalReturn, MetricEvalNormalized, MetricEvalSuccess, MetricEvalSeconds}
+	MetricEvalScore, MetricEvalReturn, MetricEvalNormalized, MetricEvalSuccess, MetricEvalSeconds,
+	MetricOnlineIteration, MetricExploreReturn, MetricExploreLength, MetricExploreSuccess,
+	MetricBufferOnlineShare, MetricBufferOnlineReturn, MetricBufferOfflineReturn, MetricTemperature, MetricEntropy}

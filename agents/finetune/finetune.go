@@ -74,7 +74,7 @@ type Tuner struct {
 	offline *agents.Offline
 	online  *agents.Online
 	trainer agents.Stepper
-	opt     *nn.AdamW
+	opt     nn.Optimizer
 	loop    agents.LoopState
 
 	refs       References
