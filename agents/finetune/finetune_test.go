@@ -46,6 +46,17 @@ func fixture(t testing.TB) (*policy.Model, []envs.Task, []*replay.Episode) {
 	return m, tasks, data
 }
 
+// smallOnlineConfig is smallConfig in online mode: an offline phase of 7 updates,
+// then 2 iterations of 2 exploration episodes and 7 updates (21 updates).
+func smallOnlineConfig(method string) Config {
+	c := smallConfig(method)
+	c.Mode = ModeOnline
+	c.Online.OfflineUpdates, c.Online.Iterations, c.Online.UpdatesPerIteration = 7, 2, 7
+	c.Online.EpisodesPerIteration, c.Online.NumEnvs, c.Online.BatchSize, c.Online.BufferSize = 2, 2, 4, 20
+	c.Online.Schedule.LR, c.Online.Schedule.WarmupSteps = 1e-3, 2
+	return c
+}
+
 // smallConfig fine-tunes for 20 updates, validating every 5.
 func smallConfig(method string) Config {
 	c := DefaultConfig()
@@ -93,13 +104,34 @@ func runTo(t *testing.T, dir string, cfg Config, ctx context.Context, rec agents
 // An interruption during an evaluation or between updates, then Resume, gives the
 // files an uninterrupted run writes: best/ and last/ byte for byte, and the same
 // metric rows (timings aside). Adapter dropout is on, so its draws must resume too.
+// In online mode, step 7 is the end of the offline phase (the next update explores
+// first) and step 10 is inside the first iteration.
 func TestResumeIsExact(t *testing.T) {
-	for _, method := range []string{MethodLoRA, MethodFull, MethodEVA} {
-		cfg := smallConfig(method)
+	for _, run := range []struct{ method, mode string }{
+		{MethodLoRA, ModeOffline}, {MethodFull, ModeOffline}, {MethodEVA, ModeOffline},
+		{MethodLoRA, ModeOnline}, {MethodFull, ModeOnline},
+	} {
+		method, cfg := run.method, smallConfig(run.method)
+		if run.mode == ModeOnline {
+			method, cfg = run.method+"-online", smallOnlineConfig(run.method)
+		}
 		straight := t.TempDir()
 		want, err := runTo(t, straight, cfg, context.Background(), nil, false)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if run.mode == ModeOnline {
+			// The run went online: its last training row reports the second
+			// iteration and a buffer partly filled by exploration.
+			var last metrics.Row
+			for _, r := range untimed(t, straight) {
+				if _, ok := r.Values[agents.MetricTrainLoss]; ok {
+					last = r
+				}
+			}
+			if last.Step != 21 || last.Values[agents.MetricOnlineIteration] != 1 || !(last.Values[agents.MetricBufferOnlineShare] > 0) {
+				t.Fatalf("%s: last training row %+v, want step 21 of iteration 1 with online data in the buffer", method, last)
+			}
 		}
 		// Step 10's training row comes just before its validation: cancelling there
 		// interrupts the evaluation; step 7 is between updates.
