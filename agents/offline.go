@@ -18,8 +18,9 @@ type TrainConfig struct {
 	Steps int `yaml:"steps"`
 	// BatchSize is the number of context windows per update.
 	BatchSize int `yaml:"batch_size"`
-	// Optimizer configures AdamW.
-	Optimizer nn.AdamWConfig `yaml:"optimizer"`
+	// Optimizer configures the optimizer: AdamW (the default kind) or LAMB, with
+	// AdamW's fields.
+	Optimizer nn.OptimizerConfig `yaml:"optimizer"`
 	// Schedule configures the learning rate over the updates.
 	Schedule nn.ScheduleConfig `yaml:"schedule"`
 	// ClipNorm is the maximum global gradient norm (0 disables clipping).
@@ -35,7 +36,7 @@ func DefaultTrainConfig(steps int) TrainConfig {
 	sched.TotalSteps = steps
 	opt := nn.DefaultAdamWConfig()
 	opt.WeightDecay = 1e-4
-	return TrainConfig{Steps: steps, BatchSize: 64, Optimizer: opt, Schedule: sched, ClipNorm: 0.25}
+	return TrainConfig{Steps: steps, BatchSize: 64, Optimizer: nn.OptimizerConfig{Kind: nn.OptimizerAdamW, AdamWConfig: opt}, Schedule: sched, ClipNorm: 0.25}
 }
 
 // WithSteps returns the config shortened or lengthened to n updates (a smoke test's
@@ -92,7 +93,7 @@ type StepStats struct {
 type Offline struct {
 	model  *policy.Model
 	source WindowSource
-	opt    *nn.AdamW
+	opt    nn.Optimizer
 	sched  nn.Schedule
 	clip   float64
 	rng    *rand.Rand
@@ -118,7 +119,7 @@ func NewOffline(model *policy.Model, params []*nn.Param, source WindowSource, cf
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	opt, err := nn.NewAdamW(trainable, cfg.Optimizer)
+	opt, err := nn.NewOptimizer(trainable, cfg.Optimizer)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -189,8 +190,8 @@ func (o *Offline) StepCount() int { return o.step }
 // Model is the model being trained.
 func (o *Offline) Model() *policy.Model { return o.model }
 
-// Optimizer is the AdamW instance, for saving its state.
-func (o *Offline) Optimizer() *nn.AdamW { return o.opt }
+// Optimizer is the optimizer (AdamW or LAMB), for saving its state.
+func (o *Offline) Optimizer() nn.Optimizer { return o.opt }
 
 // Restore sets the update count and optimizer state of a resumed run.
 func (o *Offline) Restore(step int, opt nn.AdamWState) error {

@@ -140,10 +140,7 @@ func (c OnlineConfig) Validate() error {
 	case !(c.DiscreteEntropyShare >= 0 && c.DiscreteEntropyShare < 1):
 		return fmt.Errorf("online: discrete_entropy_share = %v, want 0 ≤ share < 1 (of the maximum entropy log N)", c.DiscreteEntropyShare)
 	}
-	if err := c.Optimizer.Validate(); err != nil {
-		return fmt.Errorf("online: %w", err)
-	}
-	tc := TrainConfig{Steps: c.TotalUpdates(), BatchSize: c.BatchSize, Optimizer: c.Optimizer.AdamWConfig, Schedule: c.Schedule, ClipNorm: c.ClipNorm}
+	tc := TrainConfig{Steps: c.TotalUpdates(), BatchSize: c.BatchSize, Optimizer: c.Optimizer, Schedule: c.Schedule, ClipNorm: c.ClipNorm}
 	if err := tc.Validate(); err != nil {
 		return fmt.Errorf("online: %w", err)
 	}
