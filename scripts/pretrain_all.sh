@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Regenerate the shipped pretrained Decision Transformers under pretrained/<family>/.
 #
-#   scripts/pretrain_all.sh                     # gridworld, cartpole and pendulum
-#   scripts/pretrain_all.sh cartpole pendulum   # only these families
+#   scripts/pretrain_all.sh                     # gridworld, cartpole, pendulum, pendulum-gaussian
+#   scripts/pretrain_all.sh cartpole pendulum   # only these policies
 #
-# For each family, in sequence: `rl-train collect --config configs/collect-FAMILY.yaml`
-# (datasets under data/FAMILY/), then `rl-train pretrain --config
-# configs/pretrain-FAMILY.yaml` (run under runs/pretrain-FAMILY/; the best checkpoint
-# and its results.md are exported to pretrained/FAMILY/). Families run one after the
+# For each policy NAME, in sequence: `rl-train collect --config
+# configs/collect-FAMILY.yaml` (datasets under data/FAMILY/; FAMILY is NAME up to its
+# first "-", so pendulum-gaussian trains on pendulum's data, collected once per
+# invocation), then `rl-train pretrain --config configs/pretrain-NAME.yaml` (run
+# under runs/pretrain-NAME/; the best checkpoint and its results.md are exported to
+# pretrained/NAME/). Policies run one after the
 # other, never in parallel: every step already uses all cores. The wall time of each
 # step is printed at the end. All randomness is seeded in the configs; numbers may
 # still differ slightly across machines and BLAS backends (floating-point summation
@@ -19,11 +21,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 families=("$@")
-[ ${#families[@]} -eq 0 ] && families=(gridworld cartpole pendulum)
+[ ${#families[@]} -eq 0 ] && families=(gridworld cartpole pendulum pendulum-gaussian)
 for f in "${families[@]}"; do
-	for kind in collect pretrain; do
-		if [ ! -f "configs/$kind-$f.yaml" ]; then
-			echo "pretrain_all.sh: no configs/$kind-$f.yaml for family $f" >&2
+	for cfg in "configs/collect-${f%%-*}.yaml" "configs/pretrain-$f.yaml"; do
+		if [ ! -f "$cfg" ]; then
+			echo "pretrain_all.sh: no $cfg for policy $f" >&2
 			exit 2
 		fi
 	done
@@ -38,13 +40,20 @@ if [ -z "$bin" ]; then
 fi
 
 timings=()
+collected=" "
 for f in "${families[@]}"; do
-	for kind in collect pretrain; do
-		echo "pretrain_all.sh: $kind $f" >&2
+	family=${f%%-*}
+	if [[ $collected != *" $family "* ]]; then
+		echo "pretrain_all.sh: collect $family" >&2
 		start=$SECONDS
-		"$bin" "$kind" --config "configs/$kind-$f.yaml"
-		timings+=("$(printf '%-10s %-9s %5d s' "$f" "$kind" $((SECONDS - start)))")
-	done
+		"$bin" collect --config "configs/collect-$family.yaml"
+		timings+=("$(printf '%-18s %-9s %5d s' "$family" collect $((SECONDS - start)))")
+		collected+="$family "
+	fi
+	echo "pretrain_all.sh: pretrain $f" >&2
+	start=$SECONDS
+	"$bin" pretrain --config "configs/pretrain-$f.yaml"
+	timings+=("$(printf '%-18s %-9s %5d s' "$f" pretrain $((SECONDS - start)))")
 done
 
 echo >&2
