@@ -228,3 +228,31 @@ func TestLAMBStepNoAllocs(t *testing.T) {
 		t.Errorf("Step allocates %v times, want 0", n)
 	}
 }
+
+// A tensor that starts at zero (LoRA's B) under LAMB: the first step is Adam's (the
+// trust ratio is 1 while ‖w‖ = 0), after which each step scales by ‖w‖/‖r‖ and w
+// grows only by the factor 1 + lr·(1 + λ) per step — about 1.1e-3 after 100 steps of
+// a constant gradient at lr 1e-3, where AdamW has moved 0.1. This is why the agents
+// package documents AdamW for zero-initialised adapters.
+func TestLAMBZeroInitGrowsSlowly(t *testing.T) {
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 5e-4}
+	grow := func(o Optimizer, w *Param) float64 {
+		for range 100 {
+			w.Grad[0] = 1
+			o.Step(1e-3)
+		}
+		return math.Abs(float64(w.Data[0]))
+	}
+	wl, wa := NewParam("lora_B", 1, 1), NewParam("lora_B", 1, 1)
+	l, _ := NewLAMB([]*Param{wl}, cfg)
+	a, _ := NewAdamW([]*Param{wa}, cfg)
+	lamb, adam := grow(l, wl), grow(a, wa)
+	// LAMB: |w₁| = lr, then |w_{t+1}| = |w_t|·(1 + lr·(1 + λ·|w_t|)/|r_t|) with r ≈ 1.
+	want := 1e-3 * math.Pow(1+1e-3, 99)
+	if math.Abs(lamb-want) > 2e-6 {
+		t.Errorf("LAMB moved a zero-initialised weight to %.6g in 100 steps, want %.6g", lamb, want)
+	}
+	if math.Abs(adam-0.1) > 1e-3 {
+		t.Errorf("AdamW moved it to %.4g, want 0.1", adam)
+	}
+}

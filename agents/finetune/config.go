@@ -142,13 +142,20 @@ func DefaultEVAConfig() EVAConfig {
 }
 
 // DefaultConfig fine-tunes with EVA offline: rank-8 adapters (lora.DefaultConfig),
-// 2000 updates of AdamW at 1e-3 with the reference DT's other settings.
+// 2000 updates of AdamW at 1e-3 with the reference DT's other settings. Its online
+// settings are ODT's (agents.DefaultOnlineConfig: an offline phase of the same 2000
+// updates, then 20 iterations of 1 episode and 300 updates) with the optimizer of
+// the offline mode, AdamW at 1e-3, instead of ODT's LAMB at 1e-4: the default
+// method trains zero-initialised adapters, which LAMB barely moves (see package
+// agents); set online.optimizer.kind: lamb for full fine-tuning as ODT trains.
 func DefaultConfig() Config {
 	tc := agents.DefaultTrainConfig(2000)
 	tc.Schedule.LR = 1e-3
+	on := agents.DefaultOnlineConfig()
+	on.OfflineUpdates, on.Optimizer, on.Schedule.LR = tc.Steps, tc.Optimizer, tc.Schedule.LR
 	return Config{
 		Method: MethodEVA, Mode: ModeOffline, LoRA: lora.DefaultConfig(), EVA: DefaultEVAConfig(),
-		Train: tc, Online: agents.DefaultOnlineConfig(), Eval: DefaultEvalConfig(), LogEvery: 50,
+		Train: tc, Online: on, Eval: DefaultEvalConfig(), LogEvery: 50,
 	}
 }
 
@@ -189,6 +196,14 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// optimizerKind is the optimizer the mode trains with.
+func (c Config) optimizerKind() string {
+	if c.Mode == ModeOnline {
+		return c.Online.Optimizer.Kind
+	}
+	return c.Train.Optimizer.Kind
 }
 
 // Steps is the number of updates of the run.

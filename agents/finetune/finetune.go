@@ -103,6 +103,10 @@ func New(ctx context.Context, base *policy.Model, tasks []envs.Task, data []*rep
 			return nil, fmt.Errorf("finetune: %w", err)
 		}
 	}
+	if k := cfg.optimizerKind(); cfg.Method != MethodFull && k == nn.OptimizerLAMB {
+		t.opts.Log.WithFields(logrus.Fields{"method": cfg.Method, "mode": cfg.Mode}).Warn(
+			"LAMB scales each step by the tensor's norm: zero-initialised adapter matrices (LoRA's B) barely move; AdamW is the usual choice for adapters")
+	}
 	if err := t.measureBefore(ctx); err != nil {
 		return nil, err
 	}
