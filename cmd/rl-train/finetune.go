@@ -54,7 +54,7 @@ type finetuneFlags struct {
 
 func newFinetuneCmd(a *app) *cobra.Command {
 	var fl finetuneFlags
-	var method string
+	var method, mode, runDir string
 	var steps, seed int64
 	cmd := &cobra.Command{
 		Use:   "finetune",
@@ -85,6 +85,12 @@ results.json / results.md into run_dir. Ctrl-C saves last/ for --resume.`,
 			if set("method") {
 				f.Method = method
 			}
+			if set("mode") {
+				f.Mode = mode
+			}
+			if set("run-dir") {
+				f.RunDir = runDir
+			}
 			if set("steps") {
 				f.Train = f.Train.WithSteps(int(steps))
 			}
@@ -104,6 +110,8 @@ results.json / results.md into run_dir. Ctrl-C saves last/ for --resume.`,
 	flags.BoolVar(&fl.overwrite, "overwrite", false, "replace the run that run_dir already holds")
 	flags.BoolVar(&fl.allowTruncated, "allow-truncated", false, "use the complete episodes of a dataset whose last record is torn (left by a crash)")
 	flags.StringVar(&method, "method", "", "override method: "+strings.Join(finetune.Methods, ", "))
+	flags.StringVar(&mode, "mode", "", "override mode: "+finetune.ModeOffline+" or "+finetune.ModeOnline)
+	flags.StringVar(&runDir, "run-dir", "", "override run_dir (e.g. one directory per seed)")
 	flags.Int64Var(&steps, "steps", 0, "override train.steps")
 	flags.Int64Var(&seed, "seed", 0, "override seed")
 	return cmd

@@ -128,7 +128,7 @@ datasets: [%s]
 lora: {r: 2, alpha: 2, dropout: 0, target_modules: [attn.q, attn.v, mlp.fc]}
 eva: {rho: 2, tau: 0.9, max_batches: 20, accept_unconverged: true, source: rollouts, rollout_episodes: 4, batch: 4}
 train: {steps: 8, batch_size: 4, clip_norm: 0.25, schedule: {kind: cosine, lr: 1.0e-3, warmup_steps: 2, total_steps: 8, min_lr: 1.0e-4}}
-online: {iterations: 2, episodes_per_iteration: 2, num_envs: 2, updates_per_iteration: 4, batch_size: 4, buffer_size: 20, eval_target: 1, explore_scale: 2, schedule: {kind: constant, lr: 1.0e-3, warmup_steps: 1}}
+online: {offline_updates: 3, iterations: 2, episodes_per_iteration: 2, num_envs: 2, updates_per_iteration: 4, batch_size: 4, buffer_size: 20, eval_target: 1, explore_scale: 2, schedule: {kind: constant, lr: 1.0e-3, warmup_steps: 1}}
 %s
 log_every: 2
 `, runDir, base, filepath.Join(dir, "data", "heldout", "mixed.evds"), pipeEval)
@@ -147,9 +147,10 @@ func TestPipeline(t *testing.T) {
 				continue // the online trainer is the same for every adapter init
 			}
 			t.Run(mode+"/"+method, func(t *testing.T) {
+				// One config for both modes and every method; the flags choose.
 				runDir := filepath.Join(dir, "ft", mode, method)
-				cfg := writeFile(t, dir, "ft-"+mode+"-"+method+".yaml", finetuneConfigText(dir, base, runDir)+"mode: "+mode+"\n")
-				runOK(t, "finetune", "--config", cfg, "--method", method)
+				cfg := writeFile(t, dir, "ft.yaml", finetuneConfigText(dir, base, filepath.Join(dir, "ft", "unused")))
+				runOK(t, "finetune", "--config", cfg, "--method", method, "--mode", mode, "--run-dir", runDir)
 				res, err := finetune.ReadResult(runDir)
 				if err != nil {
 					t.Fatal(err)
