@@ -11,13 +11,18 @@ import (
 	"github.com/evarl/evarl/envs"
 )
 
-var entropySweep = flag.Bool("entropy-sweep", false, "run TestDiscreteEntropySweep: ODT from scratch on the small gridworld for several discrete entropy targets (minutes)")
+var (
+	entropySweep       = flag.Bool("entropy-sweep", false, "run TestDiscreteEntropySweep: ODT from scratch on the small gridworld for several discrete entropy targets (minutes)")
+	entropySweepTempLR = flag.Float64("entropy-sweep-temperature-lr", 1e-4, "TestDiscreteEntropySweep's temperature learning rate (ODT: 1e-4)")
+)
 
 // TestDiscreteEntropySweep measures what the discrete target entropy does where
 // exploration is everything: ODT from an untrained policy and an empty buffer on the
 // small gridworld (TestOnlineLearnsGridworld's setting), for shares of log N from 0
 // (no entropy floor) to SAC-discrete's 0.98, over 8 seeds each; it reports the greedy
 // success rate and mean return after training and the entropy of the last updates.
+// With ODT's temperature learning rate (1e-4) λ moves by at most ~e^0.15 in these
+// 1500 updates, so the target can hardly act; -entropy-sweep-temperature-lr raises it.
 // Opt-in (-entropy-sweep): it is a measurement, not a check.
 func TestDiscreteEntropySweep(t *testing.T) {
 	if !*entropySweep {
@@ -33,6 +38,7 @@ func TestDiscreteEntropySweep(t *testing.T) {
 			m := stochasticModel(t, task, 32, 8, rng)
 			cfg := smallOnline(20, 75)
 			cfg.EpisodesPerIteration, cfg.NumEnvs, cfg.DiscreteEntropyShare = 8, 4, share
+			cfg.TemperatureLR = *entropySweepTempLR
 			o, err := NewOnline(m, nil, task, nil, cfg, rng)
 			if err != nil {
 				t.Fatal(err)
