@@ -41,6 +41,20 @@
 // cancelled (with the evaluation it interrupted marked undone), and Resume
 // continues so that best/, last/ and the metrics are those of an uninterrupted run.
 //
+// # Online mode
+//
+// Mode online runs the Online Decision Transformer's protocol (agents.Online): an
+// offline phase of online.offline_updates updates on a replay buffer seeded with the
+// task's data, then online.iterations iterations of exploration episodes and
+// updates. The whole run is online.offline_updates + iterations ×
+// updates_per_iteration updates; validation, checkpoints and resume work as in
+// offline mode, across the phase boundary too. Offline mode with train.steps equal
+// to online.offline_updates (and the same optimizer) is the "offline phase alone"
+// to compare with (configs/odt-*.yaml). The training rows carry the online metrics
+// (agents.MetricOnlineIteration …): the buffer's share of online transitions, the
+// returns of its online and offline trajectories, exploration return, length and
+// success, the temperature and the entropy.
+//
 // # Randomness
 //
 // Every draw comes from a stream derived by name from Config.Seed
