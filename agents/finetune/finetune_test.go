@@ -13,6 +13,7 @@ import (
 	"github.com/evarl/evarl/agents/collect"
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all"
+	"github.com/evarl/evarl/internal/metrics"
 	"github.com/evarl/evarl/internal/runcheck"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
@@ -123,8 +124,12 @@ func TestResumeIsExact(t *testing.T) {
 		if run.mode == ModeOnline {
 			// The run went online: its last training row reports the second
 			// iteration and a buffer partly filled by exploration.
+			rows, err := runcheck.Untimed(straight, "metrics.jsonl")
+			if err != nil {
+				t.Fatal(err)
+			}
 			var last metrics.Row
-			for _, r := range untimed(t, straight) {
+			for _, r := range rows {
 				if _, ok := r.Values[agents.MetricTrainLoss]; ok {
 					last = r
 				}
