@@ -60,6 +60,9 @@ type Variant struct {
 	LR float64 `yaml:"lr"`
 	// LRs makes this a learning-rate sweep: one variant per rate, named name@lr.
 	LRs []float64 `yaml:"lrs"`
+	// LRAs takes, with lr_from, the rate the sweep chose for that variant name
+	// ("" : this variant's own name), e.g. eva-rho2 with lr_as: eva.
+	LRAs string `yaml:"lr_as"`
 	// Set overrides keys of the family's finetune section by dotted path, e.g.
 	// {lora.target_modules: [all], eva.source: dataset}.
 	Set map[string]any `yaml:"set"`
@@ -78,6 +81,9 @@ type Family struct {
 	// Tasks, when > 0, keeps the first Tasks tasks of the suite (a sweep runs on a
 	// few).
 	Tasks int `yaml:"tasks"`
+	// LRFamily names the sweep family whose chosen rates this family takes with
+	// lr_from ("": its own name).
+	LRFamily string `yaml:"lr_family"`
 }
 
 // FamilyFinetune is a family's fine-tuning section: the base, the suite, the data and

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -84,6 +85,9 @@ func NewPlan(cfg Config) (*Plan, error) {
 		p.Tasks[fam.Name] = tasks
 		files := append([]string{filepath.Join(fam.Finetune.Base, "config.json"), filepath.Join(fam.Finetune.Base, "model.safetensors")}, fam.Finetune.Datasets...)
 		if p.baseKeys[fam.Name], err = hashFiles(files); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				err = fmt.Errorf("%w (run keys hash the base and the data: EnsureData, which `rl-train experiment CONFIG` runs first, collects missing data)", err)
+			}
 			return nil, fmt.Errorf("experiment: family %s: %w", fam.Name, err)
 		}
 		for _, task := range tasks {
@@ -121,7 +125,21 @@ func resolve(fam Family, task, mode string, v Variant, choice map[string]float64
 	}
 	lr := v.LR
 	if lr == 0 && choice != nil {
-		lr = choice[lrKey(fam.Name, mode, v.Name)]
+		name := v.Name
+		if v.LRAs != "" {
+			name = v.LRAs
+		}
+		family := fam.Name
+		if fam.LRFamily != "" {
+			family = fam.LRFamily
+		}
+		var ok bool
+		if lr, ok = choice[lrKey(family, mode, name)]; !ok {
+			// A sweep of the offline mode sets the online mode's rate too.
+			if lr, ok = choice[lrKey(family, "offline", name)]; !ok {
+				return spec, fmt.Errorf("lr_from has no rate for family %s, variant %s (set lr, lr_as a swept variant, or lr_family)", family, name)
+			}
+		}
 	}
 	if lr > 0 {
 		spec.Train.Schedule.LR = lr
