@@ -15,6 +15,7 @@ import (
 
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/experiment/internal/exptest"
+	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/internal/config"
 	"github.com/evarl/evarl/nn"
 )
@@ -262,5 +263,25 @@ func TestMergeNamesFailedRuns(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
 	if !strings.Contains(string(md), "**2 runs have no result**") || !strings.Contains(string(md), want[1]) {
 		t.Errorf("results.md does not name the failed runs:\n%s", md)
+	}
+}
+
+// A variant's set replaces a map rather than merging into it, and reaches nested keys.
+func TestVariantSet(t *testing.T) {
+	fam := Family{Name: "f", Finetune: FamilyFinetune{Base: "b", Tasks: "t", Datasets: []string{"d"}, Config: finetune.DefaultConfig()}}
+	fam.Finetune.LoRA.RankPattern = map[string]int{"head": 3}
+	v := Variant{Name: "v", Method: "eva", Set: map[string]any{"lora.rank_pattern": map[string]any{}, "eva.source": "dataset", "train.schedule.lr": 0.01}}
+	spec, err := resolve(fam, "t", "offline", v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.LoRA.RankPattern) != 0 || spec.EVA.Source != "dataset" || spec.Train.Schedule.LR != 0.01 {
+		t.Errorf("rank_pattern %v, eva.source %q, lr %v; want {}, dataset, 0.01", spec.LoRA.RankPattern, spec.EVA.Source, spec.Train.Schedule.LR)
+	}
+	if fam.Finetune.LoRA.RankPattern["head"] != 3 {
+		t.Error("set changed the family's config")
+	}
+	if _, err := resolve(fam, "t", "offline", Variant{Name: "w", Method: "lora", Set: map[string]any{"lora.no_such_key": 1}}, nil); err == nil || !strings.Contains(err.Error(), "no_such_key") {
+		t.Errorf("an unknown key in set: %v, want an error naming it", err)
 	}
 }

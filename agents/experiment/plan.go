@@ -160,7 +160,9 @@ func resolve(fam Family, task, mode string, v Variant, choice map[string]float64
 				return spec, fmt.Errorf("set %s: %w", k, err)
 			}
 		}
-		cfg := spec.Config
+		// Decode into a zero config: the node holds every field, and decoding into
+		// the old value would merge maps (rank_pattern) instead of replacing them.
+		var cfg finetune.Config
 		if err := decodeStrict(&node, &cfg); err != nil {
 			return spec, fmt.Errorf("set: %w", err)
 		}
