@@ -180,6 +180,26 @@ func TestPipeline(t *testing.T) {
 			})
 		}
 	}
+	t.Run("torn dataset", func(t *testing.T) {
+		// A crash while writing leaves a torn last record: refused with the flag that
+		// accepts it named (not the Go option), accepted with it.
+		data, err := os.ReadFile(filepath.Join(dir, "data", "heldout", "mixed.evds"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		torn := filepath.Join(dir, "torn.evds")
+		if err := os.WriteFile(torn, data[:len(data)-7], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(finetuneConfigText(dir, base, filepath.Join(dir, "ft", "torn")), filepath.Join(dir, "data", "heldout", "mixed.evds"), torn, 1)
+		cfg := writeFile(t, dir, "ft-torn.yaml", text)
+		var stdout, stderr bytes.Buffer
+		err = runWith([]string{"finetune", "--config", cfg, "--method", "lora"}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "--allow-truncated") || strings.Contains(err.Error(), "AllowTruncatedTail") {
+			t.Errorf("torn dataset: %v, want an error naming --allow-truncated", err)
+		}
+		runOK(t, "finetune", "--config", cfg, "--method", "lora", "--allow-truncated")
+	})
 	t.Run("layer the model lacks", func(t *testing.T) {
 		text := strings.Replace(finetuneConfigText(dir, base, filepath.Join(dir, "ft", "bad")), "[attn.q, attn.v, mlp.fc]", "[attn.qq]", 1)
 		cfg := writeFile(t, dir, "ft-bad-layer.yaml", text)
