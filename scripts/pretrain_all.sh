@@ -13,7 +13,8 @@
 # other, never in parallel: every step already uses all cores. The wall time of each
 # step is printed at the end. All randomness is seeded in the configs; numbers may
 # still differ slightly across machines and BLAS backends (floating-point summation
-# order). See docs/pretrained.md for the results and timings. RL_TRAIN names an
+# order). It regenerates: datasets and runs of earlier invocations are replaced
+# (--overwrite). See docs/pretrained.md for the results and timings. RL_TRAIN names an
 # rl-train binary to use; by default the repository's is built once.
 set -euo pipefail
 
@@ -46,13 +47,13 @@ for f in "${families[@]}"; do
 	if [[ $collected != *" $family "* ]]; then
 		echo "pretrain_all.sh: collect $family" >&2
 		start=$SECONDS
-		"$bin" collect --config "configs/collect-$family.yaml"
+		"$bin" collect --config "configs/collect-$family.yaml" --overwrite
 		timings+=("$(printf '%-18s %-9s %5d s' "$family" collect $((SECONDS - start)))")
 		collected+="$family "
 	fi
 	echo "pretrain_all.sh: pretrain $f" >&2
 	start=$SECONDS
-	"$bin" pretrain --config "configs/pretrain-$f.yaml"
+	"$bin" pretrain --config "configs/pretrain-$f.yaml" --overwrite
 	timings+=("$(printf '%-18s %-9s %5d s' "$f" pretrain $((SECONDS - start)))")
 done
 
