@@ -417,7 +417,11 @@ func (p *Pass) Run(ctx context.Context, next func(want []bool) ([]Rows, error)) 
 func (p *Pass) finishUnconverged(why string) (*State, error) {
 	bad := p.unconverged()
 	if !p.allFitted() {
-		return nil, fmt.Errorf("eva: %s and some layers never had a minibatch with as many rows as components: %s", why, strings.Join(bad, ", "))
+		hint := ""
+		if p.cfg.LabelMask == LabelMaskLossTokens {
+			hint = "; label_mask = loss_tokens keeps only the rows at the tokens where the loss is read, so a layer that sees only other tokens (the return or action embedding) gets none: use loss_paths, or leave such layers out of target_modules"
+		}
+		return nil, fmt.Errorf("eva: %s and some layers never had a minibatch with as many rows as components: %s%s", why, strings.Join(bad, ", "), hint)
 	}
 	if !p.cfg.AcceptUnconverged {
 		return nil, fmt.Errorf("eva: %s before these layers converged at tau = %v: %s; raise max_batches, lower tau, or set accept_unconverged",

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,6 +73,7 @@ func TestExperimentRunsReusesAndReruns(t *testing.T) {
 			t.Errorf("missing %s: %v", f, err)
 		}
 	}
+	checkFigureLinks(t, cfg.OutDir, string(md), 3)
 	var back Results
 	data, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.json"))
 	if err := json.Unmarshal(data, &back); err != nil || len(back.Runs) != 8 || len(back.Groups) != 1 || len(back.Groups[0].Aggregates) != 2 {
@@ -264,6 +266,40 @@ func TestMergeNamesFailedRuns(t *testing.T) {
 	if !strings.Contains(string(md), "**2 runs have no result**") || !strings.Contains(string(md), want[1]) {
 		t.Errorf("results.md does not name the failed runs:\n%s", md)
 	}
+}
+
+// checkFigureLinks fails unless results.md links exactly want figures and each exists.
+func checkFigureLinks(t *testing.T, outDir, md string, want int) {
+	t.Helper()
+	links := regexp.MustCompile(`!\[[^\]]*\]\(([^)]+)\)`).FindAllStringSubmatch(md, -1)
+	if len(links) != want {
+		t.Errorf("results.md links %d figures, want %d", len(links), want)
+	}
+	for _, l := range links {
+		if _, err := os.Stat(filepath.Join(outDir, l[1])); err != nil {
+			t.Errorf("results.md links %s, which was not drawn: %v", l[1], err)
+		}
+	}
+}
+
+// With one seed there is nothing to bootstrap across runs per task for the profiles
+// and no pairs for the probability of improvement: results.md links only the figures
+// that were drawn.
+func TestOneSeedLinksOnlyDrawnFigures(t *testing.T) {
+	cfg, _ := fixture(t)
+	cfg.Seeds = cfg.Seeds[:1]
+	runAll(t, cfg)
+	md, err := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"curves_grid_offline.png", "profiles_grid_offline.png", "improvement_grid_offline.png"} {
+		_, err := os.Stat(filepath.Join(cfg.OutDir, f))
+		if linked := strings.Contains(string(md), "("+f+")"); linked != (err == nil) {
+			t.Errorf("%s: linked %v, drawn %v", f, linked, err == nil)
+		}
+	}
+	checkFigureLinks(t, cfg.OutDir, string(md), strings.Count(string(md), "!["))
 }
 
 // A variant's set replaces a map rather than merging into it, and reaches nested keys.

@@ -166,10 +166,11 @@ func Merge(p *Plan) (*Results, error) {
 				return nil, err
 			}
 			res.Groups = append(res.Groups, *g)
-			md.WriteString(groupMarkdown(p, g))
-			if err := p.figures(g, res.Runs, scfg, rs); err != nil {
+			figs, err := p.figures(g, res.Runs, scfg, rs)
+			if err != nil {
 				return nil, err
 			}
+			md.WriteString(groupMarkdown(p, g, figs))
 		}
 	}
 	if cfg.IsSweep() {
@@ -399,8 +400,8 @@ func median(x []float64) float64 {
 	return (x[len(x)/2-1] + x[len(x)/2]) / 2
 }
 
-// groupMarkdown renders a group's tables.
-func groupMarkdown(p *Plan, g *Group) string {
+// groupMarkdown renders a group's tables and links the figures drawn for it.
+func groupMarkdown(p *Plan, g *Group, figs []figure) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## %s, %s (%d tasks)\n\n", g.Family, g.Mode, len(g.Tasks))
 	if len(g.Missing) > 0 {
@@ -448,10 +449,11 @@ func groupMarkdown(p *Plan, g *Group) string {
 		}
 		b.WriteString("\n")
 	}
-	stem := g.Family + "_" + g.Mode
-	fmt.Fprintf(&b, "\n![validation curves](curves_%s.png)\n![performance profiles](profiles_%s.png)\n", stem, stem)
-	if len(g.Improvement) > 0 {
-		fmt.Fprintf(&b, "![probability of improvement](improvement_%s.png)\n", stem)
+	if len(figs) > 0 {
+		b.WriteString("\n")
+	}
+	for _, f := range figs {
+		fmt.Fprintf(&b, "![%s](%s)\n", f.Title, f.File)
 	}
 	return b.String()
 }
@@ -459,9 +461,9 @@ func groupMarkdown(p *Plan, g *Group) string {
 // figures draws a group's learning curves (validation score against updates, mean
 // over runs × tasks with a 95 % bootstrap band), performance profiles and
 // probability of improvement.
-func (p *Plan) figures(g *Group, runs []RunResult, scfg stats.Config, rs stats.Resampler) error {
+func (p *Plan) figures(g *Group, runs []RunResult, scfg stats.Config, rs stats.Resampler) ([]figure, error) {
 	if len(g.Aggregates) == 0 {
-		return nil
+		return nil, nil
 	}
 	stem := filepath.Join(p.Config.OutDir, "")
 	col := map[string]int{}
@@ -512,7 +514,7 @@ func (p *Plan) figures(g *Group, runs []RunResult, scfg stats.Config, rs stats.R
 			}
 			e, err := stats.Bootstrap(s, cc, rs, stats.Mean)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			est = append(est, e[0])
 		}
@@ -523,34 +525,44 @@ func (p *Plan) figures(g *Group, runs []RunResult, scfg stats.Config, rs stats.R
 		if s, err := stats.NewScores(best); err == nil && s.Runs() >= 2 {
 			prof, err := stats.BootstrapProfile(s, stats.ScoreDistribution, tau, cc, rs)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			profiles = append(profiles, stats.Curve{Name: a.Variant, Profile: prof})
 		}
 	}
 	name := g.Family + "_" + g.Mode
+	var figs []figure
 	if len(curves) > 0 {
-		if err := stats.PlotBands(filepath.Join(stem, "curves_"+name+".png"), g.Family+" "+g.Mode+": validation score (mean over runs × tasks, 95 % CI)",
+		f := figure{Title: "validation curves", File: "curves_" + name + ".png"}
+		if err := stats.PlotBands(filepath.Join(stem, f.File), g.Family+" "+g.Mode+": validation score (mean over runs × tasks, 95 % CI)",
 			"updates", "normalised score", steps, curves, false); err != nil {
-			return err
+			return nil, err
 		}
+		figs = append(figs, f)
 	}
 	if len(profiles) > 0 {
-		if err := stats.PlotProfiles(filepath.Join(stem, "profiles_"+name+".png"), g.Family+" "+g.Mode+": performance profiles (best checkpoints, test)", tau, profiles); err != nil {
-			return err
+		f := figure{Title: "performance profiles", File: "profiles_" + name + ".png"}
+		if err := stats.PlotProfiles(filepath.Join(stem, f.File), g.Family+" "+g.Mode+": performance profiles (best checkpoints, test)", tau, profiles); err != nil {
+			return nil, err
 		}
+		figs = append(figs, f)
 	}
 	if len(g.Improvement) > 0 {
 		var names []string
 		for _, a := range g.Aggregates {
 			names = append(names, a.Variant)
 		}
-		if err := stats.PlotImprovement(filepath.Join(stem, "improvement_"+name+".png"), g.Family+" "+g.Mode+": probability of improvement", names, g.Improvement); err != nil {
-			return err
+		f := figure{Title: "probability of improvement", File: "improvement_" + name + ".png"}
+		if err := stats.PlotImprovement(filepath.Join(stem, f.File), g.Family+" "+g.Mode+": probability of improvement", names, g.Improvement); err != nil {
+			return nil, err
 		}
+		figs = append(figs, f)
 	}
-	return nil
+	return figs, nil
 }
+
+// figure is one picture of a group: its alt text and file name in out_dir.
+type figure struct{ Title, File string }
 
 // chooseLR picks, per family, mode and swept variant, the rate whose runs have the
 // highest mean best validation score (never a test score).
