@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -84,6 +85,11 @@ type Family struct {
 	// LRFamily names the sweep family whose chosen rates this family takes with
 	// lr_from ("": its own name).
 	LRFamily string `yaml:"lr_family"`
+	// OfflineFrom names the family whose offline runs are the counterparts of this
+	// family's online runs — the same variant, task and seed, fine-tuned offline
+	// only — so that results show what the online phase adds ("": the family's own
+	// offline mode, when it has one).
+	OfflineFrom string `yaml:"offline_from"`
 }
 
 // FamilyFinetune is a family's fine-tuning section: the base, the suite, the data and
@@ -175,6 +181,22 @@ func (c Config) Validate() error {
 			return fmt.Errorf("experiment: family %s: finetune.base, finetune.tasks and finetune.datasets must be set", f.Name)
 		}
 		fams[f.Name] = true
+		if f.OfflineFrom != "" {
+			var from *Family
+			for i := range c.Families {
+				if c.Families[i].Name == f.OfflineFrom {
+					from = &c.Families[i]
+				}
+			}
+			switch {
+			case from == nil:
+				return fmt.Errorf("experiment: family %s: offline_from = %q names no family", f.Name, f.OfflineFrom)
+			case !slices.Contains(from.modes(c.Modes), finetune.ModeOffline):
+				return fmt.Errorf("experiment: family %s: offline_from = %q, a family without offline mode", f.Name, f.OfflineFrom)
+			case !slices.Contains(f.modes(c.Modes), finetune.ModeOnline):
+				return fmt.Errorf("experiment: family %s: offline_from is set but the family has no online mode", f.Name)
+			}
+		}
 		for _, m := range f.modes(c.Modes) {
 			if m != finetune.ModeOffline && m != finetune.ModeOnline {
 				return fmt.Errorf("experiment: family %s: mode %q, want %s or %s", f.Name, m, finetune.ModeOffline, finetune.ModeOnline)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -319,5 +321,72 @@ func TestVariantSet(t *testing.T) {
 	}
 	if _, err := resolve(fam, "t", "offline", Variant{Name: "w", Method: "lora", Set: map[string]any{"lora.no_such_key": 1}}, nil); err == nil || !strings.Contains(err.Error(), "no_such_key") {
 		t.Errorf("an unknown key in set: %v, want an error naming it", err)
+	}
+}
+
+// An online family with offline_from pairs each online run with the offline run of
+// the same variant, task and seed: the gain is the mean of the paired differences,
+// and both sides' means are the runs' own best scores.
+func TestOnlineAgainstOffline(t *testing.T) {
+	dir := t.TempDir()
+	online := `  - name: grid-online
+    offline_from: grid
+    modes: [online]
+    finetune:
+      base: %[1]s/base
+      tasks: exptest/suite
+      datasets: [%[1]s/data/mixed.evds]
+      lora: {r: 2, alpha: 4, dropout: 0, target_modules: [attention-mlp]}
+      eva: {max_batches: 10, accept_unconverged: true, rollout_episodes: 2, rollout_max_steps: 10, batch: 4, num_envs: 2}
+      online: {offline_updates: 3, iterations: 1, episodes_per_iteration: 1, num_envs: 1, updates_per_iteration: 3, batch_size: 4,
+               buffer_size: 20, schedule: {kind: constant, lr: 1.0e-3, warmup_steps: 0}, eval_target: 1}
+      eval: {every: 3, episodes: 2, test_episodes: 3, num_envs: 3}
+      log_every: 3
+`
+	path := exptest.WriteFile(t, dir, "exp.yaml", exptest.Setup(t, dir)+fmt.Sprintf(online, dir))
+	cfg := DefaultConfig()
+	if err := config.Load(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, res := runAll(t, cfg)
+	if len(res.OnlineGains) != 2 {
+		t.Fatalf("%d online gains, want one per variant (2): %+v", len(res.OnlineGains), res.OnlineGains)
+	}
+	for _, g := range res.OnlineGains {
+		var on, off, n float64
+		best := map[string]float64{}
+		for _, r := range res.Runs {
+			if r.Variant == g.Variant && r.Family == "grid" && r.Mode == "offline" {
+				best[fmt.Sprint(r.Task, r.Seed)] = r.Best
+			}
+		}
+		for _, r := range res.Runs {
+			if r.Variant == g.Variant && r.Family == "grid-online" {
+				on += r.Best
+				off += best[fmt.Sprint(r.Task, r.Seed)]
+				n++
+			}
+		}
+		if n != 4 || g.OfflineFamily != "grid" || g.Runs != 2 {
+			t.Fatalf("%s: %v paired runs, offline family %q, %d seeds; want 4, grid, 2", g.Variant, n, g.OfflineFamily, g.Runs)
+		}
+		const tol = 1e-9
+		if math.Abs(g.Online.Value-on/n) > tol || math.Abs(g.Offline.Value-off/n) > tol || math.Abs(g.Gain.Value-(on-off)/n) > tol {
+			t.Errorf("%s: online %v offline %v gain %v; want %v %v %v", g.Variant, g.Online.Value, g.Offline.Value, g.Gain.Value, on/n, off/n, (on-off)/n)
+		}
+		if !(g.Gain.Lo <= g.Gain.Value && g.Gain.Value <= g.Gain.Hi) || g.PImprove.Value < 0 || g.PImprove.Value > 1 {
+			t.Errorf("%s: gain %+v, P %+v", g.Variant, g.Gain, g.PImprove)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(cfg.OutDir, "results.md"))
+	if !strings.Contains(string(md), "## Online against offline") || !strings.Contains(string(md), "| grid-online (grid) | eva | 2 |") {
+		t.Errorf("results.md lacks the online-against-offline table:\n%s", md)
+	}
+	// offline_from must name a family with offline runs.
+	bad := cfg
+	bad.Families = slices.Clone(cfg.Families)
+	bad.Families[1].OfflineFrom = "nope"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `offline_from = "nope"`) {
+		t.Errorf("offline_from naming no family: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -99,6 +100,8 @@ type Results struct {
 	Seeds  []uint64    `json:"seeds"`
 	Runs   []RunResult `json:"runs"`
 	Groups []Group     `json:"groups"`
+	// OnlineGains compares each online variant with its offline counterpart.
+	OnlineGains []OnlineGain `json:"online_vs_offline,omitempty"`
 	// Failed lists runs without a result: status, error and log files (Describe).
 	Failed []string `json:"failed,omitempty"`
 	// Timing holds the runs' durations, written to timing.json and timing.md, not
@@ -173,6 +176,12 @@ func Merge(p *Plan) (*Results, error) {
 			md.WriteString(groupMarkdown(p, g, figs))
 		}
 	}
+	gains, err := p.onlineGains(res.Runs, scfg, rs)
+	if err != nil {
+		return nil, err
+	}
+	res.OnlineGains = gains
+	md.WriteString(gainsMarkdown(gains))
 	if cfg.IsSweep() {
 		choice := p.chooseLR(res.Runs)
 		data, _ := json.MarshalIndent(choice, "", "  ")
@@ -198,6 +207,133 @@ func Merge(p *Plan) (*Results, error) {
 		return nil, err
 	}
 	return res, atomicfile.WriteFile(filepath.Join(cfg.OutDir, "timing.md"), []byte(timingMarkdown(p, res)))
+}
+
+// OnlineGain is one variant's online runs against their offline counterparts: the
+// runs of the same variant, task and seed fine-tuned offline only (Family.OfflineFrom).
+// Pairing by seed makes the difference paired: both runs share the adapter
+// initialisation and the offline phase's data.
+type OnlineGain struct {
+	Family        string   `json:"family"`
+	OfflineFamily string   `json:"offline_family"`
+	Variant       string   `json:"variant"`
+	Tasks         []string `json:"tasks"`
+	Runs          int      `json:"runs"` // seeds per task
+	// Mean best test scores over tasks × seeds, and the mean of the paired
+	// differences online − offline, with stratified-bootstrap intervals.
+	Offline stats.Estimate `json:"offline_mean"`
+	Online  stats.Estimate `json:"online_mean"`
+	Gain    stats.Estimate `json:"gain_mean"`
+	// PImprove is P(online > offline) with its interval.
+	PImprove stats.Estimate `json:"probability_of_improvement"`
+}
+
+// onlineGains pairs every online run with its offline counterpart, per family and
+// variant; variants with a missing run on either side are left out.
+func (p *Plan) onlineGains(runs []RunResult, scfg stats.Config, rs stats.Resampler) ([]OnlineGain, error) {
+	var out []OnlineGain
+	for _, fam := range p.Config.Families {
+		modes := fam.modes(p.Config.Modes)
+		from := fam.OfflineFrom
+		if from == "" && slices.Contains(modes, finetune.ModeOffline) {
+			from = fam.Name
+		}
+		if from == "" || !slices.Contains(modes, finetune.ModeOnline) {
+			continue
+		}
+		var tasks []string
+		for _, t := range p.Tasks[fam.Name] {
+			tasks = append(tasks, t.ID)
+		}
+		type cell struct {
+			seed uint64
+			task string
+		}
+		for _, v := range p.Variants {
+			offline := map[cell]float64{}
+			online := map[cell]float64{}
+			for _, r := range runs {
+				switch {
+				case r.Variant != v.Name:
+				case r.Family == from && r.Mode == finetune.ModeOffline:
+					offline[cell{r.Seed, r.Task}] = r.Best
+				case r.Family == fam.Name && r.Mode == finetune.ModeOnline:
+					online[cell{r.Seed, r.Task}] = r.Best
+				}
+			}
+			var on, off, gain [][]float64
+			complete := true
+			for _, seed := range p.Config.Seeds {
+				var a, b, d []float64
+				for _, t := range tasks {
+					x, ok1 := online[cell{seed, t}]
+					y, ok2 := offline[cell{seed, t}]
+					if !ok1 || !ok2 {
+						complete = false
+						break
+					}
+					a, b, d = append(a, x), append(b, y), append(d, x-y)
+				}
+				on, off, gain = append(on, a), append(off, b), append(gain, d)
+			}
+			if !complete || len(tasks) == 0 {
+				continue
+			}
+			g := OnlineGain{Family: fam.Name, OfflineFamily: from, Variant: v.Name, Tasks: tasks, Runs: len(on)}
+			so, err := stats.NewScores(on)
+			if err != nil {
+				return nil, err
+			}
+			sf, err := stats.NewScores(off)
+			if err != nil {
+				return nil, err
+			}
+			sd, err := stats.NewScores(gain)
+			if err != nil {
+				return nil, err
+			}
+			if len(on) >= 2 {
+				var e []stats.Estimate
+				for _, s := range []*stats.Scores{sf, so, sd} {
+					est, err := stats.Bootstrap(s, scfg, rs, stats.Mean)
+					if err != nil {
+						return nil, err
+					}
+					e = append(e, est[0])
+				}
+				g.Offline, g.Online, g.Gain = e[0], e[1], e[2]
+				if g.PImprove, err = stats.BootstrapImprovement(so, sf, scfg, rs); err != nil {
+					return nil, err
+				}
+			} else {
+				g.Offline, g.Online, g.Gain = point(stats.Mean(sf)), point(stats.Mean(so)), point(stats.Mean(sd))
+				pi, err := stats.Improvement(so, sf)
+				if err != nil {
+					return nil, err
+				}
+				g.PImprove = point(pi)
+			}
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// gainsMarkdown renders the online-against-offline table ("" without online runs).
+func gainsMarkdown(gains []OnlineGain) string {
+	if len(gains) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n## Online against offline\n\nEach online run (the offline phase, then the online iterations) against the run of the same method, task and seed " +
+		"fine-tuned offline only: mean best test score of each over tasks × seeds, the mean of the paired differences, " +
+		"and the probability that an online run beats an offline one, with 95 % stratified-bootstrap intervals.\n\n")
+	b.WriteString("| family (offline runs from) | method | tasks | offline only | offline → online | online − offline | P(online > offline) |\n|---|---|---|---|---|---|---|\n")
+	for _, g := range gains {
+		fmt.Fprintf(&b, "| %s (%s) | %s | %d | %s | %s | %s | %s |\n", g.Family, g.OfflineFamily, g.Variant, len(g.Tasks),
+			g.Offline, g.Online, g.Gain, g.PImprove.Format(2))
+	}
+	return b.String()
 }
 
 // timingMarkdown tabulates the runs' durations per family, mode and variant: the
