@@ -173,6 +173,8 @@ func (c Config) Validate() error {
 		switch {
 		case f.Name == "" || strings.ContainsAny(f.Name, `/\ `):
 			return fmt.Errorf("experiment: family name %q: want a plain name", f.Name)
+		case f.Name == SlurmDir || f.Name == LocalDir:
+			return fmt.Errorf("experiment: family name %q: reserved (runs_dir/%s holds the experiment's own files); choose another", f.Name, f.Name)
 		case fams[f.Name]:
 			return fmt.Errorf("experiment: family %s appears twice", f.Name)
 		case f.Tasks < 0:

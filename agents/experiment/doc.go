@@ -23,8 +23,10 @@
 //
 // Runner.RunOne executes one run in the calling process; a backend decides where
 // each call happens. RunLocal, the local backend, runs W at a time through a
-// Launcher: ChildLauncher starts `rl-train experiment CONFIG --run I` per run, one
-// core each, logging to the run directory's LogFile. Package slurm, the second
+// Launcher: ChildLauncher starts `rl-train experiment SNAPSHOT --run I` per run, one
+// core each, logging to the run directory's LogFile; SNAPSHOT is the config as the
+// experiment started with it (Snapshot, kept in runs_dir/local), so that editing the
+// config file while runs execute changes none of them. Package slurm, the second
 // backend, submits the same command as one task of a Slurm job array per run (array
 // index = Index), logging to runs_dir/slurm/logs (Plan.SlurmLog), and the merge as a
 // job after the array. Either way the same runs, with the same keys, write the same

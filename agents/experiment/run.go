@@ -358,6 +358,10 @@ const LogFile = "log.txt"
 // tasks' logs.
 const SlurmDir = "slurm"
 
+// LocalDir is the directory under runs_dir where the local backend keeps the
+// config snapshots its run processes read.
+const LocalDir = "local"
+
 // SlurmLog is the log of the Slurm array tasks that execute run i (the array index
 // is the plan index): runs_dir/slurm/logs/run-I.log, each attempt appended.
 func (p *Plan) SlurmLog(i int) string {

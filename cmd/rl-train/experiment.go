@@ -148,7 +148,14 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 		if err != nil {
 			return err
 		}
-		launch = experiment.ChildLauncher(plan, exe, "experiment", path, "--log-format", "json")
+		// The runs read a snapshot of the config, so an edit of the config file
+		// while they run changes none of them.
+		snapshot, err := experiment.WriteSnapshot(plan, filepath.Join(cfg.RunsDir, experiment.LocalDir),
+			"The experiment config that rl-train experiment "+path+" started; its run processes read this file.")
+		if err != nil {
+			return err
+		}
+		launch = experiment.ChildLauncher(plan, exe, "experiment", snapshot, "--log-format", "json")
 	}
 	a.log.WithField("runs", len(plan.Runs)).WithField("workers", workers).Info("experiment")
 	failures, err := experiment.RunLocal(ctx, plan, workers, launch, func(done, failed, total int) {

@@ -2,8 +2,6 @@ package slurm
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/evarl/evarl/agents/experiment"
 	"github.com/evarl/evarl/internal/atomicfile"
-	"github.com/evarl/evarl/internal/config"
 )
 
 // SubmissionsFile records every submission in runs_dir/slurm, so that status and
@@ -107,11 +102,11 @@ func Submit(ctx context.Context, p *experiment.Plan, opts Options) (*Submission,
 		fmt.Fprintf(out, "nothing to submit: %d runs done, %d held by queued Slurm tasks; rl-train experiment CONFIG --status shows them\n", done, held)
 		return nil, nil
 	}
-	snapshot, err := snapshotConfig(p)
+	snapshot, err := experiment.Snapshot(p, "The experiment config that rl-train experiment --slurm submitted; its jobs read this file.")
 	if err != nil {
 		return nil, err
 	}
-	l.Config = filepath.Join(l.Dir, "config-"+hashString(snapshot)[:12]+".yaml")
+	l.Config = experiment.SnapshotPath(l.Dir, snapshot)
 	array, merge, err := Scripts(cfg, jobName(p, cfg), todo, l)
 	if err != nil {
 		return nil, err
@@ -364,38 +359,6 @@ func jobName(p *experiment.Plan, cfg experiment.SlurmConfig) string {
 		return "evarl"
 	}
 	return name
-}
-
-// snapshotConfig is the plan's config as the YAML file its jobs read, checked to
-// load back into the same runs with the same keys and directories.
-func snapshotConfig(p *experiment.Plan) ([]byte, error) {
-	data, err := yaml.Marshal(p.Config)
-	if err != nil {
-		return nil, fmt.Errorf("slurm: config snapshot: %w", err)
-	}
-	data = append([]byte("# The experiment config that rl-train experiment --slurm submitted; its jobs read this file.\n"), data...)
-	back := experiment.DefaultConfig()
-	if err := config.Decode("the config snapshot", data, &back); err != nil {
-		return nil, fmt.Errorf("slurm: the config snapshot does not load back: %w", err)
-	}
-	q, err := experiment.NewPlan(back)
-	if err != nil {
-		return nil, fmt.Errorf("slurm: the config snapshot: %w", err)
-	}
-	if len(q.Runs) != len(p.Runs) {
-		return nil, fmt.Errorf("slurm: the config snapshot plans %d runs, the config %d", len(q.Runs), len(p.Runs))
-	}
-	for i := range q.Runs {
-		if q.Runs[i].Key != p.Runs[i].Key || q.Runs[i].Dir != p.Runs[i].Dir {
-			return nil, fmt.Errorf("slurm: the config snapshot gives run %d another key or directory than the config", i)
-		}
-	}
-	return data, nil
-}
-
-func hashString(data []byte) string {
-	h := sha256.Sum256(data)
-	return hex.EncodeToString(h[:])
 }
 
 // ReadSubmissions reads the submissions recorded in runs_dir/slurm (none when the
