@@ -2,6 +2,7 @@ package agents
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -145,13 +146,24 @@ func (d RunDir) Checkpoint(kind string) (string, error) {
 }
 
 // HasCheckpoint reports whether checkpoint kind exists and is complete (it has a
-// trainer state, the last file a checkpoint gets).
+// trainer state, the last file a checkpoint gets). It only looks, never repairs:
+// other processes ask it about a run (an experiment's --status and --merge, a Slurm
+// status query) while the run's own process may be writing that very checkpoint,
+// and removing its temporary directory, as Checkpoint's repair does, would break
+// the save. The repair is left to Checkpoint, which the run's process calls when it
+// resumes. Where the system cannot exchange two directories, a crash during a
+// replacement leaves the complete old checkpoint aside with none at its place;
+// that counts as a checkpoint, which Checkpoint puts back.
 func (d RunDir) HasCheckpoint(kind string) bool {
-	dir, err := d.Checkpoint(kind)
-	if err != nil {
+	dir := filepath.Join(d.Path, kind)
+	if _, err := os.Stat(filepath.Join(dir, TrainStateFile)); err == nil {
+		return true
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		return false
 	}
-	_, err = os.Stat(filepath.Join(dir, TrainStateFile))
+	_, old := atomicfile.Siblings(dir)
+	_, err := os.Stat(filepath.Join(old, TrainStateFile))
 	return err == nil
 }
 
