@@ -70,7 +70,7 @@ func PlotBands(path, title, xlabel, ylabel string, tau []float64, curves []Curve
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
-		l.Color, l.Width = col, vg.Points(2)
+		l.Color, l.Width, l.Dashes = col, vg.Points(2), metrics.Dashes(k)
 		p.Add(poly, l)
 		p.Legend.Add(c.Name, l)
 	}

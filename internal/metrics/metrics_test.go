@@ -145,3 +145,12 @@ func TestPlotPNG(t *testing.T) {
 		t.Error("a figure without data was written without error")
 	}
 }
+
+// Series past the palette's first round are dashed, the first round solid.
+func TestDashesAfterThePalette(t *testing.T) {
+	for i := range 2 * len(Palette) {
+		if got, want := Dashes(i) != nil, i >= len(Palette); got != want {
+			t.Errorf("series %d dashed = %v, want %v", i, got, want)
+		}
+	}
+}

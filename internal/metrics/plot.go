@@ -32,6 +32,16 @@ var Palette = []color.Color{
 	color.RGBA{0, 0, 0, 255},
 }
 
+// Dashes is the dash pattern of series i: solid for the palette's first round, then
+// dashed, so that series beyond len(Palette) (an experiment compares eight methods)
+// do not look like an earlier series of the same colour.
+func Dashes(i int) []vg.Length {
+	if i < len(Palette) {
+		return nil
+	}
+	return []vg.Length{vg.Points(6), vg.Points(3)}
+}
+
 // PlotPNG draws the panels stacked vertically, each metric as a line over the step,
 // and writes the figure to path as PNG (atomically). Panels without data are left out;
 // an error is returned when no panel has any.
@@ -60,6 +70,7 @@ func PlotPNG(path, title string, rows []Row, panels []Panel) error {
 			}
 			line.Color = Palette[i%len(Palette)]
 			line.Width = vg.Points(1.5)
+			line.Dashes = Dashes(i)
 			p.Add(line)
 			p.Legend.Add(key, line)
 			if len(xy) < 30 {
