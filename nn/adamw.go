@@ -85,12 +85,7 @@ func DecayMatrices(exclude ...string) (func(p *Param) bool, error) {
 // across the worker goroutines; each element is computed the same way wherever it
 // runs.
 type AdamW struct {
-	cfg    AdamWConfig
-	params []*Param    // trainable parameters, in the order given
-	m, v   [][]float32 // first and second moments, one per param
-	decay  []bool
-	t      int // steps taken
-
+	adamMoments
 	chunks []adamChunk // the update's parallel pieces
 	k      adamConsts  // the scalars of the step in progress, for runRange
 }
@@ -108,7 +103,30 @@ func NewAdamW(params []*Param, cfg AdamWConfig) (*AdamW, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := &AdamW{cfg: cfg}
+	o := &AdamW{adamMoments: newAdamMoments(params, cfg)}
+	for i, p := range o.params {
+		for lo := 0; lo < p.Size(); lo += adamChunkLen {
+			o.chunks = append(o.chunks, adamChunk{i, lo, min(lo+adamChunkLen, p.Size())})
+		}
+	}
+	return o, nil
+}
+
+// adamMoments is what AdamW and LAMB share: the trainable parameters with their
+// first and second moments, which of them decay, the step count, and the resumable
+// state in AdamWState's form.
+type adamMoments struct {
+	cfg    AdamWConfig
+	params []*Param    // trainable parameters, in the order given
+	m, v   [][]float32 // first and second moments, one per param
+	decay  []bool
+	t      int // steps taken
+}
+
+// newAdamMoments keeps the trainable parameters among params (those with a Grad
+// buffer) with zero moments.
+func newAdamMoments(params []*Param, cfg AdamWConfig) adamMoments {
+	o := adamMoments{cfg: cfg}
 	for _, p := range params {
 		if !p.Trainable() {
 			continue
@@ -117,24 +135,21 @@ func NewAdamW(params []*Param, cfg AdamWConfig) (*AdamW, error) {
 		o.m = append(o.m, make([]float32, p.Size()))
 		o.v = append(o.v, make([]float32, p.Size()))
 		o.decay = append(o.decay, cfg.WeightDecay > 0 && (cfg.Decay == nil || cfg.Decay(p)))
-		for lo := 0; lo < p.Size(); lo += adamChunkLen {
-			o.chunks = append(o.chunks, adamChunk{len(o.params) - 1, lo, min(lo+adamChunkLen, p.Size())})
-		}
 	}
-	return o, nil
+	return o
 }
 
 // Params returns the parameters the optimizer updates (the slice must not be
 // modified).
-func (o *AdamW) Params() []*Param { return o.params }
+func (o *adamMoments) Params() []*Param { return o.params }
 
 // Decays reports whether weight decay applies to the i-th parameter of Params, so
 // a trainer can log the split.
 func (o *AdamW) Decays(i int) bool { return o.decay[i] }
 
-// StepCount returns the number of steps taken, t in the update above; a schedule
-// asked for the next lr gets this value.
-func (o *AdamW) StepCount() int { return o.t }
+// StepCount returns the number of steps taken, t in the update; a schedule asked
+// for the next lr gets this value.
+func (o *adamMoments) StepCount() int { return o.t }
 
 // Step applies one update with learning rate lr from the gradients in each
 // parameter's Grad (which it leaves as they are: the caller zeroes them).
@@ -203,7 +218,7 @@ type AdamWState struct {
 
 // State returns the current state. The tensors alias the optimizer's buffers, so
 // they are valid until the next Step; serialise them before stepping again.
-func (o *AdamW) State() AdamWState {
+func (o *adamMoments) State() AdamWState {
 	s := AdamWState{Step: o.t, Tensors: make([]*Param, 0, 2*len(o.params))}
 	for i, p := range o.params {
 		s.Tensors = append(s.Tensors,
@@ -219,9 +234,17 @@ func (o *AdamW) State() AdamWState {
 // means the set of trainable parameters changed since the save). On error the
 // optimizer is left unchanged.
 func (o *AdamW) LoadState(s AdamWState) error {
+	if err := o.loadState(s); err != nil {
+		return fmt.Errorf("adamw state: %w", err)
+	}
+	return nil
+}
+
+// loadState is LoadState without the optimizer's name in the error.
+func (o *adamMoments) loadState(s AdamWState) error {
 	src, err := matchMoments(s, o.State())
 	if err != nil {
-		return fmt.Errorf("adamw state: %w", err)
+		return err
 	}
 	for i, w := range o.State().Tensors {
 		copy(w.Data, src[i].Data)

@@ -31,12 +31,8 @@ import (
 // and loaded in the same form (AdamWState). Step neither allocates nor touches
 // frozen parameters.
 type LAMB struct {
-	cfg    AdamWConfig
-	params []*Param
-	m, v   [][]float32
-	decay  []bool
-	upd    [][]float32 // the update r of each parameter, kept to take its norm
-	t      int
+	adamMoments
+	upd [][]float32 // the update r of each parameter, kept to take its norm
 }
 
 // NewLAMB builds the optimizer over the trainable parameters among params (those
@@ -47,26 +43,12 @@ func NewLAMB(params []*Param, cfg AdamWConfig) (*LAMB, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lamb: %w", err)
 	}
-	o := &LAMB{cfg: cfg}
-	for _, p := range params {
-		if !p.Trainable() {
-			continue
-		}
-		o.params = append(o.params, p)
-		o.m = append(o.m, make([]float32, p.Size()))
-		o.v = append(o.v, make([]float32, p.Size()))
+	o := &LAMB{adamMoments: newAdamMoments(params, cfg)}
+	for _, p := range o.params {
 		o.upd = append(o.upd, make([]float32, p.Size()))
-		o.decay = append(o.decay, cfg.WeightDecay > 0 && (cfg.Decay == nil || cfg.Decay(p)))
 	}
 	return o, nil
 }
-
-// Params returns the parameters the optimizer updates (the slice must not be
-// modified).
-func (o *LAMB) Params() []*Param { return o.params }
-
-// StepCount returns the number of steps taken, t in the update above.
-func (o *LAMB) StepCount() int { return o.t }
 
 // Step applies one update with learning rate lr from the gradients in each
 // parameter's Grad (which it leaves as they are).
@@ -104,31 +86,13 @@ func (o *LAMB) Step(lr float64) {
 	}
 }
 
-// State returns the current state in AdamW's form: the step count and, per
-// trainable parameter, "<name>.exp_avg" and "<name>.exp_avg_sq" (the tensors alias
-// the optimizer's buffers until the next Step).
-func (o *LAMB) State() AdamWState {
-	s := AdamWState{Step: o.t, Tensors: make([]*Param, 0, 2*len(o.params))}
-	for i, p := range o.params {
-		s.Tensors = append(s.Tensors,
-			&Param{Name: p.Name + ".exp_avg", Shape: append([]int(nil), p.Shape...), Data: o.m[i]},
-			&Param{Name: p.Name + ".exp_avg_sq", Shape: append([]int(nil), p.Shape...), Data: o.v[i]})
-	}
-	return s
-}
-
 // LoadState copies a saved state into the optimizer, with AdamW's checks (every
 // moment present with its parameter's shape, nothing else); on error the optimizer
 // is left unchanged.
 func (o *LAMB) LoadState(s AdamWState) error {
-	src, err := matchMoments(s, o.State())
-	if err != nil {
+	if err := o.loadState(s); err != nil {
 		return fmt.Errorf("lamb state: %w", err)
 	}
-	for i, w := range o.State().Tensors {
-		copy(w.Data, src[i].Data)
-	}
-	o.t = s.Step
 	return nil
 }
 
