@@ -23,12 +23,12 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"gonum.org/v1/gonum/mat"
 
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all"
 	"github.com/evarl/evarl/eva"
+	"github.com/evarl/evarl/eva/internal/pcaref"
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
 	"github.com/evarl/evarl/policy"
@@ -234,58 +234,25 @@ type reference struct {
 
 func batchSVD(t testing.TB, l *layerRows, k int) reference {
 	t.Helper()
-	d := l.d
 	var all []float32
 	for _, b := range l.batches {
 		all = append(all, b...)
 	}
-	n := len(all) / d
-	mean := make([]float64, d)
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			mean[j] += float64(all[i*d+j]) / float64(n)
-		}
+	pca, err := pcaref.Fit(all, len(all)/l.d, l.d)
+	if err != nil {
+		t.Fatal(err)
 	}
-	a := mat.NewDense(n, d, nil)
-	var total float64
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			v := float64(all[i*d+j]) - mean[j]
-			a.Set(i, j, v)
-			total += v * v
-		}
-	}
-	var svd mat.SVD
-	if !svd.Factorize(a, mat.SVDThinV) {
-		t.Fatal("reference SVD failed")
-	}
-	s := svd.Values(nil)
-	var v mat.Dense
-	svd.VTo(&v)
-	var ref reference
+	r := pca.Ratios // S²ᵢ / Σ S², so gaps relative to S₀² are ratio differences over r[0]
+	ref := reference{comps: pca.Components[:k], ratios: r[:k]}
 	for c := 0; c < k; c++ {
-		col := mat.Col(nil, c, &v)
-		best := 0
-		for j := range col {
-			if math.Abs(col[j]) > math.Abs(col[best]) {
-				best = j
-			}
-		}
-		if col[best] < 0 {
-			for j := range col {
-				col[j] = -col[j]
-			}
-		}
-		ref.comps = append(ref.comps, col)
-		ref.ratios = append(ref.ratios, s[c]*s[c]/total)
 		gap := math.Inf(1)
 		if c > 0 {
-			gap = s[c-1]*s[c-1] - s[c]*s[c]
+			gap = r[c-1] - r[c]
 		}
-		if c+1 < len(s) {
-			gap = min(gap, s[c]*s[c]-s[c+1]*s[c+1])
+		if c+1 < len(r) {
+			gap = min(gap, r[c]-r[c+1])
 		}
-		ref.gaps = append(ref.gaps, gap/(s[0]*s[0]))
+		ref.gaps = append(ref.gaps, gap/r[0])
 	}
 	return ref
 }

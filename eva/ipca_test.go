@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"gonum.org/v1/gonum/mat"
+	"github.com/evarl/evarl/eva/internal/pcaref"
 )
 
 // lowRankData draws n rows of d features: a latent Gaussian with the given standard
@@ -36,55 +36,16 @@ func lowRankData(rng *rand.Rand, n, d int, std []float64, noise float64) []float
 	return x
 }
 
-// batchPCA is the reference: centre all rows in float64 and take a full SVD with
-// gonum's LAPACK (mat.SVD), then apply the same sign convention. It returns the
-// components (rows), explained-variance ratios, mean and population variance.
+// batchPCA is the reference (package pcaref): all rows centred in float64 and a full
+// SVD from gonum's LAPACK, with the same sign convention. It returns the components
+// (rows), explained-variance ratios, mean and population variance.
 func batchPCA(t *testing.T, x []float32, n, d int) (comps [][]float64, ratios, mean, variance []float64) {
 	t.Helper()
-	mean = make([]float64, d)
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			mean[j] += float64(x[i*d+j])
-		}
+	ref, err := pcaref.Fit(x, n, d)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for j := range mean {
-		mean[j] /= float64(n)
-	}
-	a := mat.NewDense(n, d, nil)
-	variance = make([]float64, d)
-	var total float64
-	for i := 0; i < n; i++ {
-		for j := 0; j < d; j++ {
-			v := float64(x[i*d+j]) - mean[j]
-			a.Set(i, j, v)
-			variance[j] += v * v / float64(n)
-			total += v * v
-		}
-	}
-	var svd mat.SVD
-	if !svd.Factorize(a, mat.SVDFull) {
-		t.Fatal("reference SVD failed")
-	}
-	s := svd.Values(nil)
-	var v mat.Dense
-	svd.VTo(&v)
-	for c := 0; c < d; c++ {
-		col := mat.Col(nil, c, &v)
-		best := 0
-		for j := range col {
-			if math.Abs(col[j]) > math.Abs(col[best]) {
-				best = j
-			}
-		}
-		if col[best] < 0 {
-			for j := range col {
-				col[j] = -col[j]
-			}
-		}
-		comps = append(comps, col)
-		ratios = append(ratios, s[c]*s[c]/total)
-	}
-	return comps, ratios, mean, variance
+	return ref.Components, ref.Ratios, ref.Mean, ref.Variance
 }
 
 func fitIPCA(t *testing.T, x []float32, n, d, k, batch int) *IPCA {
