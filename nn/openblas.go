@@ -53,6 +53,8 @@ type OpenBLASGemm struct {
 	// on a goroutine stack while the foreign code reads them, and a pool gives each
 	// concurrent call its own block without allocating per call.
 	calls sync.Pool
+	// f64 are the float64 routines of Float64Kernels, when the library has them.
+	f64 float64Symbols
 }
 
 var _ Gemm = (*OpenBLASGemm)(nil)
@@ -131,6 +133,7 @@ func loadOpenBLAS(name string) (*OpenBLASGemm, error) {
 	// must stay valid and every Gemm value may be used at any time.
 	g := &OpenBLASGemm{path: name, sgemm: sgemm}
 	g.calls.New = func() any { return new(sgemmCall) }
+	g.loadFloat64(lib)
 	return g, nil
 }
 
