@@ -178,6 +178,11 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 	if forward == nil {
 		return nil, fmt.Errorf("eva: no activation source")
 	}
+	if opt.Kernels == nil {
+		if ls := base.Linears(); len(ls) > 0 {
+			opt.Kernels = nn.Float64KernelsOf(ls[0].Gemm)
+		}
+	}
 	pass, err := NewPass(cfg, layers, opt)
 	if err != nil {
 		return nil, err

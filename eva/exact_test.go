@@ -1,16 +1,42 @@
 package eva
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/evarl/evarl/nn"
 )
 
 func fitExact(t *testing.T, x []float32, n, d, k, batch int) *ExactPCA {
+	return fitExactWith(t, nil, x, n, d, k, batch)
+}
+
+func fitExactWith(t *testing.T, kern nn.Float64Kernels, x []float32, n, d, k, batch int) *ExactPCA {
 	t.Helper()
 	p := NewExactPCA(k, d)
+	p.Kernels = kern
 	fitBatches(t, p, x, n, d, batch)
 	return p
+}
+
+// float64Backends are the kernel sets the exact PCA runs on: gonum's (nil) and,
+// where the OpenBLAS backend loads, its dsyrk_ and dsyevr_ (package nn tests that
+// Debian's library has them).
+func float64Backends(t *testing.T) map[string]nn.Float64Kernels {
+	t.Helper()
+	b := map[string]nn.Float64Kernels{"gonum": nil}
+	sel, err := nn.SelectGemm(nn.BLASAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := nn.Float64KernelsOf(sel.Gemm); k != nil {
+		b["openblas"] = k
+	} else {
+		t.Logf("no float64 kernels on backend %s (%v): gonum only", sel.Gemm.Name(), sel.Fallback)
+	}
+	return b
 }
 
 // The exact streaming PCA is the batch PCA of all rows seen (gonum's LAPACK SVD of
@@ -19,6 +45,12 @@ func fitExact(t *testing.T, x []float32, n, d, k, batch int) *ExactPCA {
 // relative. An offset of 1e4 against a spread of order 1 checks that the pairwise
 // (Chan et al.) merge does not lose the spread to cancellation.
 func TestExactPCAMatchesBatchSVD(t *testing.T) {
+	for name, kern := range float64Backends(t) {
+		t.Run(name, func(t *testing.T) { testExactPCAMatchesBatchSVD(t, kern) })
+	}
+}
+
+func testExactPCAMatchesBatchSVD(t *testing.T, kern nn.Float64Kernels) {
 	const n, d, k = 2400, 24, 8
 	for _, tc := range []struct {
 		name          string
@@ -32,7 +64,7 @@ func TestExactPCAMatchesBatchSVD(t *testing.T) {
 			}
 			refC, refR, refMean, refVar := batchPCA(t, x, n, d)
 			for _, batch := range []int{60, 200, 800, n} {
-				p := fitExact(t, x, n, d, k, batch)
+				p := fitExactWith(t, kern, x, n, d, k, batch)
 				if p.Seen != n {
 					t.Fatalf("batch %d: Seen = %d, want %d", batch, p.Seen, n)
 				}
@@ -65,16 +97,49 @@ func TestExactPCAMatchesBatchSVD(t *testing.T) {
 
 // Row order and batch size change nothing but rounding.
 func TestExactPCAOrderIndependence(t *testing.T) {
-	checkOrderIndependence(t, func(x []float32, n, d, k, batch int) *Estimate {
-		return &fitExact(t, x, n, d, k, batch).Estimate
-	}, 8, 1e-10, 1e-12)
+	for name, kern := range float64Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			checkOrderIndependence(t, func(x []float32, n, d, k, batch int) *Estimate {
+				return &fitExactWith(t, kern, x, n, d, k, batch).Estimate
+			}, 8, 1e-10, 1e-12)
+		})
+	}
 }
 
 func TestExactPCASignConventionAndOrthonormality(t *testing.T) {
 	const n, d, k = 500, 12, 6
 	rng := rand.New(rand.NewPCG(5, 6))
 	x := lowRankData(rng, n, d, spectrum[:5], 0.1)
-	checkSignAndOrthonormal(t, &fitExact(t, x, n, d, k, 50).Estimate, 1e-12)
+	for name, kern := range float64Backends(t) {
+		t.Run(name, func(t *testing.T) {
+			checkSignAndOrthonormal(t, &fitExactWith(t, kern, x, n, d, k, 50).Estimate, 1e-12)
+		})
+	}
+}
+
+// The two kernel sets agree on widths and ranks of the shipped policies (the
+// attention and MLP inputs, the gridworld state) to rounding: the OpenBLAS path
+// changes nothing a float32 adapter can see.
+func TestExactPCAKernelsAgree(t *testing.T) {
+	backends := float64Backends(t)
+	ob, ok := backends["openblas"]
+	if !ok {
+		t.Skip("OpenBLAS not installed")
+	}
+	for _, tc := range []struct{ d, k, batch int }{{64, 8, 480}, {204, 8, 160}, {256, 16, 480}, {3, 3, 16}} {
+		rng := rand.New(rand.NewPCG(uint64(tc.d), 9))
+		n := 4 * tc.batch
+		x := lowRankData(rng, n, tc.d, spectrum, 0.3)
+		a := fitExactWith(t, nil, x, n, tc.d, tc.k, tc.batch)
+		b := fitExactWith(t, ob, x, n, tc.d, tc.k, tc.batch)
+		for c := 0; c < tc.k; c++ {
+			cs := cosine(a.Components[c*tc.d:(c+1)*tc.d], b.Components[c*tc.d:(c+1)*tc.d])
+			dr := math.Abs(a.ExplainedVarianceRatio[c]-b.ExplainedVarianceRatio[c]) / a.ExplainedVarianceRatio[c]
+			if 1-cs > 1e-12 || dr > 1e-12 {
+				t.Errorf("d %d: component %d: cos %.16f, ratio %.16g vs %.16g", tc.d, c, cs, a.ExplainedVarianceRatio[c], b.ExplainedVarianceRatio[c])
+			}
+		}
+	}
 }
 
 // With one batch the two methods decompose the same centred matrix, so IPCA (a full
@@ -97,6 +162,55 @@ func TestExactPCAEqualsIPCAOnOneBatch(t *testing.T) {
 			if math.Abs(f.a-f.b) > 1e-10*math.Abs(f.b) {
 				t.Errorf("component %d: %s %.15g (exact) vs %.15g (incremental)", c, f.name, f.a, f.b)
 			}
+		}
+	}
+}
+
+// Features that never vary are left out of the eigendecomposition (topEigen): the
+// components still equal the batch SVD's, their entries there are exactly 0, and a
+// feature that starts varying in a later minibatch enters from then on. Widths on
+// both sides of kernelEigenMinD run both eigensolvers.
+func TestExactPCAConstantFeatures(t *testing.T) {
+	for name, kern := range float64Backends(t) {
+		for _, d := range []int{24, 160} {
+			t.Run(fmt.Sprintf("%s/d%d", name, d), func(t *testing.T) {
+				const n, k, batch = 1600, 8, 200
+				rng := rand.New(rand.NewPCG(uint64(d), 11))
+				x := lowRankData(rng, n, d, spectrum, 0.2)
+				late := 3 * (d / 6) // late+1 is zero in the first half of the rows, varying after
+				for i := 0; i < n; i++ {
+					for j := 0; j < d; j += 3 {
+						x[i*d+j] = 0 // never varies
+					}
+					if i < n/2 {
+						x[i*d+late+1] = 0
+					}
+				}
+				half := fitExactWith(t, kern, x[:n/2*d], n/2, d, k, batch)
+				for c := 0; c < k; c++ {
+					if v := half.Components[c*d+late+1]; v != 0 {
+						t.Errorf("first half: component %d has %g at the feature that has not varied yet", c, v)
+					}
+				}
+				p := fitExactWith(t, kern, x, n, d, k, batch)
+				refC, refR, _, _ := batchPCA(t, x, n, d)
+				for c := 0; c < k; c++ {
+					comp := p.Components[c*d : (c+1)*d]
+					for j := 0; j < d; j += 3 {
+						if comp[j] != 0 {
+							t.Errorf("component %d: feature %d never varies but has %g", c, j, comp[j])
+						}
+					}
+					if comp[late+1] == 0 {
+						t.Errorf("component %d: the feature that varies from the second half on is still 0", c)
+					}
+					cs := cosine(comp, refC[c])
+					dr := math.Abs(p.ExplainedVarianceRatio[c]-refR[c]) / refR[c]
+					if 1-cs > 1e-10 || dr > 1e-10 {
+						t.Errorf("component %d: cos %.15f, ratio %.15g vs %.15g", c, cs, p.ExplainedVarianceRatio[c], refR[c])
+					}
+				}
+			})
 		}
 	}
 }

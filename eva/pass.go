@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/evarl/evarl/nn"
 	"github.com/sirupsen/logrus"
 )
 
@@ -38,10 +39,11 @@ type Rows struct {
 // dropping out as they converge. It does not know about models: a capture (see
 // capture.go) or a test hands it the rows.
 type Pass struct {
-	cfg    Config
-	layers []Layer
-	log    logrus.FieldLogger
-	seed   uint64
+	cfg     Config
+	layers  []Layer
+	log     logrus.FieldLogger
+	seed    uint64
+	kernels nn.Float64Kernels
 
 	grouped bool
 	owner   []int       // owner[i]: the layer whose PCA layer i uses (i for owners)
@@ -73,6 +75,10 @@ type Options struct {
 	Seed uint64
 	// Log receives a line as each layer converges and a summary (nil: no logging).
 	Log logrus.FieldLogger
+	// Kernels compute the exact PCA's scatter updates and eigenvectors; nil uses
+	// gonum's. Compute takes them from the model's backend (nn.Float64KernelsOf)
+	// when this is nil, so a model on OpenBLAS has its PCA on OpenBLAS too.
+	Kernels nn.Float64Kernels
 }
 
 // NewPass checks the config and the layers and returns a pass ready for its first
@@ -90,7 +96,7 @@ func NewPass(cfg Config, layers []Layer, opt Options) (*Pass, error) {
 		l.SetOutput(io.Discard)
 		log = l
 	}
-	p := &Pass{cfg: cfg, layers: append([]Layer(nil), layers...), log: log, seed: opt.Seed}
+	p := &Pass{cfg: cfg, layers: append([]Layer(nil), layers...), log: log, seed: opt.Seed, kernels: opt.Kernels}
 	seen := map[string]bool{}
 	for i, l := range layers {
 		if seen[l.Name] {
@@ -308,7 +314,9 @@ func (p *Pass) group(rows []Rows) {
 		}
 		d := p.layers[o].DIn
 		if p.cfg.PCA == PCAExact {
-			p.fits[o] = NewExactPCA(k, d)
+			e := NewExactPCA(k, d)
+			e.Kernels = p.kernels
+			p.fits[o] = e
 		} else {
 			ipca := NewIPCA(k, d)
 			if p.cfg.SVD == SVDLowRank {
