@@ -8,7 +8,8 @@
 #   comparison  reference  BenchmarkTrainStep       vs torch_dt.py --size reference
 #               small      BenchmarkTrainStepSmall  vs torch_dt.py --size small
 #               lora       BenchmarkLoRAStepSmall   vs torch_dt.py --size small --lora
-#               (default: all three)
+#               reference-lora  BenchmarkLoRAStep   vs torch_dt.py --size reference --lora
+#               (default: reference, small, lora)
 #   -r rounds   alternated rounds per comparison (default 5)
 #   -s steps    timed steps per round and side (default 10 for reference, 100 otherwise)
 #   -b backends evarl BLAS backends, comma-separated (default openblas; gonum is the
@@ -27,7 +28,7 @@ while getopts r:s:b: opt; do
     r) rounds=$OPTARG ;;
     s) steps=$OPTARG ;;
     b) backends=$OPTARG ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,23p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -72,7 +73,8 @@ for c in "${comparisons[@]}"; do
     reference) bench=BenchmarkTrainStep targs=(--size reference) n=${steps:-10} ;;
     small) bench=BenchmarkTrainStepSmall targs=(--size small) n=${steps:-100} ;;
     lora) bench=BenchmarkLoRAStepSmall targs=(--size small --lora) n=${steps:-100} ;;
-    *) echo "unknown comparison $c: want reference, small or lora" >&2; exit 2 ;;
+    reference-lora) bench=BenchmarkLoRAStep targs=(--size reference --lora) n=${steps:-10} ;;
+    *) echo "unknown comparison $c: want reference, small, lora or reference-lora" >&2; exit 2 ;;
   esac
   for backend in ${backends//,/ }; do
     : >"$tmp/go"; : >"$tmp/torch"; : >"$tmp/ratio"

@@ -12,7 +12,7 @@ Both: GELU (tanh approximation), dropout 0.1 on the embeddings and on both resid
 branches (evarl's attention has no dropout on the probabilities), AdamW (lr 1e-4,
 weight decay 1e-4), gradient clipping at 0.25. One step = forward + backward + clip +
 update.
---lora (BenchmarkLoRAStepSmall with --size small): the base frozen, LoRA adapters
+--lora (BenchmarkLoRAStepSmall with --size small, BenchmarkLoRAStep with --size reference): the base frozen, LoRA adapters
 (r 8, alpha 8, no dropout, A Kaiming-uniform, B = 0, as PEFT's defaults) on attn.q,
 attn.k, attn.v, attn.o, mlp.fc and mlp.proj; AdamW and clipping on the adapters only.
 

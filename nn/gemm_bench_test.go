@@ -48,6 +48,11 @@ var dtShapes = []gemmShape{
 	{"embed_state_1280x128x17", false, true, 1280, 128, 17},
 	{"lora_A_3840x8x128", false, true, 3840, 8, 128},
 	{"lora_B_3840x128x8", false, true, 3840, 128, 8},
+	// A LoRA adapter's backward: dB += gᵀ·h, dh = g·B, dA += dhᵀ·x, dx += dh·A.
+	{"lora_dB_128x8x3840", true, false, 128, 8, 3840},
+	{"lora_dh_3840x8x128", false, false, 3840, 8, 128},
+	{"lora_dA_8x128x3840", true, false, 8, 128, 3840},
+	{"lora_dx_3840x128x8", false, false, 3840, 128, 8},
 }
 
 func gemmRandSlice(rng *rand.Rand, n int) []float32 {

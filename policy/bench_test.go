@@ -20,6 +20,16 @@ func BenchmarkTrainStep(b *testing.B) { benchTrainStep(b, referenceBench(), fals
 // to measure what the split brings next to nn's own parallel kernels.
 func BenchmarkTrainStepOneLane(b *testing.B) { benchTrainStep(b, referenceBench(), true) }
 
+// BenchmarkLoRAStep is BenchmarkTrainStep with the base frozen and LoRA adapters
+// (r = 8, alpha 8, no adapter dropout) on lora.DefaultTargets: at this width
+// (embed 128, MLP 512) the adapters' products are a small share of the layers', so
+// the step shows what skipping the frozen weights' gradients saves.
+func BenchmarkLoRAStep(b *testing.B) {
+	tb := referenceBench()
+	tb.lora = true
+	benchTrainStep(b, tb, false)
+}
+
 // BenchmarkTrainStepSmall is the training step at the size of the shipped gridworld
 // policy (embed 64, 2 blocks, 2 heads, K = 10 → 30 tokens, batch 32, 204-dim state,
 // 3 discrete actions, categorical head, dropout 0.1), full fine-tuning with AdamW
