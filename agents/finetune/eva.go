@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -24,44 +25,59 @@ import (
 // stream, and the pass's own (svd: lowrank) from its "eva-pass" stream. It is the
 // pass `rl-train eva` runs and method eva runs in New.
 func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, data []*replay.Episode, loraCfg lora.Config,
-	cfg EVAConfig, target float64, seed agents.Seed, log logrus.FieldLogger) (*eva.State, error) {
+	cfg EVAConfig, target float64, seed agents.Seed, log logrus.FieldLogger) (*eva.State, EVATiming, error) {
+	var tm EVATiming
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+		return nil, tm, fmt.Errorf("finetune: %w", err)
 	}
 	// Before the rollouts: the minibatches must fit in memory with this model.
 	if err := model.Config().CheckBatchSize("eva.batch", cfg.Batch); err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+		return nil, tm, fmt.Errorf("finetune: %w", err)
 	}
 	rng, _ := seed.Stream("eva")
 	var source []*replay.Episode
 	if cfg.Source != SourceRollouts {
 		source = append(source, OnlyTasks(data, tasks)...)
 		if len(source) == 0 {
-			return nil, fmt.Errorf("finetune: eva.source %s: the data holds no episode of the tasks %v", cfg.Source, taskIDs(tasks))
+			return nil, tm, fmt.Errorf("finetune: eva.source %s: the data holds no episode of the tasks %v", cfg.Source, taskIDs(tasks))
 		}
 	}
 	if cfg.Source != SourceDataset {
 		if !math.IsNaN(cfg.RolloutTarget) {
 			target = cfg.RolloutTarget
 		}
+		start := time.Now()
 		eps, err := EVARollouts(ctx, model, tasks, cfg, target, rng)
 		if err != nil {
-			return nil, err
+			return nil, tm, err
 		}
+		tm.RolloutSeconds = time.Since(start).Seconds()
 		source = append(source, eps...)
 	}
+	start := time.Now()
 	forward, err := windowForward(model, source, cfg.Batch, rng)
 	if err != nil {
-		return nil, err
+		return nil, tm, err
 	}
 	// The pass's own streams (svd: lowrank) start from a stream of their own, so
 	// they never shift the rollouts' and windows' draws.
 	passRng, _ := seed.Stream("eva-pass")
 	st, err := eva.Compute(ctx, model, loraCfg, cfg.Config, forward, eva.Options{Seed: passRng.Uint64(), Log: log})
 	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+		return nil, tm, fmt.Errorf("finetune: %w", err)
 	}
-	return st, nil
+	tm.PassSeconds = time.Since(start).Seconds()
+	return st, tm, nil
+}
+
+// EVATiming is where the wall time of ComputeEVA went, so that a run can report
+// the acting it did for EVA apart from the pass itself.
+type EVATiming struct {
+	// RolloutSeconds is the policy acting in the tasks to produce the rollouts
+	// (0 with source: dataset).
+	RolloutSeconds float64 `json:"eva_rollout_seconds"`
+	// PassSeconds is the capture, the PCA, convergence and redistribution.
+	PassSeconds float64 `json:"eva_pass_seconds"`
 }
 
 // EVARollouts runs model in each task for cfg.RolloutEpisodes episodes, cut at

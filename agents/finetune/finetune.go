@@ -80,6 +80,7 @@ type Tuner struct {
 	refs       References
 	before     []agents.EvalResult
 	evaSeconds float64
+	evaTiming  EVATiming // its rollouts and pass
 	started    time.Time
 	resumed    bool
 }
@@ -119,7 +120,7 @@ func New(ctx context.Context, base *policy.Model, tasks []envs.Task, data []*rep
 	}
 	if t.dir.Path != "" {
 		// Timings stay out of the checkpoints, which must not depend on the machine.
-		if err := t.dir.WriteJSON(TimingFile, timing{EVASeconds: t.evaSeconds}); err != nil {
+		if err := t.dir.WriteJSON(TimingFile, timing{EVASeconds: t.evaSeconds, EVATiming: t.evaTiming}); err != nil {
 			return nil, err
 		}
 	}
@@ -228,7 +229,8 @@ func (t *Tuner) evaPass(ctx context.Context) (*eva.State, error) {
 		}
 		return st, nil
 	}
-	st, err := ComputeEVA(ctx, t.model, t.tasks, t.data, t.cfg.LoRA, t.cfg.EVA, t.cfg.Eval.Targets[0], agents.Seed(t.cfg.Seed), t.opts.Log)
+	st, tm, err := ComputeEVA(ctx, t.model, t.tasks, t.data, t.cfg.LoRA, t.cfg.EVA, t.cfg.Eval.Targets[0], agents.Seed(t.cfg.Seed), t.opts.Log)
+	t.evaTiming = tm
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +409,7 @@ func Resume(ctx context.Context, runDir string, base *policy.Model, tasks []envs
 	}
 	var tm timing
 	if err := rd.ReadJSON(TimingFile, &tm); err == nil {
-		t.evaSeconds = tm.EVASeconds
+		t.evaSeconds, t.evaTiming = tm.EVASeconds, tm.EVATiming
 	}
 	t.setTrain(true)
 	if t.loop.Step > cfg.Steps() {
@@ -420,6 +422,7 @@ func Resume(ctx context.Context, runDir string, base *policy.Model, tasks []envs
 // timing is what a run records of its durations before training (TimingFile).
 type timing struct {
 	EVASeconds float64 `json:"eva_seconds"`
+	EVATiming
 }
 
 // ErrNoCheckpoint is returned (wrapped) by Resume when the run directory has no

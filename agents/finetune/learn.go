@@ -45,12 +45,17 @@ type Result struct {
 	// StepsTo90 is the first validation step whose score covers 90 % of the way
 	// from the first validation score to the last (−1 without evaluations): how
 	// fast the run converges.
-	StepsTo90    int     `json:"steps_to_90pct"`
-	EVASeconds   float64 `json:"eva_seconds"`
+	StepsTo90 int `json:"steps_to_90pct"`
+	// EVASeconds is the wall time of EVA before training: its rollouts, the pass
+	// and attaching the adapters (0 for other methods and for a loaded eva.state).
+	EVASeconds float64 `json:"eva_seconds"`
+	// EVATiming splits EVASeconds' computation into the rollouts and the pass (the
+	// rest of EVASeconds is attaching the adapters).
+	EVATiming
 	TrainSeconds float64 `json:"train_seconds"`
 	// WallSeconds is the whole run: references, evaluations, EVA, training.
 	WallSeconds float64 `json:"wall_seconds"`
-	// EVAShare is EVA pass / (EVA pass + training), wall time.
+	// EVAShare is EVASeconds / (EVASeconds + TrainSeconds), wall time.
 	EVAShare float64 `json:"eva_share"`
 	// Ranks are the adapters' ranks per layer (EVA redistributes them).
 	Ranks map[string]int `json:"ranks,omitempty"`
@@ -141,7 +146,7 @@ func (t *Tuner) Learn(ctx context.Context, rec agents.Recorder) (*Result, error)
 	// loads it, and the last one.
 	res := &Result{Method: cfg.Method, Mode: cfg.Mode, Tasks: taskIDs(t.tasks), Seed: cfg.Seed, Steps: steps,
 		PerTask: map[string][]agents.EvalResult{"before": t.before}, Params: total, Trainable: trainable,
-		BestStep: st.BestStep, Curve: curve, EVASeconds: t.evaSeconds, References: t.refs.Test}
+		BestStep: st.BestStep, Curve: curve, EVASeconds: t.evaSeconds, EVATiming: t.evaTiming, References: t.refs.Test}
 	res.Before = t.summary(t.before)
 	for _, kind := range []string{"best", "last"} {
 		dir, err := ckpt.Checkpoint(kind)

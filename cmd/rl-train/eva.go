@@ -112,7 +112,7 @@ func runEva(cmd *cobra.Command, a *app, f evaFile) error {
 	}
 	a.log.WithFields(logrus.Fields{"checkpoint": f.Checkpoint, "tasks": f.Tasks, "source": f.EVA.Source, "r": f.LoRA.R, "rho": f.EVA.Rho,
 		"tau": f.EVA.Tau, "max_batches": f.EVA.MaxBatches, "batch": f.EVA.Batch}).Info("eva")
-	state, err := finetune.ComputeEVA(cmd.Context(), m, tasks, data, f.LoRA, f.EVA, f.Target, agents.Seed(f.Seed), a.log)
+	state, _, err := finetune.ComputeEVA(cmd.Context(), m, tasks, data, f.LoRA, f.EVA, f.Target, agents.Seed(f.Seed), a.log)
 	if err != nil {
 		return err
 	}

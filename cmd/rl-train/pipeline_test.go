@@ -224,7 +224,7 @@ finetune:
 %sreplay: {episodes: 1, gif: true, fps: 10, scale: 0.5}
 `, filepath.Join(dir, "data", "heldout"), indented.String()))
 		out := runOK(t, "run", cfg)
-		for _, want := range []string{"SUMMARY", "success rate", "EVA pass", "gridworld", ".gif"} {
+		for _, want := range []string{"SUMMARY", "success rate", "EVA ", "rollouts", "pass", "gridworld", ".gif"} {
 			if !strings.Contains(out, want) && !(want == "gridworld" && strings.Contains(out, "pipetest")) {
 				t.Errorf("summary lacks %q:\n%s", want, out)
 			}

@@ -95,7 +95,8 @@ func runPipeline(ctx context.Context, a *app, cfg runConfig, fl finetuneFlags) e
 	fmt.Fprintf(w, "mean return\t%.3f → %.3f · %.3f\n", res.Before.MeanReturn, res.After.MeanReturn, res.Last.MeanReturn)
 	fmt.Fprintf(w, "trainable parameters\t%d of %d (%.1f %%)\n", res.Trainable, res.Params, 100*float64(res.Trainable)/float64(res.Params))
 	if res.Method == finetune.MethodEVA {
-		fmt.Fprintf(w, "EVA pass\t%.2f s (%.1f %% of EVA + training)\n", res.EVASeconds, 100*res.EVAShare)
+		fmt.Fprintf(w, "EVA\t%.2f s (%.1f %% of EVA + training): rollouts %.2f s, pass %.2f s\n",
+			res.EVASeconds, 100*res.EVAShare, res.RolloutSeconds, res.PassSeconds)
 	}
 	fmt.Fprintf(w, "training\t%d updates, %.1f s\n", res.Steps, res.TrainSeconds)
 	fmt.Fprintf(w, "checkpoint\t%s\n", filepath.Join(cfg.Finetune.RunDir, "best"))
