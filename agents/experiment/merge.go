@@ -337,7 +337,7 @@ func gainsMarkdown(gains []OnlineGain) string {
 }
 
 // timingMarkdown tabulates the runs' durations per family, mode and variant: the
-// sum of run wall times, runs per hour, and the EVA pass's share of EVA + training.
+// sum of run wall times, runs per hour, and EVA's share (its rollouts and pass) of EVA + training.
 func timingMarkdown(p *Plan, res *Results) string {
 	var b strings.Builder
 	byIndex := map[int]RunTiming{}
@@ -348,7 +348,7 @@ func timingMarkdown(p *Plan, res *Results) string {
 	}
 	fmt.Fprintf(&b, "# Run durations\n\n%d runs, %.0f s of run time in all (the sum of the runs' wall times; with W runs at once the experiment takes about 1/W of it).\n\n",
 		len(res.Timing), total)
-	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA pass share of EVA + training |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA share (rollouts and pass) of EVA + training |\n|---|---|---|---|---|---|\n")
 	type key struct{ f, m, v string }
 	var order []key
 	agg := map[key][3]float64{} // wall sum, share sum, count
