@@ -112,7 +112,7 @@ func runEva(cmd *cobra.Command, a *app, f evaFile) error {
 	}
 	a.log.WithFields(logrus.Fields{"checkpoint": f.Checkpoint, "tasks": f.Tasks, "source": f.EVA.Source, "r": f.LoRA.R, "rho": f.EVA.Rho,
 		"tau": f.EVA.Tau, "max_batches": f.EVA.MaxBatches, "batch": f.EVA.Batch}).Info("eva")
-	state, _, err := finetune.ComputeEVA(cmd.Context(), m, tasks, data, f.LoRA, f.EVA, f.Target, agents.Seed(f.Seed), a.log)
+	state, tm, err := finetune.ComputeEVA(cmd.Context(), m, tasks, data, f.LoRA, f.EVA, f.Target, agents.Seed(f.Seed), a.log)
 	if err != nil {
 		return err
 	}
@@ -134,6 +134,7 @@ func runEva(cmd *cobra.Command, a *app, f evaFile) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "\nEVA state written to %s: %d minibatches, %.2fs\n", f.Out, state.Batches, time.Since(start).Seconds())
+	fmt.Fprintf(a.stdout, "\nEVA state written to %s: %d minibatches, %.2fs (rollouts %.2fs, pass %.2fs)\n",
+		f.Out, state.Batches, time.Since(start).Seconds(), tm.RolloutSeconds, tm.PassSeconds)
 	return nil
 }
