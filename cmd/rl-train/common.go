@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"strings"
 	"time"
@@ -61,6 +62,9 @@ func loadEpisodes(paths []string, tasks []envs.Task, allowTruncated bool) ([]*re
 	var te *replay.TruncatedError
 	if errors.As(err, &te) {
 		return nil, te.WithRemedy("pass --allow-truncated to use them")
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w (datasets are written by rl-train collect, e.g. --config configs/collect-gridworld-heldout.yaml; rl-train run collects a missing one first)", err)
 	}
 	return eps, err
 }

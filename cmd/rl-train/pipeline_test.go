@@ -246,6 +246,8 @@ func TestFinetuneBadInput(t *testing.T) {
 		{"missing base", "run_dir: " + filepath.Join(dir, "r") + "\nbase: " + filepath.Join(dir, "nope") + "\ntasks: pipetest/heldout-00\n" + pipeEval + "\n", "nope", nil},
 		{"unknown task", "run_dir: x\nbase: y\ntasks: pipetest/heldout-99\n" + pipeEval + "\n", "heldout-99", nil},
 		{"non-numeric target", "run_dir: x\nbase: y\ntasks: pipetest/heldout-00\neval: {targets: [high]}\n", "high", nil},
+		{"missing dataset", "run_dir: " + filepath.Join(dir, "r2") + "\nbase: ../../pretrained/gridworld\ntasks: gridworld/heldout-04\ndatasets: [" +
+			filepath.Join(dir, "absent.evds") + "]\n" + pipeEval + "\n", "absent.evds: no such file or directory (datasets are written by rl-train collect", nil},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
