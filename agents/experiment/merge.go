@@ -52,6 +52,9 @@ type RunTiming struct {
 	EVASeconds   float64 `json:"eva_seconds"`
 	TrainSeconds float64 `json:"train_seconds"`
 	WallSeconds  float64 `json:"wall_seconds"`
+	// EVAPassSeconds is the pass alone, without the rollouts it reads (0 for runs
+	// that did not record it apart: those before it was measured, and other methods).
+	EVAPassSeconds float64 `json:"eva_pass_seconds,omitempty"`
 }
 
 // Aggregate is one variant's aggregate over a group's tasks × seeds.
@@ -142,7 +145,8 @@ func Merge(p *Plan) (*Results, error) {
 			continue
 		}
 		res.Runs = append(res.Runs, runResult(r, fr))
-		res.Timing = append(res.Timing, RunTiming{Index: r.Index, EVASeconds: fr.EVASeconds, TrainSeconds: fr.TrainSeconds, WallSeconds: fr.WallSeconds})
+		res.Timing = append(res.Timing, RunTiming{Index: r.Index, EVASeconds: fr.EVASeconds, TrainSeconds: fr.TrainSeconds,
+			WallSeconds: fr.WallSeconds, EVAPassSeconds: fr.PassSeconds})
 	}
 	rs := stats.Stratified(rand.New(rand.NewPCG(0, 0x5eed)))
 	scfg := cfg.Stats
@@ -337,7 +341,8 @@ func gainsMarkdown(gains []OnlineGain) string {
 }
 
 // timingMarkdown tabulates the runs' durations per family, mode and variant: the
-// sum of run wall times, runs per hour, and EVA's share (its rollouts and pass) of EVA + training.
+// sum of run wall times, runs per hour, and EVA's share (its rollouts and pass) of
+// EVA + training, and the pass's alone where runs recorded it.
 func timingMarkdown(p *Plan, res *Results) string {
 	var b strings.Builder
 	byIndex := map[int]RunTiming{}
@@ -348,10 +353,10 @@ func timingMarkdown(p *Plan, res *Results) string {
 	}
 	fmt.Fprintf(&b, "# Run durations\n\n%d runs, %.0f s of run time in all (the sum of the runs' wall times; with W runs at once the experiment takes about 1/W of it).\n\n",
 		len(res.Timing), total)
-	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA share (rollouts and pass) of EVA + training |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA share (rollouts and pass) of EVA + training | the pass alone (runs that recorded it) |\n|---|---|---|---|---|---|---|\n")
 	type key struct{ f, m, v string }
 	var order []key
-	agg := map[key][3]float64{} // wall sum, share sum, count
+	agg := map[key][5]float64{} // wall sum, share sum, count, pass share sum, runs with a pass time
 	for _, r := range res.Runs {
 		k := key{r.Family, r.Mode, r.Variant}
 		if _, ok := agg[k]; !ok {
@@ -362,17 +367,24 @@ func timingMarkdown(p *Plan, res *Results) string {
 		a[0] += t.WallSeconds
 		if t.EVASeconds+t.TrainSeconds > 0 {
 			a[1] += t.EVASeconds / (t.EVASeconds + t.TrainSeconds)
+			if t.EVAPassSeconds > 0 {
+				a[3] += t.EVAPassSeconds / (t.EVASeconds + t.TrainSeconds)
+				a[4]++
+			}
 		}
 		a[2]++
 		agg[k] = a
 	}
 	for _, k := range order {
 		a := agg[k]
-		share := "-"
+		share, pass := "-", "-"
 		if a[1] > 0 {
 			share = fmt.Sprintf("%.2f %%", 100*a[1]/a[2])
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.1f s | %s |\n", k.f, k.m, k.v, a[2], a[0]/a[2], share)
+		if a[4] > 0 {
+			pass = fmt.Sprintf("%.2f %% (%.0f runs)", 100*a[3]/a[4], a[4])
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.1f s | %s | %s |\n", k.f, k.m, k.v, a[2], a[0]/a[2], share, pass)
 	}
 	return b.String()
 }
