@@ -130,11 +130,10 @@ func NewExactPCA(k, d int) *ExactPCA {
 }
 
 // kernelEigenMinD is the narrowest scatter matrix whose eigenvectors go to
-// Kernels.TopEigen rather than symTop. Measured on the 2-core development machine
-// (k = 8, OpenBLAS 0.3.21 with one thread): dsyevr against symTop 0.44 vs 0.57 ms
-// at d = 96, 0.61 vs 0.96 at 128, 1.36 vs 2.80 at 204, 2.0 vs 4.6 at 256; at 64 they
-// tie alone (0.23 vs 0.22 ms) and dsyevr loses inside a pass, where the layers'
-// updates run concurrently (0.46 vs 0.27 ms a call).
+// Kernels.TopEigen rather than symTop. BenchmarkExactPCAKernels (8 eigenpairs,
+// OpenBLAS 0.3.21 with one thread, medians of 3 on the 2-core development machine):
+// dsyevr against symTop 0.24 vs 0.20 ms at d = 64, 0.41 vs 0.46 at 96, 0.60 vs 0.92
+// at 128, 1.30 vs 2.69 at 204, 1.98 vs 4.63 at 256.
 const kernelEigenMinD = 96
 
 // topEigen writes the K leading eigenpairs of the updated scatter into vals and

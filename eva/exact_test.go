@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+
 	"github.com/evarl/evarl/nn"
 )
 
@@ -24,7 +27,7 @@ func fitExactWith(t *testing.T, kern nn.Float64Kernels, x []float32, n, d, k, ba
 // float64Backends are the kernel sets the exact PCA runs on: gonum's (nil) and,
 // where the OpenBLAS backend loads, its dsyrk_ and dsyevr_ (package nn tests that
 // Debian's library has them).
-func float64Backends(t *testing.T) map[string]nn.Float64Kernels {
+func float64Backends(t testing.TB) map[string]nn.Float64Kernels {
 	t.Helper()
 	b := map[string]nn.Float64Kernels{"gonum": nil}
 	sel, err := nn.SelectGemm(nn.BLASAuto)
@@ -208,6 +211,61 @@ func TestExactPCAConstantFeatures(t *testing.T) {
 					dr := math.Abs(p.ExplainedVarianceRatio[c]-refR[c]) / refR[c]
 					if 1-cs > 1e-10 || dr > 1e-10 {
 						t.Errorf("component %d: cos %.15f, ratio %.15g vs %.15g", c, cs, p.ExplainedVarianceRatio[c], refR[c])
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkExactPCAKernels times the exact PCA's two float64 steps on each backend:
+// the scatter update of a 480-row minibatch (the quickstart's 16 windows of 30
+// tokens) and the 8 leading eigenpairs, at the widths of the shipped policies'
+// layer inputs (64, 256; 204 for the gridworld state, about 117 once its constant
+// features are left out) and around kernelEigenMinD:
+//
+//	go test ./eva -run '^$' -bench ExactPCAKernels
+func BenchmarkExactPCAKernels(b *testing.B) {
+	backends := float64Backends(b)
+	for _, d := range []int{64, 96, 128, 204, 256} {
+		const n, k = 480, 8
+		rng := rand.New(rand.NewPCG(uint64(d), 3))
+		x := make([]float64, n*d)
+		for i := range x {
+			x[i] = rng.NormFloat64() * float64(1+i%d)
+		}
+		scatter := make([]float64, d*d)
+		blas64.Syrk(blas.Trans, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: x}, 0,
+			blas64.Symmetric{N: d, Stride: d, Uplo: blas.Lower, Data: scatter})
+		for _, name := range []string{"gonum", "openblas"} {
+			kern, ok := backends[name]
+			if !ok {
+				continue
+			}
+			b.Run(fmt.Sprintf("scatter/%s/%d", name, d), func(b *testing.B) {
+				c := make([]float64, d*d)
+				for b.Loop() {
+					if kern != nil {
+						kern.AddScatter(x, n, d, c)
+					} else {
+						blas64.Syrk(blas.Trans, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: x}, 1,
+							blas64.Symmetric{N: d, Stride: d, Uplo: blas.Lower, Data: c})
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("top8/%s/%d", name, d), func(b *testing.B) {
+				vals, vecs, a := make([]float64, k), make([]float64, k*d), make([]float64, d*d)
+				s := newSymTop(d)
+				for b.Loop() {
+					var ok bool
+					if kern != nil {
+						copy(a, scatter) // TopEigen overwrites its input
+						ok = kern.TopEigen(a, d, k, vals, vecs)
+					} else {
+						ok = s.top(scatter, k, vals, vecs)
+					}
+					if !ok {
+						b.Fatal("no convergence")
 					}
 				}
 			})
