@@ -15,7 +15,7 @@ import (
 // Float64KernelsOf reports none.
 type float64Symbols struct {
 	dsyrk, dsyevr uintptr
-	// calls holds *dsyevrCall blocks, so concurrent calls (one per layer in an EVA
+	// calls holds *float64Call blocks, so concurrent calls (one per layer in an EVA
 	// pass) each have their own arguments and workspace without allocating.
 	calls sync.Pool
 }
@@ -27,17 +27,17 @@ func (g *OpenBLASGemm) loadFloat64(lib uintptr) {
 		return
 	}
 	g.f64.dsyrk, g.f64.dsyevr = syrk, syevr
-	g.f64.calls.New = func() any { return new(dsyevrCall) }
+	g.f64.calls.New = func() any { return new(float64Call) }
 }
 
 func (g *OpenBLASGemm) hasFloat64() bool { return g.f64.dsyrk != 0 && g.f64.dsyevr != 0 }
 
 var _ Float64Kernels = (*OpenBLASGemm)(nil)
 
-// dsyevrCall is the heap block of one call of dsyrk_ or dsyevr_: every Fortran
+// float64Call is the heap block of one call of dsyrk_ or dsyevr_: every Fortran
 // argument is passed by address and must not live on a goroutine stack (see
 // sgemmCall), and LAPACK's workspace is kept between calls.
-type dsyevrCall struct {
+type float64Call struct {
 	jobz, rng, uplo, trans byte
 	n, k, lda, il, iu, m   int32
 	ldz, lwork, liwork     int32
@@ -60,7 +60,7 @@ func (g *OpenBLASGemm) AddScatter(x []float64, n, d int, c []float64) {
 	if len(x) < n*d || len(c) < d*d {
 		panic(fmt.Sprintf("nn: AddScatter: len(x) %d, len(c) %d for %d rows of %d", len(x), len(c), n, d))
 	}
-	p := g.f64.calls.Get().(*dsyevrCall)
+	p := g.f64.calls.Get().(*float64Call)
 	p.keep = append(p.keep[:0], x, c)
 	p.uplo, p.trans = 'U', 'N'
 	p.n, p.k, p.lda = int32(d), int32(n), int32(d)
@@ -84,7 +84,7 @@ func (g *OpenBLASGemm) TopEigen(a []float64, d, k int, vals, vecs []float64) boo
 	if k < 1 || k > d || len(a) < d*d || len(vals) < k || len(vecs) < k*d {
 		panic(fmt.Sprintf("nn: TopEigen: %d of %d eigenpairs with len(a) %d, len(vals) %d, len(vecs) %d", k, d, len(a), len(vals), len(vecs)))
 	}
-	p := g.f64.calls.Get().(*dsyevrCall)
+	p := g.f64.calls.Get().(*float64Call)
 	defer g.f64.calls.Put(p)
 	p.keep = append(p.keep[:0], a)
 	defer func() { p.keep = p.keep[:0] }()

@@ -89,7 +89,8 @@ func checkFloat64Kernels(t *testing.T, kern Float64Kernels, n, d, k int) {
 	impl.Dsyev('V', blas.Upper, d, full, d, refVals, work, -1)
 	work = make([]float64, int(work[0]))
 	if !impl.Dsyev('V', blas.Upper, d, full, d, refVals, work, len(work)) {
-		t.Fatalf("d %d: gonum Dsyev did not converge", d)
+		t.Errorf("d %d: gonum Dsyev did not converge", d) // on a test goroutine: no Fatal
+		return
 	}
 	vals, vecs := make([]float64, k), make([]float64, k*d)
 	a := slices.Clone(got) // overwritten

@@ -355,36 +355,42 @@ func timingMarkdown(p *Plan, res *Results) string {
 		len(res.Timing), total)
 	b.WriteString("| family | mode | method | runs | mean wall time per run | EVA share (rollouts and pass) of EVA + training | the pass alone (runs that recorded it) |\n|---|---|---|---|---|---|---|\n")
 	type key struct{ f, m, v string }
+	type sums struct {
+		runs, wall     float64
+		share          float64 // of EVA + training, over all runs
+		passRuns, pass float64 // the pass's share, over the runs that recorded it
+	}
 	var order []key
-	agg := map[key][5]float64{} // wall sum, share sum, count, pass share sum, runs with a pass time
+	agg := map[key]*sums{}
 	for _, r := range res.Runs {
 		k := key{r.Family, r.Mode, r.Variant}
-		if _, ok := agg[k]; !ok {
+		a, ok := agg[k]
+		if !ok {
+			a = &sums{}
+			agg[k] = a
 			order = append(order, k)
 		}
 		t := byIndex[r.Index]
-		a := agg[k]
-		a[0] += t.WallSeconds
-		if t.EVASeconds+t.TrainSeconds > 0 {
-			a[1] += t.EVASeconds / (t.EVASeconds + t.TrainSeconds)
+		a.runs++
+		a.wall += t.WallSeconds
+		if both := t.EVASeconds + t.TrainSeconds; both > 0 {
+			a.share += t.EVASeconds / both
 			if t.EVAPassSeconds > 0 {
-				a[3] += t.EVAPassSeconds / (t.EVASeconds + t.TrainSeconds)
-				a[4]++
+				a.pass += t.EVAPassSeconds / both
+				a.passRuns++
 			}
 		}
-		a[2]++
-		agg[k] = a
 	}
 	for _, k := range order {
 		a := agg[k]
 		share, pass := "-", "-"
-		if a[1] > 0 {
-			share = fmt.Sprintf("%.2f %%", 100*a[1]/a[2])
+		if a.share > 0 {
+			share = fmt.Sprintf("%.2f %%", 100*a.share/a.runs)
 		}
-		if a[4] > 0 {
-			pass = fmt.Sprintf("%.2f %% (%.0f runs)", 100*a[3]/a[4], a[4])
+		if a.passRuns > 0 {
+			pass = fmt.Sprintf("%.2f %% (%.0f runs)", 100*a.pass/a.passRuns, a.passRuns)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.1f s | %s | %s |\n", k.f, k.m, k.v, a[2], a[0]/a[2], share, pass)
+		fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.1f s | %s | %s |\n", k.f, k.m, k.v, a.runs, a.wall/a.runs, share, pass)
 	}
 	return b.String()
 }
