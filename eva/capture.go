@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -34,11 +35,14 @@ type LossRower interface {
 }
 
 // observer collects one layer's real (unmasked) input rows during a forward pass,
-// and with a label mask only those its LossRower selects.
+// and with a label mask only those its LossRower selects, into one of two buffers
+// (slot): the overlapped pass (runAhead) reads one minibatch's rows while the next forward pass
+// fills the other.
 type observer struct {
 	on   bool
-	data []float32
-	n    int
+	slot int
+	data [2][]float32
+	n    [2]int
 
 	name     string
 	lr       LossRower // nil: every real row
@@ -72,9 +76,15 @@ func (o *observer) Observe(x []float32, n, in int, mask []bool) {
 		if (mask != nil && !mask[r]) || (keep != nil && !keep[r]) {
 			continue
 		}
-		o.data = append(o.data, x[r*in:(r+1)*in]...)
-		o.n++
+		o.data[o.slot] = append(o.data[o.slot], x[r*in:(r+1)*in]...)
+		o.n[o.slot]++
 	}
+}
+
+// start prepares the observer for a forward pass into slot.
+func (o *observer) start(on bool, slot int) {
+	o.on, o.slot = on, slot
+	o.data[slot], o.n[slot] = o.data[slot][:0], 0
 }
 
 // Targets lists the Linear layers of base that cfg adapts with a non-zero rank, with
@@ -117,15 +127,40 @@ func tables(base lora.Base, cfg lora.Config) ([]*nn.Embedding, error) {
 	return out, nil
 }
 
-// counter counts the ids an embedding table looks up for real tokens.
-type counter struct{ counts []float64 }
+// counter counts the ids an embedding table looks up for real tokens: a forward
+// pass counts into a pending slot, which commit adds to the counts once the pass
+// has used that minibatch (a look-ahead minibatch the pass never uses is not
+// counted).
+type counter struct {
+	counts  []float64
+	slot    int
+	pending [2][]float64
+}
+
+func newCounter(n int) *counter {
+	return &counter{counts: make([]float64, n), pending: [2][]float64{make([]float64, n), make([]float64, n)}}
+}
 
 // ObserveIDs implements nn.IDObserver.
 func (c *counter) ObserveIDs(ids []int, mask []bool) {
+	p := c.pending[c.slot]
 	for i, id := range ids {
-		if (mask == nil || mask[i]) && id >= 0 && id < len(c.counts) {
-			c.counts[id]++
+		if (mask == nil || mask[i]) && id >= 0 && id < len(p) {
+			p[id]++
 		}
+	}
+}
+
+// start prepares the counter for a forward pass into slot.
+func (c *counter) start(slot int) {
+	c.slot = slot
+	clear(c.pending[slot])
+}
+
+// commit adds the counts of slot's minibatch.
+func (c *counter) commit(slot int) {
+	for i, v := range c.pending[slot] {
+		c.counts[i] += v
 	}
 }
 
@@ -221,15 +256,18 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		if t.Observer != nil {
 			return nil, fmt.Errorf("eva: embedding %s already has an id observer", t.Name)
 		}
-		counts[i] = &counter{counts: make([]float64, t.N)}
+		counts[i] = newCounter(t.N)
 		t.Observer = counts[i]
 		defer func() { t.Observer = nil }()
 	}
 	defer disableAdapters(base)()
 	start := time.Now()
-	state, err := pass.Run(ctx, func(want []bool) ([]Rows, error) {
+	fetch := func(want []bool, slot int) ([]Rows, error) {
 		for i, o := range obs {
-			o.on, o.data, o.n = want[i], o.data[:0], 0
+			o.start(want[i], slot)
+		}
+		for _, c := range counts {
+			c.start(slot)
 		}
 		if err := forward(ctx); err != nil {
 			return nil, err
@@ -240,11 +278,30 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 				return nil, o.err
 			}
 			if want[i] {
-				rows[i] = Rows{Data: o.data, N: o.n, D: layers[i].DIn}
+				rows[i] = Rows{Data: o.data[slot], N: o.n[slot], D: layers[i].DIn}
 			}
 		}
 		return rows, nil
-	})
+	}
+	commit := func(slot int) {
+		for _, c := range counts {
+			c.commit(slot)
+		}
+	}
+	var state *State
+	// With one P the overlap gains nothing and would let Go code run beside a
+	// BLAS call on a second core: a run confined to one core stays on one.
+	if opt.Sequential || runtime.GOMAXPROCS(0) < 2 {
+		state, err = pass.Run(ctx, func(want []bool) ([]Rows, error) {
+			rows, err := fetch(want, 0)
+			if err == nil {
+				commit(0)
+			}
+			return rows, err
+		})
+	} else {
+		state, err = pass.runAhead(ctx, fetch, commit)
+	}
 	if err != nil {
 		return nil, err
 	}

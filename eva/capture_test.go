@@ -2,10 +2,13 @@ package eva
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -275,20 +278,28 @@ func TestObserverLabelMask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.obs
-			o.on = true
+			if o.lr == nil { // rows 0 and 1 into slot 0, then a pass into slot 1
+				o.start(true, 0)
+				o.Observe(x[:4], 2, 2, nil)
+			}
+			o.start(true, 1)
 			o.Observe(x, 6, 2, mask)
 			if o.err != nil {
 				t.Fatal(o.err)
 			}
 			var got []float32
-			for r := 0; r < o.n; r++ {
-				if o.data[2*r] != o.data[2*r+1] {
-					t.Fatalf("row %d copied as %v", r, o.data[2*r:2*r+2])
+			data := o.data[1]
+			for r := 0; r < o.n[1]; r++ {
+				if data[2*r] != data[2*r+1] {
+					t.Fatalf("row %d copied as %v", r, data[2*r:2*r+2])
 				}
-				got = append(got, o.data[2*r])
+				got = append(got, data[2*r])
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("kept rows %v, want %v", got, tc.want)
+			}
+			if tc.name == "none" && (o.n[0] != 2 || !slices.Equal(o.data[0], x[:4])) {
+				t.Fatalf("slot 0 holds %d rows %v after a pass into slot 1; want its own 2 rows %v", o.n[0], o.data[0], x[:4])
 			}
 		})
 	}
@@ -431,5 +442,113 @@ func TestComputeCountsEmbeddingIDs(t *testing.T) {
 	}
 	if !lm.Adapters[0].Enabled() {
 		t.Error("the pass left the adapters switched off")
+	}
+}
+
+// Compute overlaps each minibatch's forward pass with the previous one's PCA
+// (runAhead); the state must be the one of the sequential pass (Pass.Run)
+// bit for bit, id counts included, however the pass ends, and the source is read
+// at most once more than the pass uses.
+func TestComputeAheadMatchesSequential(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // the overlap needs two Ps
+	for _, tc := range []struct {
+		name       string
+		pca        string
+		mask       string
+		maxBatches int
+		limit      int // minibatches the source has (0: no end)
+		failAfter  bool
+		oneMore    bool // the look-ahead read a minibatch the pass did not use
+	}{
+		{name: "converges", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, oneMore: true},
+		{name: "converges incremental", pca: PCAIncremental, mask: LabelMaskNone, maxBatches: 200, oneMore: true},
+		{name: "converges loss_paths", pca: PCAExact, mask: LabelMaskLossPaths, maxBatches: 200, oneMore: true},
+		{name: "max_batches", pca: PCAExact, mask: LabelMaskNone, maxBatches: 3},
+		{name: "source ends", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, limit: 4},
+		{name: "source fails after the last minibatch used", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, failAfter: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.PCA, cfg.LabelMask, cfg.MaxBatches, cfg.AcceptUnconverged = tc.pca, tc.mask, tc.maxBatches, true
+			lcfg := smallLoraConfig()
+			lcfg.TargetModules = []string{"all"}
+			run := func(sequential bool, fail int) (*State, *batchSource) {
+				m := smallPolicy(t, 11)
+				src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8, limit: tc.limit}
+				fwd := src.forward
+				if fail > 0 {
+					fwd = func(ctx context.Context) error {
+						if src.calls == fail {
+							return errors.New("the source broke")
+						}
+						return src.forward(ctx)
+					}
+				}
+				s, err := Compute(context.Background(), m, lcfg, cfg, fwd, Options{Sequential: sequential})
+				if err != nil {
+					t.Fatalf("sequential %v: %v", sequential, err)
+				}
+				return s, src
+			}
+			want, seq := run(true, 0)
+			if seq.calls != want.Batches {
+				t.Fatalf("the sequential pass read %d minibatches and used %d", seq.calls, want.Batches)
+			}
+			fail := 0
+			if tc.failAfter {
+				fail = want.Batches
+			}
+			got, ahead := run(false, fail)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("the overlapped pass's state differs from the sequential one's (%d vs %d minibatches)", got.Batches, want.Batches)
+			}
+			wantCalls := want.Batches
+			if tc.oneMore {
+				wantCalls++
+			}
+			if ahead.calls != wantCalls {
+				t.Errorf("the overlapped pass read %d minibatches to use %d; want %d", ahead.calls, want.Batches, wantCalls)
+			}
+		})
+	}
+}
+
+// With one P (an experiment's runs are confined to one core) there is no
+// overlap: the source is read exactly as often as the pass uses it.
+func TestComputeOneProcIsSequential(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	m := smallPolicy(t, 11)
+	src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+	s, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), src.forward, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.calls != s.Batches {
+		t.Fatalf("GOMAXPROCS 1: the pass read %d minibatches and used %d", src.calls, s.Batches)
+	}
+}
+
+// A forward pass that fails while the pass still needs its minibatch is an error
+// naming the minibatch, overlapped or not.
+func TestComputeAheadReportsSourceError(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, sequential := range []bool{true, false} {
+		m := smallPolicy(t, 11)
+		src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+		fwd := func(ctx context.Context) error {
+			if src.calls == 2 {
+				return errors.New("the source broke")
+			}
+			return src.forward(ctx)
+		}
+		_, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), fwd, Options{Sequential: sequential})
+		if err == nil || !strings.Contains(err.Error(), "minibatch 3: the source broke") {
+			t.Errorf("sequential %v: error %v, want one naming minibatch 3", sequential, err)
+		}
+		for _, l := range m.Linears() {
+			if l.Observer != nil {
+				t.Errorf("sequential %v: %s: observer left behind", sequential, l.Name)
+			}
+		}
 	}
 }

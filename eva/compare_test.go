@@ -17,6 +17,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -441,7 +442,9 @@ func BenchmarkPCAMethods(b *testing.B) {
 
 // BenchmarkEVAPass runs the whole pass (forward passes, capture, PCA, convergence,
 // redistribution) with the quickstart's EVA settings (rho 2, tau 0.99, at most 200
-// minibatches) on each source, with each method.
+// minibatches) on each source, with each method; "exact-sequential" is the exact
+// PCA without the overlap of each forward pass with the previous minibatch's PCA
+// (eva.Options.Sequential).
 func BenchmarkEVAPass(b *testing.B) {
 	srcs := quickstartSources(b)
 	for _, name := range []string{"gridworld-rollouts", "gridworld-dataset", "pendulum-rollouts"} {
@@ -449,15 +452,16 @@ func BenchmarkEVAPass(b *testing.B) {
 		if !ok {
 			continue
 		}
-		for _, method := range methods {
-			b.Run(name+"/"+method, func(b *testing.B) {
+		for _, variant := range append(slices.Clone(methods), eva.PCAExact+"-sequential") {
+			b.Run(name+"/"+variant, func(b *testing.B) {
+				method, sequential := strings.CutSuffix(variant, "-sequential")
 				cfg := eva.DefaultConfig()
 				cfg.PCA, cfg.MaxBatches, cfg.AcceptUnconverged = method, 200, true
 				b.ReportAllocs()
 				c0 := cpuNow()
 				batches := 0
 				for i := 0; i < b.N; i++ {
-					s, err := eva.Compute(context.Background(), src.model, src.lora, cfg, src.forward(), eva.Options{})
+					s, err := eva.Compute(context.Background(), src.model, src.lora, cfg, src.forward(), eva.Options{Sequential: sequential})
 					if err != nil {
 						b.Fatal(err)
 					}

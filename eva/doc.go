@@ -12,7 +12,12 @@
 //     get_eva_state_dict(model, dataloader, forward_fn) takes them: a Forward
 //     callback runs the model on the next one (package agents builds them from
 //     rollouts of the pretrained policy or from dataset windows), so eva needs no
-//     environment and no dataset code.
+//     environment and no dataset code. With two or more Ps, Compute runs the
+//     forward pass of minibatch t+1 while the PCAs fold in minibatch t, into a
+//     second set of buffers; the minibatches and their order are those of the
+//     sequential pass, so the state is the same bit for bit (the source may be
+//     read once more than the pass uses, and that minibatch's embedding ids are
+//     not counted; Options.Sequential turns the overlap off).
 //  2. Sharing (pass.go): on the first minibatch, layers whose inputs are exactly
 //     equal (attn.q, attn.k and attn.v read the same LayerNorm output) are grouped;
 //     the first owns one PCA and the others use it.

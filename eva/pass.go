@@ -79,6 +79,12 @@ type Options struct {
 	// gonum's. Compute takes them from the model's backend (nn.Float64KernelsOf)
 	// when this is nil, so a model on OpenBLAS has its PCA on OpenBLAS too.
 	Kernels nn.Float64Kernels
+	// Sequential makes Compute run each minibatch's forward pass only after the
+	// previous minibatch's PCA updates (Pass.Run) instead of overlapping them,
+	// which it otherwise does when GOMAXPROCS ≥ 2. The state is the same either
+	// way; set it when forward must not be called for a minibatch the pass will
+	// not use (the overlap may read one more), or to measure the overlap.
+	Sequential bool
 }
 
 // NewPass checks the config and the layers and returns a pass ready for its first
@@ -195,22 +201,10 @@ func (p *Pass) Done() bool {
 // PCAs update concurrently. An error (non-finite activations) leaves the pass
 // unusable.
 func (p *Pass) Step(rows []Rows) error {
-	if len(rows) != len(p.layers) {
-		return fmt.Errorf("eva: step with rows for %d layers; the pass has %d", len(rows), len(p.layers))
+	if err := p.prepare(rows); err != nil {
+		return err
 	}
 	want := p.Wants()
-	for i, r := range rows {
-		if !want[i] {
-			continue
-		}
-		l := p.layers[i]
-		if r.D != l.DIn || len(r.Data) != r.N*r.D {
-			return fmt.Errorf("eva: layer %q: %d values as %d rows of %d; want rows of %d", l.Name, len(r.Data), r.N, r.D, l.DIn)
-		}
-	}
-	if !p.grouped {
-		p.group(rows)
-	}
 	// The PCAs are independent: update them on up to GOMAXPROCS goroutines, widest
 	// inputs first, then record the results in layer order.
 	type result struct {
@@ -289,6 +283,28 @@ func (p *Pass) Step(rows []Rows) error {
 		p.done[i] = c
 	}
 	p.log.WithFields(logrus.Fields{"minibatch": p.batches, "converged": nConv, "layers": len(p.layers)}).Debug("eva: minibatch done")
+	return nil
+}
+
+// prepare checks the rows of the next minibatch against Wants and, on the first
+// minibatch, groups the layers with equal inputs.
+func (p *Pass) prepare(rows []Rows) error {
+	if len(rows) != len(p.layers) {
+		return fmt.Errorf("eva: step with rows for %d layers; the pass has %d", len(rows), len(p.layers))
+	}
+	want := p.Wants()
+	for i, r := range rows {
+		if !want[i] {
+			continue
+		}
+		l := p.layers[i]
+		if r.D != l.DIn || len(r.Data) != r.N*r.D {
+			return fmt.Errorf("eva: layer %q: %d values as %d rows of %d; want rows of %d", l.Name, len(r.Data), r.N, r.D, l.DIn)
+		}
+	}
+	if !p.grouped {
+		p.group(rows)
+	}
 	return nil
 }
 
@@ -420,6 +436,83 @@ func (p *Pass) Run(ctx context.Context, next func(want []bool) ([]Rows, error)) 
 		}
 	}
 	return p.State()
+}
+
+// fetchFunc is what runAhead reads minibatches with: it runs the forward pass of the
+// next minibatch, copying the inputs of the layers capture marks into buffer slot
+// (0 or 1), and returns them as Step expects them (the others empty), or io.EOF
+// when the source is exhausted. runAhead calls it on another goroutine while Step
+// works on the rows of the other slot, so the two slots must not share memory.
+type fetchFunc func(capture []bool, slot int) ([]Rows, error)
+
+// runAhead is Run with the forward pass of the next minibatch overlapping the PCA
+// updates of the current one: on two cores the model and the eigensolvers no
+// longer wait for each other. The result is the same as Run's, minibatch for
+// minibatch, because the minibatches are the same and fold in in the same order;
+// the only difference is that the source may be read once more than the pass
+// uses (the look-ahead started before the last minibatch turned out to be the
+// last). commit(slot) is called when the rows in slot are handed to Step, so a
+// caller that accumulates per-minibatch statistics besides the rows (the id
+// counts of embedding tables) keeps only those of minibatches the pass used.
+//
+// From the second minibatch on, the look-ahead captures every PCA's input,
+// converged or not: a redistribution of ranks after the current minibatch can
+// make a converged layer want rows again, and the look-ahead cannot know that
+// when it starts.
+func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot int)) (*State, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, err)
+	}
+	slot := 0
+	rows, err := fetch(p.Wants(), slot)
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("eva: the data source gave no minibatches")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eva: minibatch 1: %w", err)
+	}
+	type fetched struct {
+		rows []Rows
+		err  error
+	}
+	for {
+		if err := p.prepare(rows); err != nil {
+			return nil, err
+		}
+		commit(slot)
+		var ahead chan fetched
+		if p.batches+1 < p.cfg.MaxBatches {
+			capture := make([]bool, len(p.layers))
+			for i, o := range p.owner {
+				capture[i] = o == i
+			}
+			ahead = make(chan fetched, 1)
+			go func(slot int) {
+				r, err := fetch(capture, slot)
+				ahead <- fetched{r, err}
+			}(1 - slot)
+		}
+		err := p.Step(rows)
+		var next fetched
+		if ahead != nil {
+			next = <-ahead // the forward pass uses the model: never return before it ends
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case p.Done():
+			return p.State()
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, ctx.Err())
+		case ahead == nil:
+			return p.finishUnconverged(fmt.Sprintf("max_batches = %d minibatches consumed", p.cfg.MaxBatches))
+		case errors.Is(next.err, io.EOF):
+			return p.finishUnconverged(fmt.Sprintf("the data source ended after %d minibatches", p.batches))
+		case next.err != nil:
+			return nil, fmt.Errorf("eva: minibatch %d: %w", p.batches+1, next.err)
+		}
+		rows, slot = next.rows, 1-slot
+	}
 }
 
 func (p *Pass) finishUnconverged(why string) (*State, error) {
