@@ -220,15 +220,16 @@ func TestExactPCAConstantFeatures(t *testing.T) {
 
 // BenchmarkExactPCAKernels times the exact PCA's two float64 steps on each backend:
 // the scatter update of a 480-row minibatch (the quickstart's 16 windows of 30
-// tokens) and the 8 leading eigenpairs, at the widths of the shipped policies'
-// layer inputs (64, 256; 204 for the gridworld state, about 117 once its constant
-// features are left out) and around kernelEigenMinD:
+// tokens) and the 8 and 16 leading eigenpairs (round(r·rho) at r 8 and rho 1 or
+// 2), at the widths of the shipped policies' layer inputs (64, 256; 204 for the
+// gridworld state, about 117 once its constant features are left out) and around
+// kernelEigenMinD:
 //
 //	go test ./eva -run '^$' -bench ExactPCAKernels
 func BenchmarkExactPCAKernels(b *testing.B) {
 	backends := float64Backends(b)
 	for _, d := range []int{64, 96, 128, 204, 256} {
-		const n, k = 480, 8
+		const n = 480
 		rng := rand.New(rand.NewPCG(uint64(d), 3))
 		x := make([]float64, n*d)
 		for i := range x {
@@ -253,22 +254,24 @@ func BenchmarkExactPCAKernels(b *testing.B) {
 					}
 				}
 			})
-			b.Run(fmt.Sprintf("top8/%s/%d", name, d), func(b *testing.B) {
-				vals, vecs, a := make([]float64, k), make([]float64, k*d), make([]float64, d*d)
-				s := newSymTop(d)
-				for b.Loop() {
-					var ok bool
-					if kern != nil {
-						copy(a, scatter) // TopEigen overwrites its input
-						ok = kern.TopEigen(a, d, k, vals, vecs)
-					} else {
-						ok = s.top(scatter, k, vals, vecs)
+			for _, k := range []int{8, 16} {
+				b.Run(fmt.Sprintf("top%d/%s/%d", k, name, d), func(b *testing.B) {
+					vals, vecs, a := make([]float64, k), make([]float64, k*d), make([]float64, d*d)
+					s := newSymTop(d)
+					for b.Loop() {
+						var ok bool
+						if kern != nil {
+							copy(a, scatter) // TopEigen overwrites its input
+							ok = kern.TopEigen(a, d, k, vals, vecs)
+						} else {
+							ok = s.top(scatter, k, vals, vecs)
+						}
+						if !ok {
+							b.Fatal("no convergence")
+						}
 					}
-					if !ok {
-						b.Fatal("no convergence")
-					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
