@@ -16,7 +16,9 @@ import (
 
 // Forward runs the base model on the next minibatch of the activation source, e.g.
 // a policy.Batch of rollout or dataset windows, so that the target layers' input
-// observers see it. It returns io.EOF when the source is exhausted. Passing the
+// observers see it. It returns io.EOF when the source is exhausted. Compute may
+// call it on a goroutine of its own, one call at a time, while it folds in the
+// previous minibatch (see Options.Sequential). Passing the
 // padding mask to the layers (for a Decision Transformer: the per-step mask
 // expanded to its 3 tokens per step, which policy.Model.Forward does) is what lets
 // the capture drop padding rows.
@@ -200,7 +202,10 @@ func disableAdapters(base lora.Base) func() {
 // Compute runs the EVA pass on base: it hooks an input observer onto every target
 // layer of loraCfg, calls forward once per minibatch until every layer's components
 // have converged (or cfg.MaxBatches is reached), and returns the state, stamped with
-// the base model's fingerprint. Adapters already attached to the targets are
+// the base model's fingerprint. With GOMAXPROCS ≥ 2 each call of forward runs
+// while the previous minibatch's PCAs update, so the last call may read a
+// minibatch the pass does not use; the state is the same as one minibatch at a
+// time (Options.Sequential). Adapters already attached to the targets are
 // switched off for the pass, so the activations are the base model's; the caller
 // runs forward in evaluation mode (no dropout). Hooks and adapters are restored
 // before Compute returns. With cfg.LabelMask other than "none", base must implement
@@ -289,8 +294,9 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 		}
 	}
 	var state *State
-	// With one P the overlap gains nothing and would let Go code run beside a
-	// BLAS call on a second core: a run confined to one core stays on one.
+	// With one P the overlap gains nothing, and Go code would run beside a BLAS
+	// call (which leaves its P) on another thread: a run given GOMAXPROCS=1, as an
+	// experiment's runs are, keeps to one thread of computation.
 	if opt.Sequential || runtime.GOMAXPROCS(0) < 2 {
 		state, err = pass.Run(ctx, func(want []bool) ([]Rows, error) {
 			rows, err := fetch(want, 0)

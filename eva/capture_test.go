@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evarl/evarl/lora"
 	"github.com/evarl/evarl/nn"
@@ -456,8 +458,9 @@ func TestComputeAheadMatchesSequential(t *testing.T) {
 		pca        string
 		mask       string
 		maxBatches int
-		limit      int // minibatches the source has (0: no end)
-		failAfter  bool
+		limit      int  // minibatches the source has (0: no end)
+		failAfter  bool // the source fails on the read after the pass's last minibatch
+		endAfter   bool // the source ends there (and the pass must not notice: it has converged)
 		oneMore    bool // the look-ahead read a minibatch the pass did not use
 	}{
 		{name: "converges", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, oneMore: true},
@@ -466,15 +469,16 @@ func TestComputeAheadMatchesSequential(t *testing.T) {
 		{name: "max_batches", pca: PCAExact, mask: LabelMaskNone, maxBatches: 3},
 		{name: "source ends", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, limit: 4},
 		{name: "source fails after the last minibatch used", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, failAfter: true},
+		{name: "source ends with the last minibatch used", pca: PCAExact, mask: LabelMaskNone, maxBatches: 200, endAfter: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.PCA, cfg.LabelMask, cfg.MaxBatches, cfg.AcceptUnconverged = tc.pca, tc.mask, tc.maxBatches, true
+			cfg.PCA, cfg.LabelMask, cfg.MaxBatches, cfg.AcceptUnconverged = tc.pca, tc.mask, tc.maxBatches, !tc.endAfter
 			lcfg := smallLoraConfig()
 			lcfg.TargetModules = []string{"all"}
-			run := func(sequential bool, fail int) (*State, *batchSource) {
+			run := func(sequential bool, fail, limit int) (*State, *batchSource) {
 				m := smallPolicy(t, 11)
-				src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8, limit: tc.limit}
+				src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8, limit: limit}
 				fwd := src.forward
 				if fail > 0 {
 					fwd = func(ctx context.Context) error {
@@ -490,15 +494,18 @@ func TestComputeAheadMatchesSequential(t *testing.T) {
 				}
 				return s, src
 			}
-			want, seq := run(true, 0)
+			want, seq := run(true, 0, tc.limit)
 			if seq.calls != want.Batches {
 				t.Fatalf("the sequential pass read %d minibatches and used %d", seq.calls, want.Batches)
 			}
-			fail := 0
+			fail, limit := 0, tc.limit
 			if tc.failAfter {
 				fail = want.Batches
 			}
-			got, ahead := run(false, fail)
+			if tc.endAfter {
+				limit = want.Batches // the sequential pass converged: it accepts nothing else
+			}
+			got, ahead := run(false, fail, limit)
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("the overlapped pass's state differs from the sequential one's (%d vs %d minibatches)", got.Batches, want.Batches)
 			}
@@ -549,6 +556,113 @@ func TestComputeAheadReportsSourceError(t *testing.T) {
 			if l.Observer != nil {
 				t.Errorf("sequential %v: %s: observer left behind", sequential, l.Name)
 			}
+		}
+	}
+}
+
+// A minibatch whose PCA fails (non-finite activations) ends the pass with the same
+// error in both modes, and the overlapped pass returns only after its look-ahead
+// forward pass has finished: the model is free and unhooked when Compute returns.
+func TestComputeAheadStepErrorWaitsForLookAhead(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	var msgs []string
+	for _, sequential := range []bool{true, false} {
+		m := smallPolicy(t, 11)
+		src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+		var running atomic.Int32
+		fwd := func(ctx context.Context) error {
+			running.Add(1)
+			defer running.Add(-1)
+			switch src.calls {
+			case 2: // minibatch 3's activations are NaN from the first layer on
+				for _, l := range m.Linears() {
+					if l.B == nil {
+						continue
+					}
+					for i := range l.B.Data {
+						l.B.Data[i] = float32(math.NaN())
+					}
+				}
+			case 3:
+				time.Sleep(20 * time.Millisecond) // the look-ahead outlives the failing Step
+			}
+			return src.forward(ctx)
+		}
+		_, err := Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), fwd, Options{Sequential: sequential})
+		if err == nil || !strings.Contains(err.Error(), "minibatch 3") {
+			t.Fatalf("sequential %v: error %v, want one naming minibatch 3", sequential, err)
+		}
+		if n := running.Load(); n != 0 {
+			t.Errorf("sequential %v: Compute returned with %d forward passes running", sequential, n)
+		}
+		for _, l := range m.Linears() {
+			if l.Observer != nil {
+				t.Errorf("sequential %v: %s: observer left behind", sequential, l.Name)
+			}
+		}
+		msgs = append(msgs, err.Error())
+	}
+	if msgs[0] != msgs[1] {
+		t.Errorf("errors differ:\nsequential: %s\noverlapped: %s", msgs[0], msgs[1])
+	}
+}
+
+// A panic in a look-ahead forward pass reaches Compute's caller, on its goroutine,
+// after the hooks are removed.
+func TestComputeAheadPanicReachesCaller(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	m := smallPolicy(t, 11)
+	src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+	fwd := func(ctx context.Context) error {
+		if src.calls == 2 {
+			panic("the source exploded")
+		}
+		return src.forward(ctx)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "the source exploded" {
+				t.Errorf("recovered %v, want the source's panic", r)
+			}
+		}()
+		Compute(context.Background(), m, smallLoraConfig(), DefaultConfig(), fwd, Options{})
+		t.Error("Compute returned; want the source's panic")
+	}()
+	for _, l := range m.Linears() {
+		if l.Observer != nil {
+			t.Errorf("%s: observer left behind", l.Name)
+		}
+	}
+}
+
+// A context cancelled before or during the pass stops it in both modes with an
+// error that wraps the context's. (Cancelled from inside forward, the overlapped
+// pass stops one minibatch earlier: the minibatch in flight is not folded in.)
+func TestComputeAheadCancel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for _, sequential := range []bool{true, false} {
+		m := smallPolicy(t, 11)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		src := &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+		_, err := Compute(ctx, m, smallLoraConfig(), DefaultConfig(), src.forward, Options{Sequential: sequential})
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stopped after 0 minibatches") || src.calls != 0 {
+			t.Errorf("sequential %v, cancelled before: error %v after %d reads; want context.Canceled after 0", sequential, err, src.calls)
+		}
+		ctx, cancel = context.WithCancel(context.Background())
+		src = &batchSource{m: m, rng: rand.New(rand.NewPCG(12, 12)), b: 8}
+		fwd := func(c context.Context) error {
+			if src.calls == 3 {
+				cancel()
+			}
+			if err := c.Err(); err != nil {
+				return err
+			}
+			return src.forward(c)
+		}
+		_, err = Compute(ctx, m, smallLoraConfig(), DefaultConfig(), fwd, Options{Sequential: sequential})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("sequential %v, cancelled during: error %v, want context.Canceled", sequential, err)
 		}
 	}
 }

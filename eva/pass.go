@@ -80,10 +80,11 @@ type Options struct {
 	// when this is nil, so a model on OpenBLAS has its PCA on OpenBLAS too.
 	Kernels nn.Float64Kernels
 	// Sequential makes Compute run each minibatch's forward pass only after the
-	// previous minibatch's PCA updates (Pass.Run) instead of overlapping them,
-	// which it otherwise does when GOMAXPROCS ≥ 2. The state is the same either
-	// way; set it when forward must not be called for a minibatch the pass will
-	// not use (the overlap may read one more), or to measure the overlap.
+	// previous minibatch's PCA updates (Pass.Run) instead of overlapping them on
+	// another goroutine, which it otherwise does when GOMAXPROCS ≥ 2. The state is
+	// the same either way; set it when forward must not be called for a minibatch
+	// the pass will not use (the overlap may read one more) or must run on the
+	// caller's goroutine, or to measure the overlap.
 	Sequential bool
 }
 
@@ -455,10 +456,16 @@ type fetchFunc func(capture []bool, slot int) ([]Rows, error)
 // caller that accumulates per-minibatch statistics besides the rows (the id
 // counts of embedding tables) keeps only those of minibatches the pass used.
 //
-// From the second minibatch on, the look-ahead captures every PCA's input,
-// converged or not: a redistribution of ranks after the current minibatch can
-// make a converged layer want rows again, and the look-ahead cannot know that
-// when it starts.
+// From the second minibatch on, the look-ahead captures every PCA's input that
+// may be wanted next, converged or not: a redistribution of ranks after the
+// current minibatch can make a converged layer want rows again, and the
+// look-ahead cannot know that when it starts. Only owners whose every component
+// has converged are left out; they never want rows again.
+//
+// fetch runs on another goroutine; a panic there is raised again on the caller's,
+// after the forward pass has ended, as is one of Step. A context cancelled by
+// fetch itself stops the pass one minibatch earlier than Run would, without
+// folding in the minibatch in flight.
 func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot int)) (*State, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, err)
@@ -472,30 +479,52 @@ func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot i
 		return nil, fmt.Errorf("eva: minibatch 1: %w", err)
 	}
 	type fetched struct {
-		rows []Rows
-		err  error
+		rows     []Rows
+		err      error
+		panicked any // a panic of fetch, raised again on this goroutine
 	}
+	// pending is the look-ahead in flight. Whatever ends this function, a panic of
+	// Step included, waits for it first: the forward pass uses the model, which
+	// the caller unhooks and reuses once this returns.
+	var pending chan fetched
+	defer func() {
+		if pending != nil {
+			<-pending
+		}
+	}()
 	for {
 		if err := p.prepare(rows); err != nil {
 			return nil, err
 		}
 		commit(slot)
-		var ahead chan fetched
 		if p.batches+1 < p.cfg.MaxBatches {
+			// An owner whose every component has converged never wants rows again
+			// (its flags change only when it is updated, and no rank exceeds its
+			// components), so the look-ahead skips it.
 			capture := make([]bool, len(p.layers))
 			for i, o := range p.owner {
-				capture[i] = o == i
+				capture[i] = o == i && slices.Contains(p.conv[o], false)
 			}
-			ahead = make(chan fetched, 1)
+			ahead := make(chan fetched, 1)
+			pending = ahead
 			go func(slot int) {
+				defer func() {
+					if r := recover(); r != nil {
+						ahead <- fetched{panicked: r}
+					}
+				}()
 				r, err := fetch(capture, slot)
-				ahead <- fetched{r, err}
+				ahead <- fetched{rows: r, err: err}
 			}(1 - slot)
 		}
 		err := p.Step(rows)
 		var next fetched
-		if ahead != nil {
-			next = <-ahead // the forward pass uses the model: never return before it ends
+		lookedAhead := pending != nil
+		if lookedAhead {
+			next, pending = <-pending, nil
+			if next.panicked != nil {
+				panic(next.panicked)
+			}
 		}
 		switch {
 		case err != nil:
@@ -504,7 +533,7 @@ func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot i
 			return p.State()
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, ctx.Err())
-		case ahead == nil:
+		case !lookedAhead:
 			return p.finishUnconverged(fmt.Sprintf("max_batches = %d minibatches consumed", p.cfg.MaxBatches))
 		case errors.Is(next.err, io.EOF):
 			return p.finishUnconverged(fmt.Sprintf("the data source ended after %d minibatches", p.batches))
