@@ -38,8 +38,8 @@ type LossRower interface {
 
 // observer collects one layer's real (unmasked) input rows during a forward pass,
 // and with a label mask only those its LossRower selects, into one of two buffers
-// (slot): the overlapped pass (runAhead) reads one minibatch's rows while the next forward pass
-// fills the other.
+// (slot): the overlapped pass reads one minibatch's rows while the next forward
+// pass fills the other.
 type observer struct {
 	on   bool
 	slot int
@@ -293,21 +293,11 @@ func Compute(ctx context.Context, base lora.Base, loraCfg lora.Config, cfg Confi
 			c.commit(slot)
 		}
 	}
-	var state *State
 	// With one P the overlap gains nothing, and Go code would run beside a BLAS
 	// call (which leaves its P) on another thread: a run given GOMAXPROCS=1, as an
 	// experiment's runs are, keeps to one thread of computation.
-	if opt.Sequential || runtime.GOMAXPROCS(0) < 2 {
-		state, err = pass.Run(ctx, func(want []bool) ([]Rows, error) {
-			rows, err := fetch(want, 0)
-			if err == nil {
-				commit(0)
-			}
-			return rows, err
-		})
-	} else {
-		state, err = pass.runAhead(ctx, fetch, commit)
-	}
+	ahead := !opt.Sequential && runtime.GOMAXPROCS(0) >= 2
+	state, err := pass.run(ctx, fetch, commit, ahead)
 	if err != nil {
 		return nil, err
 	}

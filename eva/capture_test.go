@@ -447,9 +447,9 @@ func TestComputeCountsEmbeddingIDs(t *testing.T) {
 	}
 }
 
-// Compute overlaps each minibatch's forward pass with the previous one's PCA
-// (runAhead); the state must be the one of the sequential pass (Pass.Run)
-// bit for bit, id counts included, however the pass ends, and the source is read
+// Compute overlaps each minibatch's forward pass with the previous one's PCA;
+// the state must be the one of the sequential pass (Options.Sequential) bit for
+// bit, id counts included, however the pass ends, and the source is read
 // at most once more than the pass uses.
 func TestComputeAheadMatchesSequential(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // the overlap needs two Ps

@@ -63,10 +63,11 @@
 //     rows seen so far, to rounding, whatever the batch size and order. An update
 //     costs n·d² for the product and about 2·d³ for the eigenvectors. On a model
 //     whose backend is OpenBLAS, the product is dsyrk_ and, from d = 96 on, the
-//     eigenvectors come from LAPACK's dsyevr_ (nn.Float64Kernels), 1.1–4.8× faster
-//     than the Go routines (BenchmarkExactPCAKernels), with the same result to rounding; features that have not
-//     varied in any row seen are left out of the eigendecomposition (their entries
-//     are exactly 0), which shrinks the gridworld state's 204 columns to about 117.
+//     eigenvectors come from LAPACK's dsyevr_ (nn.Float64Kernels), 1.1–4.8×
+//     faster than the Go routines (BenchmarkExactPCAKernels), with the same result
+//     to rounding; features that have not varied in any row seen are left out of
+//     the eigendecomposition (their entries are exactly 0), which shrinks the
+//     gridworld state's 204 columns to about 117.
 //   - incremental (ipca.go): scikit-learn's IncrementalPCA as PEFT adapts it:
 //     float64 running mean and population variance (Chan et al.), the previous
 //     components scaled by their singular values stacked above the centred

@@ -80,7 +80,7 @@ type Options struct {
 	// when this is nil, so a model on OpenBLAS has its PCA on OpenBLAS too.
 	Kernels nn.Float64Kernels
 	// Sequential makes Compute run each minibatch's forward pass only after the
-	// previous minibatch's PCA updates (Pass.Run) instead of overlapping them on
+	// previous minibatch's PCA updates instead of overlapping them on
 	// another goroutine, which it otherwise does when GOMAXPROCS ≥ 2. The state is
 	// the same either way; set it when forward must not be called for a minibatch
 	// the pass will not use (the overlap may read one more) or must run on the
@@ -205,6 +205,11 @@ func (p *Pass) Step(rows []Rows) error {
 	if err := p.prepare(rows); err != nil {
 		return err
 	}
+	return p.update(rows)
+}
+
+// update is Step after prepare.
+func (p *Pass) update(rows []Rows) error {
 	want := p.Wants()
 	// The PCAs are independent: update them on up to GOMAXPROCS goroutines, widest
 	// inputs first, then record the results in layer order.
@@ -415,58 +420,37 @@ func (p *Pass) unconverged() []string {
 // source) did not suffice, Run fails naming the layers that did not converge,
 // unless Config.AcceptUnconverged is set.
 func (p *Pass) Run(ctx context.Context, next func(want []bool) ([]Rows, error)) (*State, error) {
-	for !p.Done() {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, err)
-		}
-		if p.batches >= p.cfg.MaxBatches {
-			return p.finishUnconverged(fmt.Sprintf("max_batches = %d minibatches consumed", p.cfg.MaxBatches))
-		}
-		rows, err := next(p.Wants())
-		if errors.Is(err, io.EOF) {
-			if p.batches == 0 {
-				return nil, errors.New("eva: the data source gave no minibatches")
-			}
-			return p.finishUnconverged(fmt.Sprintf("the data source ended after %d minibatches", p.batches))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("eva: minibatch %d: %w", p.batches+1, err)
-		}
-		if err := p.Step(rows); err != nil {
-			return nil, err
-		}
-	}
-	return p.State()
+	return p.run(ctx, func(want []bool, _ int) ([]Rows, error) { return next(want) }, func(int) {}, false)
 }
 
-// fetchFunc is what runAhead reads minibatches with: it runs the forward pass of the
+// fetchFunc is what run reads minibatches with: it runs the forward pass of the
 // next minibatch, copying the inputs of the layers capture marks into buffer slot
 // (0 or 1), and returns them as Step expects them (the others empty), or io.EOF
-// when the source is exhausted. runAhead calls it on another goroutine while Step
-// works on the rows of the other slot, so the two slots must not share memory.
+// when the source is exhausted. With the look-ahead it runs on another goroutine
+// while Step works on the rows of the other slot, so the two slots must not share
+// memory.
 type fetchFunc func(capture []bool, slot int) ([]Rows, error)
 
-// runAhead is Run with the forward pass of the next minibatch overlapping the PCA
-// updates of the current one: on two cores the model and the eigensolvers no
-// longer wait for each other. The result is the same as Run's, minibatch for
-// minibatch, because the minibatches are the same and fold in in the same order;
-// the only difference is that the source may be read once more than the pass
-// uses (the look-ahead started before the last minibatch turned out to be the
-// last). commit(slot) is called when the rows in slot are handed to Step, so a
-// caller that accumulates per-minibatch statistics besides the rows (the id
-// counts of embedding tables) keeps only those of minibatches the pass used.
+// run is Run's loop. commit(slot) is called when the rows in slot are handed to
+// Step, so a caller that accumulates per-minibatch statistics besides the rows (the
+// id counts of embedding tables) keeps only those of minibatches the pass used.
 //
-// From the second minibatch on, the look-ahead captures every PCA's input that
-// may be wanted next, converged or not: a redistribution of ranks after the
-// current minibatch can make a converged layer want rows again, and the
-// look-ahead cannot know that when it starts. Only owners whose every component
-// has converged are left out; they never want rows again.
-//
-// fetch runs on another goroutine; a panic there is raised again on the caller's,
-// after the forward pass has ended, as is one of Step. A context cancelled by
-// fetch itself stops the pass one minibatch earlier than Run would, without
-// folding in the minibatch in flight.
-func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot int)) (*State, error) {
+// With ahead, the forward pass of the next minibatch overlaps the PCA updates of
+// the current one: on two cores the model and the eigensolvers no longer wait for
+// each other. The result is the same as without, minibatch for minibatch, because
+// the minibatches are the same and fold in in the same order; the only difference
+// is that the source may be read once more than the pass uses (the look-ahead
+// started before the last minibatch turned out to be the last). The look-ahead
+// captures every PCA's input that may be wanted next, converged or not: a
+// redistribution of ranks after the current minibatch can make a converged layer
+// want rows again, and the look-ahead cannot know that when it starts. Only owners
+// whose every component has converged are left out; they never want rows again
+// (their flags change only when they are updated, and no rank exceeds their
+// components). The look-ahead's fetch runs on another goroutine; a panic there is
+// raised again on the caller's, after the forward pass has ended, as is one of
+// Step. A context cancelled by fetch itself stops the pass one minibatch earlier
+// than without the look-ahead, without folding in the minibatch in flight.
+func (p *Pass) run(ctx context.Context, fetch fetchFunc, commit func(slot int), ahead bool) (*State, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, err)
 	}
@@ -497,30 +481,26 @@ func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot i
 			return nil, err
 		}
 		commit(slot)
-		if p.batches+1 < p.cfg.MaxBatches {
-			// An owner whose every component has converged never wants rows again
-			// (its flags change only when it is updated, and no rank exceeds its
-			// components), so the look-ahead skips it.
+		more := p.batches+1 < p.cfg.MaxBatches
+		if ahead && more {
 			capture := make([]bool, len(p.layers))
 			for i, o := range p.owner {
 				capture[i] = o == i && slices.Contains(p.conv[o], false)
 			}
-			ahead := make(chan fetched, 1)
-			pending = ahead
-			go func(slot int) {
+			pending = make(chan fetched, 1)
+			go func(out chan<- fetched, slot int) {
 				defer func() {
 					if r := recover(); r != nil {
-						ahead <- fetched{panicked: r}
+						out <- fetched{panicked: r}
 					}
 				}()
 				r, err := fetch(capture, slot)
-				ahead <- fetched{rows: r, err: err}
-			}(1 - slot)
+				out <- fetched{rows: r, err: err}
+			}(pending, 1-slot)
 		}
-		err := p.Step(rows)
+		err := p.update(rows)
 		var next fetched
-		lookedAhead := pending != nil
-		if lookedAhead {
+		if pending != nil {
 			next, pending = <-pending, nil
 			if next.panicked != nil {
 				panic(next.panicked)
@@ -533,8 +513,13 @@ func (p *Pass) runAhead(ctx context.Context, fetch fetchFunc, commit func(slot i
 			return p.State()
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("eva: stopped after %d minibatches: %w", p.batches, ctx.Err())
-		case !lookedAhead:
+		case !more:
 			return p.finishUnconverged(fmt.Sprintf("max_batches = %d minibatches consumed", p.cfg.MaxBatches))
+		}
+		if !ahead {
+			next.rows, next.err = fetch(p.Wants(), 1-slot)
+		}
+		switch {
 		case errors.Is(next.err, io.EOF):
 			return p.finishUnconverged(fmt.Sprintf("the data source ended after %d minibatches", p.batches))
 		case next.err != nil:

@@ -77,9 +77,11 @@ func (g *OpenBLASGemm) AddScatter(x []float64, n, d int, c []float64) {
 	g.f64.calls.Put(p)
 }
 
-// TopEigen implements Float64Kernels with dsyevr_ (LAPACK's MRRR path:
-// tridiagonal reduction, the wanted eigenvalues and vectors of the tridiagonal
-// matrix, back-transformation), asking for the eigenvalues d−k+1 … d.
+// TopEigen implements Float64Kernels with dsyevr_, asking for the eigenvalues
+// d−k+1 … d: Householder tridiagonalisation (dsytrd_), then, for a subset of the
+// spectrum, bisection and inverse iteration on the tridiagonal matrix (dstebz_,
+// dstein_; dsyevr_ takes its MRRR path only for the whole spectrum), and the
+// back-transformation (dormtr_).
 func (g *OpenBLASGemm) TopEigen(a []float64, d, k int, vals, vecs []float64) bool {
 	if k < 1 || k > d || len(a) < d*d || len(vals) < k || len(vecs) < k*d {
 		panic(fmt.Sprintf("nn: TopEigen: %d of %d eigenpairs with len(a) %d, len(vals) %d, len(vecs) %d", k, d, len(a), len(vals), len(vecs)))
