@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -74,6 +75,9 @@ func (o *observer) Observe(x []float32, n, in int, mask []bool) {
 			keep = o.path
 		}
 	}
+	// Room for every row at once: appending row by row would copy the buffer as it
+	// grows, and a pass's first minibatches would allocate twice what they keep.
+	o.data[o.slot] = slices.Grow(o.data[o.slot], n*in)
 	for r := 0; r < n; r++ {
 		if (mask != nil && !mask[r]) || (keep != nil && !keep[r]) {
 			continue

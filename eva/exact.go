@@ -242,7 +242,9 @@ func (p *ExactPCA) PartialFit(x []float32, n int) (bool, error) {
 		bm[j] /= nNew
 	}
 	if cap(p.xc) < n*d {
-		p.xc = make([]float64, n*d)
+		// Minibatches differ in their number of kept rows; the headroom spares
+		// reallocating for each new largest one.
+		p.xc = make([]float64, n*d, n*d+n*d/4)
 	}
 	xc := p.xc[:n*d]
 	for i := 0; i < n; i++ {

@@ -502,6 +502,7 @@ func commas(n int) string {
 func Fingerprint(ps *nn.Params) string {
 	h := sha256.New()
 	var buf [8]byte
+	var chunk [4096]byte // the values are hashed a chunk at a time, not copied whole
 	for _, p := range ps.All() {
 		h.Write([]byte(p.Name))
 		h.Write([]byte{0})
@@ -509,11 +510,14 @@ func Fingerprint(ps *nn.Params) string {
 			binary.LittleEndian.PutUint64(buf[:], uint64(s))
 			h.Write(buf[:])
 		}
-		b := make([]byte, 4*len(p.Data))
-		for i, v := range p.Data {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		for data := p.Data; len(data) > 0; {
+			n := min(len(data), len(chunk)/4)
+			for i, v := range data[:n] {
+				binary.LittleEndian.PutUint32(chunk[4*i:], math.Float32bits(v))
+			}
+			h.Write(chunk[:4*n])
+			data = data[n:]
 		}
-		h.Write(b)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
