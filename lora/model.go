@@ -71,6 +71,36 @@ func checkRank(t Target, rankFactor int) error {
 		what, t.Name, t.In, t.Out, t.Rank, rankFactor, lim)
 }
 
+// checkRanks runs checkRank on every target, with an EVA embedding table's rank
+// capped at its number of ids as attach caps it.
+func checkRanks(ts []Target, cfg Config, rankFactor int) error {
+	for _, t := range ts {
+		if t.Embedding && cfg.Init == InitEVA {
+			t.Rank = min(t.Rank, t.In) // capped below, scale kept
+		}
+		if err := checkRank(t, rankFactor); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check reports the first reason Apply would refuse cfg on base (an invalid
+// field, an entry or pattern that selects nothing, a rank above a layer's widest
+// side) without attaching anything. Callers that do costly work before they
+// attach adapters, such as evaluating the base policy or an EVA pass, call it
+// first so that a typo in the config costs nothing.
+func Check(base Base, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ts, _, err := resolve(base, &cfg)
+	if err != nil {
+		return err
+	}
+	return checkRanks(ts, cfg, 1)
+}
+
 // Model is a base model with adapters attached. The base parameters are frozen; the
 // adapters' A, B (and DoRA's M) and the modules_to_save parameters are the
 // trainable parameters (Params).
@@ -171,13 +201,8 @@ func attach(base Base, cfg Config, rng *rand.Rand, rankFactor int) (*Model, erro
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range ts {
-		if t.Embedding && cfg.Init == InitEVA {
-			t.Rank = min(t.Rank, t.In) // capped below, scale kept
-		}
-		if err := checkRank(t, rankFactor); err != nil {
-			return nil, err
-		}
+	if err := checkRanks(ts, cfg, rankFactor); err != nil {
+		return nil, err
 	}
 	m := &Model{Config: cfg, base: base, fingerprint: Fingerprint(base.Params())}
 	linears := map[string]*nn.Linear{}

@@ -304,6 +304,41 @@ func TestOneSeedLinksOnlyDrawnFigures(t *testing.T) {
 	checkFigureLinks(t, cfg.OutDir, string(md), strings.Count(string(md), "!["))
 }
 
+// A variant whose adapters the base model would refuse makes the plan an error that
+// names the family, mode and variant, before any run starts.
+func TestPlanChecksAdaptersAgainstTheBase(t *testing.T) {
+	cfg, _ := fixture(t)
+	if _, err := NewPlan(cfg); err != nil {
+		t.Fatalf("the fixture's plan: %v", err)
+	}
+	v := cfg.Variants[len(cfg.Variants)-1]
+	v.Name, v.Set = "typo", map[string]any{"lora.target_modules": []any{"attn.qq"}}
+	if v.Method == finetune.MethodFull {
+		v.Method = finetune.MethodLoRA
+	}
+	cfg.Variants = append(cfg.Variants, v)
+	_, err := NewPlan(cfg)
+	if err == nil || !strings.Contains(err.Error(), "variant typo") || !strings.Contains(err.Error(), `target_modules entry "attn.qq"`) {
+		t.Errorf("a plan with a mistyped target: %v, want an error naming the variant and the entry", err)
+	}
+}
+
+// A child that fails is reported with the error it recorded in its run directory,
+// not only its exit status.
+func TestChildLauncherReportsTheRunsError(t *testing.T) {
+	cfg, _ := fixture(t)
+	p, err := NewPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `echo "finetune: eva: the pass failed" > "$0/failed"; exit 3`
+	launch := ChildLauncher(p, "/bin/sh", "-c", script, p.Runs[0].Dir)
+	err = launch(context.Background(), 0)
+	if err == nil || !strings.Contains(err.Error(), "exit status 3: finetune: eva: the pass failed") {
+		t.Errorf("launch of a failing child: %v, want its exit status and its recorded error", err)
+	}
+}
+
 // A variant's set replaces a map rather than merging into it, and reaches nested keys.
 func TestVariantSet(t *testing.T) {
 	fam := Family{Name: "f", Finetune: FamilyFinetune{Base: "b", Tasks: "t", Datasets: []string{"d"}, Config: finetune.DefaultConfig()}}

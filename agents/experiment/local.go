@@ -36,6 +36,9 @@ func ChildLauncher(p *Plan, exe string, args ...string) Launcher {
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = time.Minute
 		if err := cmd.Run(); err != nil {
+			if msg := FailureMessage(r); msg != "" {
+				return fmt.Errorf("run %d: %w: %s", i, err, msg)
+			}
 			return fmt.Errorf("run %d: %w", i, err)
 		}
 		return nil

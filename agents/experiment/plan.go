@@ -16,6 +16,8 @@ import (
 
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
 )
 
 // RunSpec is what one run fine-tunes: the resolved config of one (family, task,
@@ -90,12 +92,21 @@ func NewPlan(cfg Config) (*Plan, error) {
 			}
 			return nil, fmt.Errorf("experiment: family %s: %w", fam.Name, err)
 		}
+		// Every run's adapters are checked against the base now: a typo in one
+		// variant is an error before any run starts, not a failed run hours later.
+		base, err := policy.Load(fam.Finetune.Base, nn.GonumGemm{})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: family %s: base: %w", fam.Name, err)
+		}
 		for _, task := range tasks {
 			for _, mode := range fam.modes(cfg.Modes) {
 				for _, v := range p.Variants {
 					spec, err := resolve(fam, task.ID, mode, v, choice)
 					if err != nil {
 						return nil, fmt.Errorf("experiment: family %s, variant %s: %w", fam.Name, v.Name, err)
+					}
+					if err := finetune.CheckAdapters(base, spec.Config); err != nil {
+						return nil, fmt.Errorf("experiment: family %s, mode %s, variant %s: %w", fam.Name, mode, v.Name, err)
 					}
 					for _, seed := range cfg.Seeds {
 						spec.Seed = seed

@@ -30,8 +30,11 @@ func ComputeEVA(ctx context.Context, model *policy.Model, tasks []envs.Task, dat
 	if err := cfg.Validate(); err != nil {
 		return nil, tm, fmt.Errorf("finetune: %w", err)
 	}
-	// Before the rollouts: the minibatches must fit in memory with this model.
-	if err := model.Config().CheckBatchSize("eva.batch", cfg.Batch); err != nil {
+	// Before the rollouts: the targets must exist and the minibatches fit in memory
+	// with this model.
+	computed := cfg
+	computed.State = "" // this is the pass that computes it
+	if err := CheckAdapters(model, Config{Method: MethodEVA, LoRA: loraCfg, EVA: computed}); err != nil {
 		return nil, tm, fmt.Errorf("finetune: %w", err)
 	}
 	rng, _ := seed.Stream("eva")

@@ -173,6 +173,9 @@ func prepare(base *policy.Model, tasks []envs.Task, data []*replay.Episode, cfg 
 	if err := checkDataSeeds(eps, cfg.Eval); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
+	if err := CheckAdapters(base, cfg); err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
 	rng, src := agents.Seed(cfg.Seed).Stream("train")
 	pristine, err := base.Clone(nil)
 	if err != nil {
@@ -205,17 +208,51 @@ func (t *Tuner) attach(ctx context.Context) error {
 		}
 		t.adapters, err = eva.Apply(t.model, cfg.LoRA, t.evaState, lora.Options{Rng: arng})
 	default:
-		lc := cfg.LoRA
-		lc.Init = cfg.Method
-		if cfg.Method == MethodLoRA {
-			lc.Init = lora.InitRandom
-		}
-		t.adapters, err = lora.Apply(t.model, lc, lora.Options{Rng: arng})
+		t.adapters, err = lora.Apply(t.model, adapterConfig(cfg), lora.Options{Rng: arng})
 	}
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
 	}
 	t.opts.Log.WithField("adapters", t.adapters.Report().String()).Info("adapters attached")
+	return nil
+}
+
+// adapterConfig is the LoRA config that attach applies for cfg.Method: the lora
+// section with the method's initialisation.
+func adapterConfig(cfg Config) lora.Config {
+	lc := cfg.LoRA
+	switch cfg.Method {
+	case MethodLoRA:
+		lc.Init = lora.InitRandom
+	case MethodEVA:
+		lc.Init = lora.InitEVA
+	default:
+		lc.Init = cfg.Method
+	}
+	return lc
+}
+
+// CheckAdapters reports the first reason New would refuse cfg's adapters on base
+// (a target entry or pattern that selects nothing, a rank too large, for eva no
+// Linear target or an EVA minibatch too large for the model) without evaluating or
+// attaching anything. New calls it before it claims the run directory, and an
+// experiment's plan for every run before the first one starts.
+func CheckAdapters(base *policy.Model, cfg Config) error {
+	if cfg.Method == MethodFull {
+		return nil
+	}
+	if err := lora.Check(base, adapterConfig(cfg)); err != nil {
+		return err
+	}
+	if cfg.Method != MethodEVA {
+		return nil
+	}
+	if _, err := eva.Targets(base, cfg.LoRA); err != nil {
+		return err
+	}
+	if cfg.EVA.State == "" {
+		return base.Config().CheckBatchSize("eva.batch", cfg.EVA.Batch)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -197,6 +198,37 @@ func TestRunDirProtection(t *testing.T) {
 	m, tasks, data = fixture(t)
 	if _, err := Resume(context.Background(), t.TempDir(), m, tasks, data, cfg, Options{}); !errors.Is(err, ErrNoCheckpoint) {
 		t.Errorf("Resume without a checkpoint: %v, want ErrNoCheckpoint", err)
+	}
+}
+
+// An adapter config that attach would refuse is refused by New before it claims
+// the run directory or evaluates anything: a typo in the config costs nothing.
+func TestAdapterConfigRefusedFirst(t *testing.T) {
+	tests := []struct {
+		name, method string
+		edit         func(*Config)
+		want         string
+	}{
+		{"unknown target", MethodLoRA, func(c *Config) { c.LoRA.TargetModules = []string{"attn.qq"} }, `target_modules entry "attn.qq"`},
+		{"rank above the widest side", MethodPiSSA, func(c *Config) { c.LoRA.R = 1000 }, "r = 1000 exceeds"},
+		{"rank pattern matches no target", MethodOLoRA, func(c *Config) { c.LoRA.RankPattern = map[string]int{"head": 2} }, `rank_pattern key "head"`},
+		{"eva without a Linear target", MethodEVA, func(c *Config) { c.LoRA.TargetModules = []string{"embed_timestep"} }, "select no Linear layer"},
+		{"eva minibatch too large", MethodEVA, func(c *Config) { c.EVA.Batch = 1 << 40 }, "eva.batch = "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := smallConfig(tt.method)
+			tt.edit(&cfg)
+			m, tasks, data := fixture(t)
+			dir := filepath.Join(t.TempDir(), "run")
+			_, err := New(context.Background(), m, tasks, data, cfg, Options{RunDir: dir})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New: %v, want an error containing %q", err, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				t.Errorf("the refused run left %d entries in its directory (%s, …)", len(entries), entries[0].Name())
+			}
+		})
 	}
 }
 

@@ -164,13 +164,15 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 	if err != nil {
 		return err
 	}
+	// The failures are logged before the merge, which fails when no run has a
+	// result and would otherwise hide why.
+	for _, f := range failures {
+		a.log.WithField("run", f.Run.Index).WithField("log", f.Log).WithError(f.Err).Error("run failed")
+	}
 	if err := mergeExperiment(a, plan, start); err != nil {
 		return err
 	}
 	if len(failures) > 0 {
-		for _, f := range failures {
-			a.log.WithField("run", f.Run.Index).WithField("log", f.Log).WithError(f.Err).Error("run failed")
-		}
 		return fmt.Errorf("experiment: %d runs failed (logs named above); run the command again to retry them", len(failures))
 	}
 	return nil

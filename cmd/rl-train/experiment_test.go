@@ -53,6 +53,7 @@ slurm: {partition: debug, time: "5", throttle: 1}
 	}
 
 	bad := writeFile(t, dir, "bad.yaml", strings.Replace(text, `time: "5"`, `time: soon`, 1))
+	typo := writeFile(t, dir, "typo.yaml", strings.Replace(text, `[attn.q, attn.v]`, `[attn.q, attn.qq]`, 1))
 	for _, c := range []struct {
 		args []string
 		want string
@@ -62,6 +63,7 @@ slurm: {partition: debug, time: "5", throttle: 1}
 		{[]string{"experiment", cfg, "--slurm", "--run", "1"}, "--run and --slurm exclude each other"},
 		{[]string{"experiment", cfg, "--slurm", "--sbatch-args=--array=1-3"}, "rl-train writes --array itself"},
 		{[]string{"experiment", bad, "--status"}, `slurm.time "soon"`},
+		{[]string{"experiment", typo, "--status"}, `variant lora: lora: target_modules entry "attn.qq"`},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := runWith(append(c.args, "--log-level", "warn"), &stdout, &stderr)
