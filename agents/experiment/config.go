@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/evarl/evarl/agents/collect"
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/agents/stats"
+	"github.com/evarl/evarl/internal/config"
 )
 
 // Config is an experiment (configs/experiments/*.yaml): methods × modes × task
@@ -106,7 +108,11 @@ type FamilyFinetune struct {
 func (f *Family) UnmarshalYAML(node *yaml.Node) error {
 	type plain Family
 	p := plain{Collect: collect.DefaultConfig(), Finetune: FamilyFinetune{Config: finetune.DefaultConfig()}}
-	if err := decodeStrict(node, &p); err != nil {
+	if err := config.DecodeNode(node, &p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return te // merged into the file's errors, which name the keys' paths
+		}
 		return fmt.Errorf("family at line %d: %w", node.Line, err)
 	}
 	*f = Family(p)

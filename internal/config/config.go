@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -68,6 +69,11 @@ func Decode(name string, data []byte, dst any, moved ...Moved) error {
 	if err := dec.Decode(dst); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("config %s: file is empty", name)
+		}
+		var te *yaml.TypeError
+		var root yaml.Node
+		if errors.As(err, &te) && yaml.Unmarshal(data, &root) == nil {
+			return explain(name, &root, reflect.TypeOf(dst), te)
 		}
 		return fmt.Errorf("config %s: %w", name, err)
 	}
