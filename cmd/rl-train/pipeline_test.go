@@ -236,7 +236,28 @@ finetune:
 		if _, err := os.Stat(filepath.Join(runDir, "replays", "pipetest_heldout-00.gif")); err != nil {
 			t.Errorf("no replay GIF: %v", err)
 		}
+
+		// A target that selects nothing is refused before the missing data is
+		// collected.
+		fresh := filepath.Join(dir, "data", "fresh")
+		text := strings.NewReplacer(filepath.Join(dir, "data", "heldout"), fresh, "[attn.q, attn.v, mlp.fc]", "[attn.qq]", runDir, runDir+"-typo").
+			Replace(string(must(os.ReadFile(cfg))))
+		var stdout, stderr bytes.Buffer
+		err := runWith([]string{"run", writeFile(t, dir, "quick-typo.yaml", text), "--log-level", "warn"}, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), `target_modules entry "attn.qq"`) {
+			t.Errorf("run with a mistyped target: %v, want an error naming it", err)
+		}
+		if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+			t.Errorf("the refused run collected data anyway (%s: %v)", fresh, err)
+		}
 	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func TestFinetuneBadInput(t *testing.T) {

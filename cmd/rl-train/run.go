@@ -15,6 +15,8 @@ import (
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	"github.com/evarl/evarl/internal/config"
+	"github.com/evarl/evarl/nn"
+	"github.com/evarl/evarl/policy"
 )
 
 func init() { subcommands = append(subcommands, newRunCmd) }
@@ -73,6 +75,15 @@ func runPipeline(ctx context.Context, a *app, cfg runConfig, fl finetuneFlags) e
 		}
 	}
 	if len(missing) > 0 {
+		// The adapters are checked against the base before the collection, which
+		// would otherwise run first and be wasted on a typo in the lora section.
+		base, err := policy.Load(cfg.Finetune.Base, nn.GonumGemm{})
+		if err != nil {
+			return fmt.Errorf("finetune: base: %w", err)
+		}
+		if err := finetune.CheckAdapters(base, cfg.Finetune.Config); err != nil {
+			return fmt.Errorf("finetune: %w", err)
+		}
 		a.log.WithField("missing", strings.Join(missing, ", ")).Info("collecting the target-task data")
 		if err := runCollect(ctx, a, cfg.Collect, false); err != nil {
 			return err
