@@ -90,6 +90,10 @@ func checkRanks(ts []Target, cfg Config, rankFactor int) error {
 // side) without attaching anything. Callers that do costly work before they
 // attach adapters, such as evaluating the base policy or an EVA pass, call it
 // first so that a typo in the config costs nothing.
+//
+// With Init eva, a Linear layer's rank comes from the EVA pass, which keeps at most
+// as many components as the layer has inputs, so its nominal r is not refused for
+// being large: only the entries and patterns are checked there.
 func Check(base Base, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -97,6 +101,11 @@ func Check(base Base, cfg Config) error {
 	ts, _, err := resolve(base, &cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Init == InitEVA {
+		for i := range ts {
+			ts[i].Rank = min(ts[i].Rank, ts[i].In)
+		}
 	}
 	return checkRanks(ts, cfg, 1)
 }

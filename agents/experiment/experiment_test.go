@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -336,6 +337,16 @@ func TestChildLauncherReportsTheRunsError(t *testing.T) {
 	err = launch(context.Background(), 0)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3: finetune: eva: the pass failed") {
 		t.Errorf("launch of a failing child: %v, want its exit status and its recorded error", err)
+	}
+	// A child that dies before recording its error is not given the previous
+	// attempt's.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(p.Runs[0].Dir, FailedFile), old, old); err != nil {
+		t.Fatal(err)
+	}
+	err = ChildLauncher(p, "/bin/sh", "-c", "exit 4")(context.Background(), 0)
+	if err == nil || strings.Contains(err.Error(), "the pass failed") || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("launch of a child that recorded nothing: %v, want its exit status alone", err)
 	}
 }
 

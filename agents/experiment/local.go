@@ -35,8 +35,13 @@ func ChildLauncher(p *Plan, exe string, args ...string) Launcher {
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "OPENBLAS_NUM_THREADS=1")
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = time.Minute
+		began := time.Now()
 		if err := cmd.Run(); err != nil {
-			if msg := FailureMessage(r); msg != "" {
+			// Only this attempt's error: a child that died before recording one
+			// leaves the previous attempt's in place (the slack is for coarse
+			// file times).
+			fi, serr := os.Stat(filepath.Join(r.Dir, FailedFile))
+			if msg := FailureMessage(r); msg != "" && serr == nil && !fi.ModTime().Before(began.Add(-time.Second)) {
 				return fmt.Errorf("run %d: %w: %s", i, err, msg)
 			}
 			return fmt.Errorf("run %d: %w", i, err)

@@ -235,8 +235,9 @@ func adapterConfig(cfg Config) lora.Config {
 // CheckAdapters reports the first reason New would refuse cfg's adapters on base
 // (a target entry or pattern that selects nothing, a rank too large, for eva no
 // Linear target or an EVA minibatch too large for the model) without evaluating or
-// attaching anything. New calls it before it claims the run directory, and an
-// experiment's plan for every run before the first one starts.
+// attaching anything. New and Resume call it before they touch the run directory,
+// ComputeEVA before its rollouts, and an experiment's plan for every run before the
+// first one starts.
 func CheckAdapters(base *policy.Model, cfg Config) error {
 	if cfg.Method == MethodFull {
 		return nil

@@ -215,6 +215,14 @@ func TestAdapterConfigRefusedFirst(t *testing.T) {
 		{"eva without a Linear target", MethodEVA, func(c *Config) { c.LoRA.TargetModules = []string{"embed_timestep"} }, "select no Linear layer"},
 		{"eva minibatch too large", MethodEVA, func(c *Config) { c.EVA.Batch = 1 << 40 }, "eva.batch = "},
 	}
+	// EVA's ranks come from the pass, which keeps at most a layer's input width:
+	// a nominal r above it is what EVA will redistribute, not an error.
+	eva := smallConfig(MethodEVA)
+	eva.LoRA.R, eva.LoRA.Alpha, eva.EVA.Rho, eva.EVA.Batch = 20, 20, 1, 8
+	m, tasks, data := fixture(t)
+	if _, err := New(context.Background(), m, tasks, data, eva, Options{}); err != nil {
+		t.Errorf("eva with r above the layers' width: %v, want it accepted", err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := smallConfig(tt.method)

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,13 +39,14 @@ type keyInfo struct {
 
 var (
 	errLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
-	errNotFound = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	errNotFound = regexp.MustCompile(`^field (.*) not found in type \S+$`)
+	errTwice    = regexp.MustCompile(`^field (.*) already set in type \S+$`)
 )
 
 // explain restates te, an error of decoding root into a value of type t, line by
 // line. A line it cannot place is kept as the decoder wrote it.
 func explain(name string, root *yaml.Node, t reflect.Type, te *yaml.TypeError) error {
-	w := &walker{keys: map[string]keyInfo{}, values: map[int][]value{}}
+	w := newWalker()
 	w.walk(root, t, nil)
 	keys, values := w.keys, w.values
 	out := &decodeError{name: name, err: te}
@@ -60,12 +63,25 @@ func explain(name string, root *yaml.Node, t reflect.Type, te *yaml.TypeError) e
 				continue
 			}
 		}
+		if tw := errTwice.FindStringSubmatch(m[2]); tw != nil {
+			if k, ok := keys[m[1]+"/"+tw[1]]; ok {
+				out.problems = append(out.problems, fmt.Sprintf("line %d: key %s is set a second time", line, k.path))
+				continue
+			}
+		}
 		if p := valuePath(values[line], m[2]); p != "" {
 			out.problems = append(out.problems, fmt.Sprintf("line %d: %s: %s", line, p, m[2]))
 			continue
 		}
 		out.problems = append(out.problems, msg)
 	}
+	// A key inside an anchor is reported for every alias of it; keep the first.
+	seen := map[string]bool{}
+	out.problems = slices.DeleteFunc(out.problems, func(p string) bool {
+		dup := seen[p]
+		seen[p] = true
+		return dup
+	})
 	return out
 }
 
@@ -116,6 +132,24 @@ type walker struct {
 	keys    map[string]keyInfo
 	values  map[int][]value
 	unknown []string
+	// seen holds the anchored nodes already walked through an alias, with the
+	// type they were walked as: each is walked once, so an alias bomb costs no
+	// more than its text, and its problems are named at its first use.
+	seen map[aliasUse]bool
+}
+
+type aliasUse struct {
+	node *yaml.Node
+	t    reflect.Type
+}
+
+func newWalker() *walker {
+	return &walker{keys: map[string]keyInfo{}, values: map[int][]value{}, seen: map[aliasUse]bool{}}
+}
+
+// isMerge reports whether k is a merge key (<<), as yaml.v3 recognises one.
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge")
 }
 
 // walk visits n, a node of a value of type t (nil when unknown) at path.
@@ -131,6 +165,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path []string) {
 		w.values[n.Line] = append(w.values[n.Line], v)
 	}
 	switch n.Kind {
+	case yaml.AliasNode:
+		if u := (aliasUse{n.Alias, t}); n.Alias != nil && !w.seen[u] {
+			w.seen[u] = true
+			w.walk(n.Alias, t, path)
+		}
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
 			w.walk(c, t, path)
@@ -153,8 +192,19 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path []string) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if isMerge(k) {
+				// The merged mappings' keys are this section's keys.
+				w.walkMerged(v, t, path)
+				continue
+			}
+			if k.ShortTag() == "!!null" {
+				continue // yaml.v3 drops a null key
+			}
 			p := append(append([]string(nil), path...), k.Value)
-			w.keys[strconv.Itoa(k.Line)+"/"+k.Value] = keyInfo{path: strings.Join(p, "."), known: known}
+			// The first typed use names a key that aliases reach again.
+			if id := strconv.Itoa(k.Line) + "/" + k.Value; w.keys[id].known == nil {
+				w.keys[id] = keyInfo{path: strings.Join(p, "."), known: known}
+			}
 			ft := elem
 			if fields != nil {
 				var ok bool
@@ -175,18 +225,47 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path []string) {
 	}
 }
 
+// walkMerged walks the value of a merge key: a mapping, an alias of one or a list
+// of them, each of them keys of the section of type t at path.
+func (w *walker) walkMerged(v *yaml.Node, t reflect.Type, path []string) {
+	switch v.Kind {
+	case yaml.SequenceNode:
+		for _, c := range v.Content {
+			w.walk(c, t, path)
+		}
+	default:
+		w.walk(v, t, path)
+	}
+}
+
 // DecodeNode decodes node into dst (a pointer) as Decode decodes a file: a key that
 // dst's type has no field for is an error. It is for UnmarshalYAML methods, inside
 // which yaml.v3 checks no keys. Its errors are *yaml.TypeError with node's own line
 // numbers: returned unwrapped from UnmarshalYAML, Decode states them with the keys'
 // paths in the file.
 func DecodeNode(node *yaml.Node, dst any) error {
-	w := &walker{keys: map[string]keyInfo{}, values: map[int][]value{}}
+	w := newWalker()
 	w.walk(node, reflect.TypeOf(dst), nil)
-	if len(w.unknown) > 0 {
-		return &yaml.TypeError{Errors: w.unknown}
+	err := node.Decode(dst)
+	if len(w.unknown) == 0 {
+		return err
 	}
-	return node.Decode(dst)
+	problems := w.unknown
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		problems = append(problems, te.Errors...)
+		sort.SliceStable(problems, func(a, b int) bool { return lineOf(problems[a]) < lineOf(problems[b]) })
+	}
+	return &yaml.TypeError{Errors: problems}
+}
+
+// lineOf is the line number a decoder message starts with (0: none).
+func lineOf(msg string) int {
+	if m := errLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
 }
 
 // structKeys adds the YAML keys of struct type t to fields, with their types, as
@@ -197,6 +276,9 @@ func structKeys(t reflect.Type, fields map[string]reflect.Type) (anyKey bool) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
+		if tag == "" && !strings.Contains(string(f.Tag), ":") {
+			tag = string(f.Tag) // a bare tag, which yaml.v3 still reads
+		}
 		if tag == "-" {
 			continue
 		}
@@ -214,7 +296,7 @@ func structKeys(t reflect.Type, fields map[string]reflect.Type) (anyKey bool) {
 			}
 			continue
 		}
-		if !f.IsExported() {
+		if !f.IsExported() && !f.Anonymous {
 			continue
 		}
 		if name == "" {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -78,6 +80,12 @@ func TestDecodeExplains(t *testing.T) {
 			[]string{"line 5: unknown key groups.1.train.stepz (did you mean steps?)"}, nil},
 		{"wrong type inside a type that decodes itself", "groups:\n  - train:\n      steps: lots\n",
 			[]string{"line 3: groups.0.train.steps: cannot unmarshal !!str `lots` into int"}, nil},
+		{"an unknown key and a wrong type inside a type that decodes itself", "groups: [{label: a, bogus: 1, train: {steps: lots}}]\n",
+			[]string{"line 1: unknown key groups.0.bogus", "line 1: groups.0.train.steps: cannot unmarshal !!str `lots` into int"}, nil},
+		{"an unknown key reached through an alias", "groups:\n  - &g {label: a, bogus: 1}\n  - *g\n",
+			[]string{"line 2: unknown key groups.0.bogus; the keys of groups.0 are label, train"}, nil},
+		{"an unknown key in a merged mapping", "groups:\n  - &g {label: a}\n  - {<<: [*g, {lable: b}]}\n",
+			[]string{"line 3: unknown key groups.1.lable (did you mean label?)"}, []string{"<<"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,6 +117,40 @@ func TestDecodeExplains(t *testing.T) {
 	}
 	if len(dst.Groups) != 2 || dst.Groups[0].Label != "default" || dst.Groups[0].Train.Steps != 2 || dst.Groups[1].Label != "x" {
 		t.Errorf("groups %+v, want [{default {2}} {x {0}}]", dst.Groups)
+	}
+}
+
+// Merge keys, aliases and null keys decode as yaml.v3 decodes them, inside types
+// that decode themselves too; an alias bomb is walked once per anchor.
+func TestDecodeNodeAcceptsWhatYAMLAccepts(t *testing.T) {
+	var dst explained
+	text := "groups:\n  - &g {label: a, train: {steps: 2}}\n  - {<<: *g, label: b}\n  - *g\n  - {~: 1, label: c}\n<<: {name: n}\n"
+	if err := Decode("cfg.yaml", []byte(text), &dst); err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, g := range dst.Groups {
+		got = append(got, fmt.Sprintf("%s/%d", g.Label, g.Train.Steps))
+	}
+	if strings.Join(got, " ") != "a/2 b/2 a/2 c/0" || dst.Name != "n" {
+		t.Errorf("groups %v, name %q; want a/2 b/2 a/2 c/0 and n", got, dst.Name)
+	}
+
+	bomb := "groups:\n  - label: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		bomb += fmt.Sprintf("  - label: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(bomb), &node); err != nil {
+		t.Fatal(err)
+	}
+	w := newWalker()
+	w.walk(&node, reflect.TypeOf(&dst), nil)
+	if n := len(w.values); n > 20 {
+		t.Errorf("the walk of a 10⁹-leaf alias bomb recorded values on %d lines, want at most its 10", n)
+	}
+	if err := Decode("cfg.yaml", []byte(bomb), &dst); err == nil {
+		t.Error("an alias bomb decoded without error")
 	}
 }
 
