@@ -112,9 +112,10 @@ type Trainer struct {
 }
 
 // ModelConfig completes cfg.Model with the spaces of the tasks' environment: the
-// observation size, the action space, and the head that fits it (categorical for
-// discrete actions; a categorical head asked for continuous ones becomes the
-// deterministic head).
+// observation size, the action space, and the head that fits it: a categorical head
+// (the default) asked for continuous actions becomes the deterministic head, and a
+// continuous head (deterministic, gaussian) asked for discrete actions is an error
+// rather than silently replaced.
 func ModelConfig(cfg policy.Config, task envs.Task) (policy.Config, error) {
 	env, err := task.Make()
 	if err != nil {
@@ -125,6 +126,10 @@ func ModelConfig(cfg policy.Config, task envs.Task) (policy.Config, error) {
 		return cfg, fmt.Errorf("pretrain: %w", err)
 	}
 	if cfg.Action.IsDiscrete() {
+		if cfg.Head != "" && cfg.Head != policy.HeadCategorical {
+			return cfg, fmt.Errorf("pretrain: model.head = %q needs continuous actions; task %s has %d discrete actions: use %q",
+				cfg.Head, task.ID, cfg.Action.Discrete, policy.HeadCategorical)
+		}
 		cfg.Head = policy.HeadCategorical
 	} else if cfg.Head == policy.HeadCategorical {
 		cfg.Head = policy.HeadDeterministic
