@@ -162,8 +162,16 @@ func TestLoadRejects(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load(t.TempDir(), newToy(5), Options{}); err == nil || !strings.Contains(err.Error(), ConfigFile) {
+	if _, err := Load(t.TempDir(), newToy(5), Options{}); err == nil || !strings.Contains(err.Error(), "is not an adapter directory (want "+ConfigFile) {
 		t.Fatalf("empty dir: error %v", err)
+	}
+	// A policy checkpoint given as the adapter is named as one.
+	ckpt := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ckpt, policyWeightsFile), []byte("weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(ckpt, newToy(5), Options{}); err == nil || !strings.Contains(err.Error(), "holds a policy checkpoint, not an adapter") {
+		t.Fatalf("a checkpoint directory: error %v", err)
 	}
 }
 
