@@ -70,7 +70,7 @@ func explain(name string, root *yaml.Node, t reflect.Type, te *yaml.TypeError) e
 			}
 		}
 		if p := valuePath(values[line], m[2]); p != "" {
-			out.problems = append(out.problems, fmt.Sprintf("line %d: %s: %s", line, p, m[2]))
+			out.problems = append(out.problems, fmt.Sprintf("line %d: %s: %s", line, p, restate(m[2])))
 			continue
 		}
 		out.problems = append(out.problems, msg)
@@ -85,21 +85,69 @@ func explain(name string, root *yaml.Node, t reflect.Type, te *yaml.TypeError) e
 	return out
 }
 
+var errCannot = regexp.MustCompile("^cannot unmarshal !!(\\w+) (`.*` )?into (\\S+)$")
+
+// restate words yaml.v3's "cannot unmarshal !!str `x` into int" as what was wanted
+// and what was given; any other message is kept.
+func restate(msg string) string {
+	m := errCannot.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	var want string
+	switch t := m[3]; {
+	case t == "time.Duration":
+		want = "a duration such as 5s, 2m or 1h30m"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		want = "an integer"
+	case strings.HasPrefix(t, "float"):
+		want = "a number"
+	case t == "bool":
+		want = "true or false"
+	case t == "string":
+		want = "a single value"
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	case strings.HasPrefix(t, "map["):
+		want = "a mapping"
+	default:
+		return msg
+	}
+	got := map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "an integer",
+		"float": "a number", "bool": "a boolean", "null": "nothing"}[m[1]]
+	if got == "" {
+		got = "!!" + m[1]
+	}
+	if v := strings.TrimSuffix(m[2], " "); v != "" {
+		got += " " + v
+	}
+	return fmt.Sprintf("want %s, got %s", want, got)
+}
+
 // value is a value node of the document: its key path and, for a scalar, its text.
 type value struct {
 	path, scalar string
+	kind         yaml.Kind
 }
 
 // valuePath picks the value of a line that the decoder's message msg is about: the
-// only one on the line, else the only scalar quoted in msg; "" when that is not
-// clear (a flow mapping can hold several values on one line).
+// only one on the line, else the only scalar quoted in msg, or the only list or
+// mapping when msg is about one; "" when that is not clear (a flow mapping can hold
+// several values on one line).
 func valuePath(vs []value, msg string) string {
 	if len(vs) == 1 {
 		return vs[0].path
 	}
+	is := func(v value) bool { return v.scalar != "" && strings.Contains(msg, "`"+v.scalar+"`") }
+	switch {
+	case strings.Contains(msg, "!!seq "):
+		is = func(v value) bool { return v.kind == yaml.SequenceNode }
+	case strings.Contains(msg, "!!map "):
+		is = func(v value) bool { return v.kind == yaml.MappingNode }
+	}
 	found := ""
 	for _, v := range vs {
-		if v.scalar != "" && strings.Contains(msg, "`"+v.scalar+"`") {
+		if is(v) {
 			if found != "" {
 				return ""
 			}
@@ -158,7 +206,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path []string) {
 		t = t.Elem()
 	}
 	if len(path) > 0 {
-		v := value{path: strings.Join(path, ".")}
+		v := value{path: strings.Join(path, "."), kind: n.Kind}
 		if n.Kind == yaml.ScalarNode {
 			v.scalar = n.Value
 		}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -32,6 +33,7 @@ type explained struct {
 	Ranks   map[string]int          `yaml:"ranks"`
 	Groups  []group                 `yaml:"groups"`
 	Extra   map[string]trainSection `yaml:"extra"`
+	Every   time.Duration           `yaml:"every"`
 }
 
 // group decodes itself, as experiment families do, through DecodeNode.
@@ -59,7 +61,7 @@ func TestDecodeExplains(t *testing.T) {
 		not        []string // none may appear
 	}{
 		{"unknown top-level key, one swap away", "sede: 1\n",
-			[]string{"line 1: unknown key sede (did you mean seed?)", "the keys of the top level are extra, groups, name, ranks, seed, targets, train"}, []string{"main.", "config."}},
+			[]string{"line 1: unknown key sede (did you mean seed?)", "the keys of the top level are every, extra, groups, name, ranks, seed, targets, train"}, []string{"main.", "config."}},
 		{"unknown nested key", "train:\n  steps: 3\n  stpes: 4\n",
 			[]string{"line 3: unknown key train.stpes (did you mean steps?); the keys of train are optimizer, steps"}, nil},
 		{"no suggestion when nothing is close", "train:\n  momentum: 0.9\n",
@@ -67,25 +69,28 @@ func TestDecodeExplains(t *testing.T) {
 		{"unknown key in a flow mapping", "train: {steps: 2, optimizer: {betta1: 0.9}}\n",
 			[]string{"line 1: unknown key train.optimizer.betta1 (did you mean beta1?)"}, nil},
 		{"wrong type in a flow mapping", "train: {steps: 2, optimizer: {beta1: high, beta2: 0.9}}\n",
-			[]string{"line 1: train.optimizer.beta1: cannot unmarshal !!str `high` into float64"}, nil},
+			[]string{"line 1: train.optimizer.beta1: want a number, got a string `high`"}, nil},
 		{"wrong type in a list", "targets: [1.0, x]\n",
-			[]string{"line 1: targets.1: cannot unmarshal !!str `x` into float64"}, nil},
+			[]string{"line 1: targets.1: want a number, got a string `x`"}, nil},
 		{"wrong type in a map", "ranks:\n  head: two\n",
-			[]string{"line 2: ranks.head: cannot unmarshal !!str `two` into int"}, nil},
+			[]string{"line 2: ranks.head: want an integer, got a string `two`"}, nil},
 		{"unknown key under a map of sections", "extra:\n  a:\n    step: 1\n",
 			[]string{"line 3: unknown key extra.a.step (did you mean steps?)"}, nil},
 		{"two problems", "seed: zero\nnme: x\n",
-			[]string{"\n  line 1: seed: cannot unmarshal !!str `zero` into int", "\n  line 2: unknown key nme (did you mean name?)"}, nil},
+			[]string{"\n  line 1: seed: want an integer, got a string `zero`", "\n  line 2: unknown key nme (did you mean name?)"}, nil},
 		{"inside a type that decodes itself", "name: n\ngroups:\n  - label: a\n  - label: b\n    train: {stepz: 1}\n",
 			[]string{"line 5: unknown key groups.1.train.stepz (did you mean steps?)"}, nil},
 		{"wrong type inside a type that decodes itself", "groups:\n  - train:\n      steps: lots\n",
-			[]string{"line 3: groups.0.train.steps: cannot unmarshal !!str `lots` into int"}, nil},
+			[]string{"line 3: groups.0.train.steps: want an integer, got a string `lots`"}, nil},
 		{"an unknown key and a wrong type inside a type that decodes itself", "groups: [{label: a, bogus: 1, train: {steps: lots}}]\n",
-			[]string{"line 1: unknown key groups.0.bogus", "line 1: groups.0.train.steps: cannot unmarshal !!str `lots` into int"}, nil},
+			[]string{"line 1: unknown key groups.0.bogus", "line 1: groups.0.train.steps: want an integer, got a string `lots`"}, nil},
 		{"an unknown key reached through an alias", "groups:\n  - &g {label: a, bogus: 1}\n  - *g\n",
 			[]string{"line 2: unknown key groups.0.bogus; the keys of groups.0 are label, train"}, nil},
 		{"an unknown key in a merged mapping", "groups:\n  - &g {label: a}\n  - {<<: [*g, {lable: b}]}\n",
 			[]string{"line 3: unknown key groups.1.lable (did you mean label?)"}, []string{"<<"}},
+		{"a list for a single value", "name: [a, b]\n", []string{"line 1: name: want a single value, got a list"}, nil},
+		{"a number for a duration", "every: 5\n", []string{"line 1: every: want a duration such as 5s, 2m or 1h30m, got an integer `5`"}, nil},
+		{"a scalar for a list", "targets: 3\n", []string{"line 1: targets: want a list, got an integer `3`"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
