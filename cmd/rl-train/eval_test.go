@@ -327,7 +327,7 @@ func TestEvalBadInput(t *testing.T) {
 	}
 	// So is a target in the config that is not a number, naming the value.
 	cfg = writeConfig(t, "checkpoint: "+ckpt+"\ntasks: gridworld/heldout\ntargets: [1, high]\n")
-	if _, err := runEvalCmd(t, "--config", cfg); err == nil || !strings.Contains(err.Error(), "high") || !strings.Contains(err.Error(), "float64") {
+	if _, err := runEvalCmd(t, "--config", cfg); err == nil || !strings.Contains(err.Error(), "targets.1: want a number, got a string `high`") {
 		t.Errorf("non-numeric target in the config: err = %v", err)
 	}
 	if err := runWith([]string{"eval-merge", missing}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), missing) {
