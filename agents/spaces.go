@@ -54,6 +54,17 @@ func CheckCompatible(cfg policy.Config, env envs.Env, envID string) error {
 	return nil
 }
 
+// LongestEpisode is the number of steps of the longest of eps. A policy whose
+// MaxEpisodeLen is smaller gives every later step its last timestep embedding (see
+// package policy), which pretraining and fine-tuning warn about.
+func LongestEpisode(eps []*replay.Episode) int {
+	n := 0
+	for _, ep := range eps {
+		n = max(n, ep.Len())
+	}
+	return n
+}
+
 // CheckEpisodes reports whether episodes fit a policy of config cfg, at load time
 // rather than at a random training step: the observation and action sizes, every
 // discrete action an integer in [0, N), finite observations, actions and rewards.

@@ -173,6 +173,10 @@ func prepare(base *policy.Model, tasks []envs.Task, data []*replay.Episode, cfg 
 	if err := checkDataSeeds(eps, cfg.Eval); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
+	if n := agents.LongestEpisode(eps); n > mc.MaxEpisodeLen {
+		opts.Log.WithFields(logrus.Fields{"longest_episode": n, "max_episode_len": mc.MaxEpisodeLen}).
+			Warn("the data's episodes run past the policy's max_episode_len: their later steps share its last timestep embedding")
+	}
 	if err := CheckAdapters(base, cfg); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}

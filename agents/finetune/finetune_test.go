@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/collect"
 	"github.com/evarl/evarl/envs"
@@ -237,6 +240,37 @@ func TestAdapterConfigRefusedFirst(t *testing.T) {
 				t.Errorf("the refused run left %d entries in its directory (%s, …)", len(entries), entries[0].Name())
 			}
 		})
+	}
+}
+
+// Data whose episodes are longer than the policy's timestep embedding is warned
+// about, with both lengths; data that fits is not.
+func TestWarnsAboutEpisodesPastMaxEpisodeLen(t *testing.T) {
+	for _, maxLen := range []int{8, 64} {
+		m, tasks, data := fixture(t)
+		mc := m.Config()
+		mc.MaxEpisodeLen = maxLen
+		short, err := policy.New(mc, rand.New(rand.NewPCG(1, 2)), nn.GonumGemm{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, hook := logtest.NewNullLogger()
+		if _, err := New(context.Background(), short, tasks, data, smallConfig(MethodLoRA), Options{Log: log}); err != nil {
+			t.Fatal(err)
+		}
+		longest := agents.LongestEpisode(data)
+		if longest <= 8 || longest > 64 {
+			t.Fatalf("the fixture's longest episode has %d steps; the test needs 9 to 64", longest)
+		}
+		var warned bool
+		for _, e := range hook.AllEntries() {
+			if e.Level == logrus.WarnLevel && strings.Contains(e.Message, "max_episode_len") {
+				warned = e.Data["longest_episode"] == longest && e.Data["max_episode_len"] == maxLen
+			}
+		}
+		if want := longest > maxLen; warned != want {
+			t.Errorf("max_episode_len %d, longest episode %d: warned %v, want %v", maxLen, longest, warned, want)
+		}
 	}
 }
 

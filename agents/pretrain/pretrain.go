@@ -158,6 +158,10 @@ func New(tasks, heldOut []envs.Task, data []*replay.Episode, cfg Config, opts Op
 	if err := agents.CheckEpisodes(mc, t.data); err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
 	}
+	if n := agents.LongestEpisode(t.data); n > mc.MaxEpisodeLen {
+		t.opts.Log.WithFields(logrus.Fields{"longest_episode": n, "max_episode_len": mc.MaxEpisodeLen}).
+			Warn("the data's episodes run past model.max_episode_len: their later steps share its last timestep embedding")
+	}
 	norm, err := replay.ComputeNormStats(t.data, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pretrain: %w", err)
