@@ -324,6 +324,36 @@ func TestPlanChecksAdaptersAgainstTheBase(t *testing.T) {
 	}
 }
 
+// A run whose directory another process holds is refused and left as it is: no
+// failure recorded in it, nothing cleared.
+func TestRunOneRefusesARunInUse(t *testing.T) {
+	cfg, _ := fixture(t)
+	p, err := NewPlan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Runs[0]
+	unlock, err := agents.LockRunDir(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	marker := filepath.Join(r.Dir, "being-written")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rn := &Runner{Plan: p, Gemm: nn.GonumGemm{}}
+	if err := rn.RunOne(context.Background(), 0); !errors.Is(err, agents.ErrRunDirInUse) {
+		t.Fatalf("RunOne on a held run: %v, want ErrRunDirInUse", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, FailedFile)); !os.IsNotExist(err) {
+		t.Errorf("the refused run recorded a failure in the holder's directory (%v)", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the refused run cleared the holder's directory: %v", err)
+	}
+}
+
 // A child that fails is reported with the error it recorded in its run directory,
 // not only its exit status.
 func TestChildLauncherReportsTheRunsError(t *testing.T) {

@@ -105,6 +105,17 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 		return fmt.Errorf("experiment: run %d: the plan has runs 0 to %d", i, len(rn.Plan.Runs)-1)
 	}
 	r := rn.Plan.Runs[i]
+	if Status(r) == StatusDone {
+		return nil
+	}
+	// Another process on this run (a second experiment, or a Slurm task run
+	// twice) is refused before anything in the directory changes; the status is
+	// read again under the lock, as that process may have finished the run.
+	unlock, err := agents.LockRunDir(r.Dir)
+	if err != nil {
+		return fmt.Errorf("experiment: run %d: %w", i, err)
+	}
+	defer unlock()
 	status := Status(r)
 	if status == StatusDone {
 		return nil

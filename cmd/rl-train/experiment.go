@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/experiment"
 	"github.com/evarl/evarl/agents/experiment/slurm"
 	"github.com/evarl/evarl/internal/config"
@@ -139,6 +140,13 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 		}
 		return printResults(a, plan)
 	}
+	// A second experiment on these runs is refused at once; each run's own lock
+	// (RunOne) also keeps out a Slurm task or --run of the same run.
+	unlock, err := agents.LockRunDir(cfg.RunsDir)
+	if err != nil {
+		return fmt.Errorf("experiment: runs_dir: %w", err)
+	}
+	defer unlock()
 	launch := func(ctx context.Context, i int) error { return runner.RunOne(ctx, i) }
 	workers := cfg.Workers
 	if fl.inProcess {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/finetune"
 	"github.com/evarl/evarl/envs"
 	_ "github.com/evarl/evarl/envs/all" // register every environment
@@ -140,6 +141,11 @@ func runFinetune(ctx context.Context, a *app, f finetuneFile, fl finetuneFlags, 
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
+	unlock, err := agents.LockRunDir(f.RunDir)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	defer unlock()
 	opts.RunDir, opts.Metrics, opts.Base, opts.Overwrite, opts.Log = f.RunDir, f.Metrics, f.Base, fl.overwrite, a.log
 	tuner, _, err := finetune.Start(ctx, fl.resume, base, tasks, data, f.Config, opts)
 	if err != nil {

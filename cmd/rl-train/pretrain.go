@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evarl/evarl/agents"
 	"github.com/evarl/evarl/agents/pretrain"
 	"github.com/evarl/evarl/internal/metrics"
 )
@@ -86,6 +87,11 @@ func runPretrain(cmd *cobra.Command, a *app, f pretrainFile, fl finetuneFlags) e
 	if err != nil {
 		return err
 	}
+	unlock, err := agents.LockRunDir(f.RunDir)
+	if err != nil {
+		return fmt.Errorf("pretrain: %w", err)
+	}
+	defer unlock()
 	opts := pretrain.Options{RunDir: f.RunDir, Metrics: f.Metrics, Overwrite: fl.overwrite, Gemm: gemm, Log: a.log}
 	tr, err := pretrain.Start(fl.resume, tasks, heldOut, data, f.Config, opts)
 	if err != nil {
