@@ -14,8 +14,11 @@ import (
 // the same directory (to resume it, overwrite it or run it again) fails at once with
 // ErrRunDirInUse instead of writing beside the first. The lock is the kernel's
 // (flock on the directory), so it ends with its process, after a crash or kill -9
-// too, and leaves no file behind. On a file system without flock (some network
-// file systems) the directory is not locked and unlock does nothing.
+// too, and leaves no file behind. It holds between the processes of one machine; on
+// a network file system (NFS, Lustre) it may hold only there, and where the file
+// system refuses flock on a directory the directory is not locked and unlock does
+// nothing: the lock guards against a second command on the same machine, never
+// stops a run that could go ahead.
 func LockRunDir(path string) (unlock func(), err error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
@@ -34,11 +37,10 @@ func LockRunDir(path string) (unlock func(), err error) {
 	case errors.Is(err, syscall.EWOULDBLOCK):
 		f.Close()
 		return nil, fmt.Errorf("%w: %s is being written by another process; wait for it to end or stop it", ErrRunDirInUse, path)
-	case errors.Is(err, syscall.ENOLCK), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOTSUP):
+	default:
+		// No flock here (ENOLCK, EOPNOTSUPP, or EBADF where a network file system
+		// emulates it with write locks, which a directory cannot take).
 		f.Close()
 		return func() {}, nil
-	default:
-		f.Close()
-		return nil, fmt.Errorf("run directory %s: lock: %w", path, err)
 	}
 }

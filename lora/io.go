@@ -220,20 +220,23 @@ func ReadConfig(dir string) (Config, string, error) {
 	return cfg, fp, err
 }
 
-// readAdapter reads both files of the adapter in dir, verifies their checksums and
-// decodes the config.
 // policyWeightsFile is policy.WeightsFile, the weights of a whole checkpoint, which
 // an adapter path sometimes names by mistake (lora does not import policy).
 const policyWeightsFile = "model.safetensors"
 
+// readAdapter reads both files of the adapter in dir, verifies their checksums and
+// decodes the config.
 func readAdapter(dir string, allowUnverified bool) (*safetensors.Sealed, Config, string, error) {
 	cfgPath, wPath := filepath.Join(dir, ConfigFile), filepath.Join(dir, WeightsFile)
 	if _, err := os.Stat(cfgPath); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, perr := os.Stat(filepath.Join(dir, policyWeightsFile)); perr == nil {
-				return nil, Config{}, "", fmt.Errorf("lora: %s holds a policy checkpoint, not an adapter (%s and %s, as the best/ or last/ of a LoRA run hold them): %w", dir, ConfigFile, WeightsFile, err)
+				return nil, Config{}, "", fmt.Errorf("lora: %s holds a policy checkpoint, not an adapter (%s and %s, as the best/ or last/ of a lora, pissa, olora or eva run hold them): %w", dir, ConfigFile, WeightsFile, err)
 			}
-			return nil, Config{}, "", fmt.Errorf("lora: %s is not an adapter directory (want %s and %s, as the best/ or last/ of a LoRA run hold them): %w", dir, ConfigFile, WeightsFile, err)
+			if _, derr := os.Stat(dir); derr != nil {
+				return nil, Config{}, "", fmt.Errorf("lora: adapter %s: %w", dir, derr)
+			}
+			return nil, Config{}, "", fmt.Errorf("lora: %s is not an adapter directory (want %s and %s, as the best/ or last/ of a lora, pissa, olora or eva run hold them): %w", dir, ConfigFile, WeightsFile, err)
 		}
 		return nil, Config{}, "", fmt.Errorf("lora: %w", err)
 	}

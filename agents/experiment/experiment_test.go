@@ -378,6 +378,20 @@ func TestChildLauncherReportsTheRunsError(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "the pass failed") || !strings.Contains(err.Error(), "exit status 4") {
 		t.Errorf("launch of a child that recorded nothing: %v, want its exit status alone", err)
 	}
+	// What it printed as its error, if anything, names the cause; an error line
+	// an earlier attempt left in the log does not.
+	err = ChildLauncher(p, "/bin/sh", "-c", "exit 5")(context.Background(), 0)
+	if err == nil || strings.Contains(err.Error(), "exit status 5:") {
+		t.Errorf("launch of a child that printed nothing: %v, want its exit status alone", err)
+	}
+	err = ChildLauncher(p, "/bin/sh", "-c", `echo "rl-train: experiment: run 0: run directory in use" >&2; exit 1`)(context.Background(), 0)
+	if err == nil || !strings.Contains(err.Error(), "exit status 1: experiment: run 0: run directory in use") {
+		t.Errorf("launch of a child that printed its error: %v, want the error it printed", err)
+	}
+	err = ChildLauncher(p, "/bin/sh", "-c", "exit 6")(context.Background(), 0)
+	if err == nil || strings.Contains(err.Error(), "in use") {
+		t.Errorf("launch after an attempt that printed an error: %v, want this attempt's exit status alone", err)
+	}
 }
 
 // A variant's set replaces a map rather than merging into it, and reaches nested keys.

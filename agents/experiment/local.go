@@ -36,6 +36,10 @@ func ChildLauncher(p *Plan, exe string, args ...string) Launcher {
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = time.Minute
 		began := time.Now()
+		var logStart int64 // this attempt's output begins here in the log
+		if fi, err := logf.Stat(); err == nil {
+			logStart = fi.Size()
+		}
 		if err := cmd.Run(); err != nil {
 			// Only this attempt's error: a child that died before recording one
 			// leaves the previous attempt's in place (the slack is for coarse
@@ -44,10 +48,50 @@ func ChildLauncher(p *Plan, exe string, args ...string) Launcher {
 			if msg := FailureMessage(r); msg != "" && serr == nil && !fi.ModTime().Before(began.Add(-time.Second)) {
 				return fmt.Errorf("run %d: %w: %s", i, err, msg)
 			}
+			// Else the child failed before it could record its error (its run
+			// directory in use, say): the last error line it printed says why.
+			if msg := lastErrorLine(logf.Name(), logStart, errorPrefix); msg != "" {
+				return fmt.Errorf("run %d: %w: %s", i, err, msg)
+			}
 			return fmt.Errorf("run %d: %w", i, err)
 		}
 		return nil
 	}
+}
+
+// errorPrefix starts the line with which rl-train reports the error it exits on.
+const errorPrefix = "rl-train: "
+
+// lastErrorLine is the last line of the file at path, from byte from on, that
+// starts with prefix, without it, looked for in the file's last 16 KiB and cut to
+// 300 bytes; "" when there is none.
+func lastErrorLine(path string, from int64, prefix string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const tail = 16 << 10
+	if fi, err := f.Stat(); err == nil {
+		from = max(from, fi.Size()-tail)
+	}
+	if _, err := f.Seek(max(from, 0), io.SeekStart); err != nil {
+		return ""
+	}
+	data, err := io.ReadAll(io.LimitReader(f, tail))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	for j := len(lines) - 1; j >= 0; j-- {
+		if msg, ok := strings.CutPrefix(lines[j], prefix); ok {
+			if len(msg) > 300 {
+				msg = msg[:300] + "…"
+			}
+			return msg
+		}
+	}
+	return ""
 }
 
 // Counts tallies the plan's runs by Status.

@@ -108,9 +108,10 @@ func (rn *Runner) RunOne(ctx context.Context, i int) (err error) {
 	if Status(r) == StatusDone {
 		return nil
 	}
-	// Another process on this run (a second experiment, or a Slurm task run
-	// twice) is refused before anything in the directory changes; the status is
-	// read again under the lock, as that process may have finished the run.
+	// Another process on this run on this machine (a second experiment, a --run
+	// of it, an orphaned child of a killed experiment) is refused before anything
+	// in the directory changes; the status is read again under the lock, as that
+	// process may have finished the run.
 	unlock, err := agents.LockRunDir(r.Dir)
 	if err != nil {
 		return fmt.Errorf("experiment: run %d: %w", i, err)

@@ -126,11 +126,13 @@ func ModelConfig(cfg policy.Config, task envs.Task) (policy.Config, error) {
 		return cfg, fmt.Errorf("pretrain: %w", err)
 	}
 	if cfg.Action.IsDiscrete() {
-		if cfg.Head != "" && cfg.Head != policy.HeadCategorical {
+		switch cfg.Head {
+		case policy.HeadDeterministic, policy.HeadGaussian:
 			return cfg, fmt.Errorf("pretrain: model.head = %q needs continuous actions; task %s has %d discrete actions: use %q",
 				cfg.Head, task.ID, cfg.Action.Discrete, policy.HeadCategorical)
+		case "":
+			cfg.Head = policy.HeadCategorical
 		}
-		cfg.Head = policy.HeadCategorical
 	} else if cfg.Head == policy.HeadCategorical {
 		cfg.Head = policy.HeadDeterministic
 	}

@@ -28,6 +28,7 @@ func TestModelConfigHead(t *testing.T) {
 		{grid, policy.HeadCategorical, policy.HeadCategorical, ""},
 		{grid, policy.HeadGaussian, "", `model.head = "gaussian" needs continuous actions; task gridworld/heldout-04 has 3 discrete actions`},
 		{grid, policy.HeadDeterministic, "", `model.head = "deterministic" needs continuous actions`},
+		{grid, "categorcal", "", `head = "categorcal", want "categorical"`},
 		{pend, policy.HeadCategorical, policy.HeadDeterministic, ""},
 		{pend, policy.HeadGaussian, policy.HeadGaussian, ""},
 		{pend, policy.HeadDeterministic, policy.HeadDeterministic, ""},

@@ -115,6 +115,16 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if fl.run < 0 && !fl.status && !fl.merge && !fl.slurm {
+		// A second experiment run here on these runs is refused at once, before it
+		// collects data beside the first; each run's own lock (RunOne) also keeps
+		// out a --run of the same run on this machine.
+		unlock, err := agents.LockRunDir(cfg.RunsDir)
+		if err != nil {
+			return fmt.Errorf("experiment: runs_dir: %w", err)
+		}
+		defer unlock()
+	}
 	if fl.run < 0 && !fl.status && !fl.merge {
 		// A Slurm submission collects here too: the run keys hash the data.
 		if err := experiment.EnsureData(ctx, cfg, a.log); err != nil {
@@ -140,13 +150,6 @@ func runExperiment(ctx context.Context, a *app, path string, cfg experiment.Conf
 		}
 		return printResults(a, plan)
 	}
-	// A second experiment on these runs is refused at once; each run's own lock
-	// (RunOne) also keeps out a Slurm task or --run of the same run.
-	unlock, err := agents.LockRunDir(cfg.RunsDir)
-	if err != nil {
-		return fmt.Errorf("experiment: runs_dir: %w", err)
-	}
-	defer unlock()
 	launch := func(ctx context.Context, i int) error { return runner.RunOne(ctx, i) }
 	workers := cfg.Workers
 	if fl.inProcess {

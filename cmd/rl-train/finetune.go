@@ -51,6 +51,9 @@ func (f finetuneFile) validate() error {
 // finetuneFlags are the command-line switches of a fine-tuning run.
 type finetuneFlags struct {
 	resume, overwrite, allowTruncated bool
+	// runDirLocked: the caller holds run_dir's lock (rl-train run, which writes
+	// replays there after the fine-tune).
+	runDirLocked bool
 }
 
 func newFinetuneCmd(a *app) *cobra.Command {
@@ -141,11 +144,13 @@ func runFinetune(ctx context.Context, a *app, f finetuneFile, fl finetuneFlags, 
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
-	unlock, err := agents.LockRunDir(f.RunDir)
-	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+	if !fl.runDirLocked {
+		unlock, err := agents.LockRunDir(f.RunDir)
+		if err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		defer unlock()
 	}
-	defer unlock()
 	opts.RunDir, opts.Metrics, opts.Base, opts.Overwrite, opts.Log = f.RunDir, f.Metrics, f.Base, fl.overwrite, a.log
 	tuner, _, err := finetune.Start(ctx, fl.resume, base, tasks, data, f.Config, opts)
 	if err != nil {

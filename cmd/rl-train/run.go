@@ -68,6 +68,14 @@ func runPipeline(ctx context.Context, a *app, cfg runConfig, fl finetuneFlags) e
 	if err := cfg.Finetune.validate(); err != nil {
 		return err
 	}
+	// The run directory is locked from before the data is collected until the
+	// replays in it are written.
+	unlock, err := agents.LockRunDir(cfg.Finetune.RunDir)
+	if err != nil {
+		return fmt.Errorf("finetune: %w", err)
+	}
+	defer unlock()
+	fl.runDirLocked = true
 	var missing []string
 	for _, p := range cfg.Finetune.Datasets {
 		if _, err := os.Stat(p); err != nil {

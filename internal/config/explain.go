@@ -113,6 +113,14 @@ func restate(msg string) string {
 	default:
 		return msg
 	}
+	if (m[1] == "int" && want == "an integer") || (m[1] == "float" && want == "a number") {
+		// The kind is right and the value is not: a negative number for an
+		// unsigned field, or one too large for its type.
+		if strings.HasPrefix(m[3], "uint") && strings.HasPrefix(m[2], "`-") {
+			return fmt.Sprintf("want a non-negative integer, got %s", strings.TrimSuffix(m[2], " "))
+		}
+		return fmt.Sprintf("%s is out of range for this key (%s)", strings.TrimSuffix(m[2], " "), m[3])
+	}
 	got := map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "an integer",
 		"float": "a number", "bool": "a boolean", "null": "nothing"}[m[1]]
 	if got == "" {

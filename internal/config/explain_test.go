@@ -34,6 +34,8 @@ type explained struct {
 	Groups  []group                 `yaml:"groups"`
 	Extra   map[string]trainSection `yaml:"extra"`
 	Every   time.Duration           `yaml:"every"`
+	Count   uint64                  `yaml:"count"`
+	Small   int8                    `yaml:"small"`
 }
 
 // group decodes itself, as experiment families do, through DecodeNode.
@@ -61,7 +63,7 @@ func TestDecodeExplains(t *testing.T) {
 		not        []string // none may appear
 	}{
 		{"unknown top-level key, one swap away", "sede: 1\n",
-			[]string{"line 1: unknown key sede (did you mean seed?)", "the keys of the top level are every, extra, groups, name, ranks, seed, targets, train"}, []string{"main.", "config."}},
+			[]string{"line 1: unknown key sede (did you mean seed?)", "the keys of the top level are count, every, extra, groups, name, ranks, seed, small, targets, train"}, []string{"main.", "config."}},
 		{"unknown nested key", "train:\n  steps: 3\n  stpes: 4\n",
 			[]string{"line 3: unknown key train.stpes (did you mean steps?); the keys of train are optimizer, steps"}, nil},
 		{"no suggestion when nothing is close", "train:\n  momentum: 0.9\n",
@@ -91,6 +93,8 @@ func TestDecodeExplains(t *testing.T) {
 		{"a list for a single value", "name: [a, b]\n", []string{"line 1: name: want a single value, got a list"}, nil},
 		{"a number for a duration", "every: 5\n", []string{"line 1: every: want a duration such as 5s, 2m or 1h30m, got an integer `5`"}, nil},
 		{"a scalar for a list", "targets: 3\n", []string{"line 1: targets: want a list, got an integer `3`"}, nil},
+		{"a negative number for an unsigned field", "count: -1\n", []string{"line 1: count: want a non-negative integer, got `-1`"}, nil},
+		{"a number too large for its type", "small: 300\n", []string{"line 1: small: `300` is out of range for this key (int8)"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
