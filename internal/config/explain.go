@@ -40,7 +40,7 @@ type keyInfo struct {
 var (
 	errLine     = regexp.MustCompile(`^line (\d+): (.*)$`)
 	errNotFound = regexp.MustCompile(`^field (.*) not found in type \S+$`)
-	errTwice    = regexp.MustCompile(`^field (.*) already set in type \S+$`)
+	errTwice    = regexp.MustCompile(`^mapping key (".*") already defined at line (\d+)$`)
 )
 
 // explain restates te, an error of decoding root into a value of type t, line by
@@ -64,8 +64,9 @@ func explain(name string, root *yaml.Node, t reflect.Type, te *yaml.TypeError) e
 			}
 		}
 		if tw := errTwice.FindStringSubmatch(m[2]); tw != nil {
-			if k, ok := keys[m[1]+"/"+tw[1]]; ok {
-				out.problems = append(out.problems, fmt.Sprintf("line %d: key %s is set a second time", line, k.path))
+			key, _ := strconv.Unquote(tw[1])
+			if k, ok := keys[m[1]+"/"+key]; ok {
+				out.problems = append(out.problems, fmt.Sprintf("line %d: key %s is set a second time (first at line %s)", line, k.path, tw[2]))
 				continue
 			}
 		}

@@ -93,6 +93,9 @@ func TestDecodeExplains(t *testing.T) {
 		{"a list for a single value", "name: [a, b]\n", []string{"line 1: name: want a single value, got a list"}, nil},
 		{"a number for a duration", "every: 5\n", []string{"line 1: every: want a duration such as 5s, 2m or 1h30m, got an integer `5`"}, nil},
 		{"a scalar for a list", "targets: 3\n", []string{"line 1: targets: want a list, got an integer `3`"}, nil},
+		{"a key set twice", "train:\n  steps: 1\n  steps: 2\n", []string{"line 3: key train.steps is set a second time (first at line 2)"}, nil},
+		{"a key set twice in a flow mapping", "train: {steps: 1, optimizer: {beta1: 0.9, beta1: 0.8}}\n",
+			[]string{"line 1: key train.optimizer.beta1 is set a second time (first at line 1)"}, nil},
 		{"a negative number for an unsigned field", "count: -1\n", []string{"line 1: count: want a non-negative integer, got `-1`"}, nil},
 		{"a number too large for its type", "small: 300\n", []string{"line 1: small: `300` is out of range for this key (int8)"}, nil},
 	}
